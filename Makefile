@@ -1,0 +1,34 @@
+# NormScope's two commands: `make run` and `make test`. Each sets up .venv by itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test lint bench samples clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## run: set up, then open the inspector on the bundled digit batch (PATH=... to open a file)
+run: $(STAMP)
+	$(BIN)/normscope $(PATH_ARG)
+
+## test: set up, then ruff and the whole test suite, headless
+test: $(STAMP)
+	$(BIN)/ruff check .
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+## bench: the speed benchmarks (ratios against baselines measured in the same run)
+bench: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench
+
+## samples: rewrite resources/ from resources/make_samples.py
+samples: $(STAMP)
+	$(BIN)/python resources/make_samples.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

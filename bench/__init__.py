@@ -1,0 +1,1 @@
+"""NormScope's speed benchmarks. Run them all with ``python -m bench`` (or ``make bench``)."""
