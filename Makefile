@@ -13,13 +13,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-## run: set up, then open the inspector on the bundled digit batch (PATH=... to open a file)
+## run: set up, then open the inspector on the bundled digit batch (ARGS=path to open a file)
 run: $(STAMP)
-	$(BIN)/normscope $(PATH_ARG)
+	$(BIN)/normscope $(ARGS)
 
 ## test: set up, then ruff and the whole test suite, headless
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 ## bench: the speed benchmarks (ratios against baselines measured in the same run)
