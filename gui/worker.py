@@ -1,0 +1,113 @@
+"""Run heavy work off the GUI thread, keeping only the newest request.
+
+`LatestOnly` runs one job at a time on the global ``QThreadPool``. A job submitted while
+another runs waits as the single pending job; a newer submission replaces it. So dragging
+the index slider across a 60,000-image batch runs at most two jobs, not 60,000, and every
+result carries the generation it was asked for: the owner drops the ones that are stale.
+
+A job is a generator function: each value it yields reaches the GUI thread at once
+(``yielded``), so a quick first result (the normalized image) can be drawn before a slow
+one (the rank statistics) is ready.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+Job = Callable[[], Iterator[Any]]
+
+
+class _Relay(QObject):
+    """Carries a job's results from the pool thread to the GUI thread (queued signals)."""
+
+    yielded = Signal(int, object)
+    failed = Signal(int, str)
+    done = Signal(int)
+
+
+class _Task(QRunnable):
+    def __init__(self, generation: int, job: Job, relay: _Relay) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._generation = generation
+        self._job = job
+        self._relay = relay
+
+    def run(self) -> None:
+        try:
+            for item in self._job():
+                self._relay.yielded.emit(self._generation, item)
+        except Exception as exc:  # reported to the GUI thread, never lost in the pool
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+            self._relay.failed.emit(self._generation, detail)
+        finally:
+            self._relay.done.emit(self._generation)
+
+
+class LatestOnly(QObject):
+    """A one-slot job queue: the running job finishes, only the newest pending one follows.
+
+    Signals
+    -------
+    result(generation, item)
+        An item a job yielded. Compare `generation` with :attr:`generation` to drop stale ones.
+    error(generation, message)
+        A job raised; `message` is the exception in one line.
+    busyChanged(bool)
+        True while a job runs or waits.
+    """
+
+    result = Signal(int, object)
+    error = Signal(int, str)
+    busyChanged = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.generation = 0
+        self._running = False
+        self._pending: tuple[int, Job] | None = None
+        self._relay = _Relay()
+        self._relay.yielded.connect(self.result)
+        self._relay.failed.connect(self.error)
+        self._relay.done.connect(self._on_done)
+
+    @property
+    def busy(self) -> bool:
+        return self._running or self._pending is not None
+
+    def submit(self, job: Job) -> int:
+        """Queue `job` as the newest request and return its generation."""
+        self.generation += 1
+        was_busy = self.busy
+        self._pending = (self.generation, job)
+        if not self._running:
+            self._start_pending()
+        if not was_busy:
+            self.busyChanged.emit(True)
+        return self.generation
+
+    def is_current(self, generation: int) -> bool:
+        return generation == self.generation
+
+    def _start_pending(self) -> None:
+        assert self._pending is not None
+        generation, job = self._pending
+        self._pending = None
+        self._running = True
+        QThreadPool.globalInstance().start(_Task(generation, job, self._relay))
+
+    @Slot(int)
+    def _on_done(self, _generation: int) -> None:
+        self._running = False
+        if self._pending is not None:
+            self._start_pending()
+        else:
+            self.busyChanged.emit(False)
+
+    def wait_idle(self, msecs: int = -1) -> bool:
+        """Block until the pool is idle (for shutdown and tests); True if it is."""
+        return QThreadPool.globalInstance().waitForDone(msecs)

@@ -1,0 +1,32 @@
+"""Settings come back with the type they were stored with."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray
+
+from gui.settings import MAX_RECENT, Settings
+
+
+def test_round_trip_with_types(qapp, tmp_path) -> None:
+    s = Settings(tmp_path)
+    assert (s.method, s.axis, s.colormap, s.log_histogram) == ("keras", "default", "gray", False)
+    assert s.recent_files == [] and s.last_folder == "" and s.geometry.isEmpty()
+    s.method, s.axis, s.colormap, s.log_histogram = "preset:cv2.NORM_L2", "1,2", "viridis", True
+    s.last_folder = str(tmp_path)
+    s.geometry = QByteArray(b"\x01\x02")
+    for i in range(MAX_RECENT + 3):
+        s.add_recent(f"file{i}.png")
+    s.add_recent("file5.png")
+    s.sync()
+    again = Settings(tmp_path)
+    assert again.log_histogram is True  # a bool, not the string 'true'
+    assert (again.method, again.axis, again.colormap) == ("preset:cv2.NORM_L2", "1,2", "viridis")
+    assert again.geometry == QByteArray(b"\x01\x02")
+    assert again.recent_files[0] == "file5.png" and len(again.recent_files) == MAX_RECENT
+    assert again.recent_files.count("file5.png") == 1
+    assert again.path.parent == tmp_path
+
+
+def test_environment_folder_is_used(qapp, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("NORMSCOPE_SETTINGS_DIR", str(tmp_path / "x"))
+    assert Settings().path == tmp_path / "x" / "normscope.ini"

@@ -1,0 +1,50 @@
+"""The one-slot job queue: newest request wins, errors arrive, nothing piles up."""
+
+from __future__ import annotations
+
+import threading
+
+from gui.worker import LatestOnly
+
+
+def test_only_the_running_and_the_newest_jobs_run(qtbot) -> None:
+    runner = LatestOnly()
+    gate = threading.Event()
+    ran: list[int] = []
+    results: list[tuple[int, object]] = []
+    runner.result.connect(lambda g, item: results.append((g, item)))
+
+    def job(i: int):
+        def run():
+            if i == 0:
+                gate.wait(10)
+            ran.append(i)
+            yield f"first {i}"
+            yield f"second {i}"
+
+        return run
+
+    with qtbot.waitSignal(runner.busyChanged, check_params_cb=lambda busy: busy):
+        runner.submit(job(0))
+    for i in range(1, 30):
+        runner.submit(job(i))
+    assert runner.busy
+    with qtbot.waitSignal(runner.busyChanged, timeout=10_000, check_params_cb=lambda b: not b):
+        gate.set()
+    assert ran == [0, 29]  # 1..28 were replaced while 0 ran
+    current = [item for g, item in results if runner.is_current(g)]
+    assert current == ["first 29", "second 29"]
+    assert runner.generation == 30
+
+
+def test_errors_reach_the_gui_thread(qtbot) -> None:
+    runner = LatestOnly()
+
+    def broken():
+        yield 1
+        raise ValueError("axis 5 is out of range")
+
+    with qtbot.waitSignal(runner.error, timeout=10_000) as blocker:
+        generation = runner.submit(broken)
+    assert blocker.args == [generation, "ValueError: axis 5 is out of range"]
+    qtbot.waitUntil(lambda: not runner.busy)
