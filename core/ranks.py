@@ -1,0 +1,487 @@
+"""Pixel-rank diff: after a normalization, is a brighter pixel still brighter?
+
+For two arrays of one shape, ``before`` and ``after``, and a scope that splits the pixels
+into groups, every pair of pixels of a group falls in exactly one class, by the signs of
+``before[i] - before[j]`` and ``after[i] - after[j]``:
+
+=============  ==========================  ===========================
+class          before                      after
+=============  ==========================  ===========================
+concordant     unequal                     unequal, same order
+discordant     unequal                     unequal, order flipped
+tie broken     equal                       unequal
+tie created    unequal                     equal
+tie kept       equal                       equal
+=============  ==========================  ===========================
+
+All counts are exact integers. Pixels that are NaN in either array take part in no pair.
+
+How it is computed (per group, all groups at once): ranks come from one stable sort per
+array (a radix sort for 8- and 16-bit data); ties from run lengths of the sorted values;
+the discordant count is an inversion count of the before-levels taken in after-order (or
+the other way round, whichever has fewer distinct levels), counted per pixel with block
+histograms plus a brute-force pass inside small blocks, O(n·(K/B + B)) for K levels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.roles import SCOPES, Scope, infer_roles, scope_axes
+
+__all__ = [
+    "Diagnosis",
+    "PairCounts",
+    "RankDiff",
+    "RankMaps",
+    "diagnose",
+    "rank_diff",
+    "rank_maps",
+]
+
+_CHUNK = 1 << 22  # elements per chunk of temporaries
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Pixel pairs by class; the five classes sum to ``total``."""
+
+    total: int
+    concordant: int
+    discordant: int
+    ties_broken: int
+    ties_created: int
+    ties_kept: int
+
+
+@dataclass(frozen=True)
+class RankDiff:
+    """How `after` orders the pixels of each group compared with `before`.
+
+    Spearman's ρ and Kendall's τ-b are computed per group; ``*_mean`` averages the groups
+    where they are defined, ``*_min`` is the lowest and ``*_argmin`` the index of its group
+    (over the axes outside the scope). ``undefined_groups`` have a constant before or after
+    (or fewer than two pixels), where neither statistic exists.
+    """
+
+    scope: str | tuple[int, ...]
+    axes: tuple[int, ...]
+    groups: int
+    pairs: PairCounts
+    groups_with_inversions: int
+    spearman_mean: float
+    spearman_min: float
+    spearman_argmin: tuple[int, ...] | None
+    kendall_mean: float
+    kendall_min: float
+    kendall_argmin: tuple[int, ...] | None
+    undefined_groups: int
+    nan_pixels: int
+    rank_preserving: bool
+    strictly_rank_preserving: bool
+
+
+@dataclass(frozen=True, eq=False)
+class RankMaps:
+    """Per-pixel pictures of a rank diff, in the arrays' own shape.
+
+    Attributes
+    ----------
+    displacement : ndarray of float32
+        (rank after − rank before) / group size, average ranks for ties; 0 everywhere when
+        the normalization is strictly rank-preserving, 0 for NaN pixels.
+    partners : ndarray of int64
+        How many pixels of its group each pixel changed order with (discordant partners).
+    """
+
+    displacement: np.ndarray
+    partners: np.ndarray
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Where ranks are kept: one verdict per standard scope (None where it does not fit)."""
+
+    preserved: dict[str, bool | None]
+    images_with_inversions: int | None
+    worst_image: int | None
+
+    def summary(self) -> str:
+        """One line, e.g. ``"column ✓  row ✗  image ✗"``."""
+        words = {"all": "whole array"}
+        return "  ".join(
+            f"{words.get(s, s)} {'✓' if ok else '✗'}"
+            for s, ok in self.preserved.items()
+            if ok is not None
+        )
+
+
+# --- layout ------------------------------------------------------------------------------------
+
+
+def _as_groups(
+    before: np.ndarray, after: np.ndarray, scope: Scope, roles: str | None
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Both arrays as (groups, pixels) rows, plus the scope axes, kept shape and axis order."""
+    b, a = np.asarray(before), np.asarray(after)
+    if b.shape != a.shape:
+        raise ValueError(f"before {b.shape} and after {a.shape} must have the same shape")
+    for name, v in (("before", b), ("after", a)):
+        if v.dtype.kind not in "uifb":
+            raise TypeError(f"{name} has dtype {v.dtype}; a rank diff needs real numbers")
+    roles = infer_roles(b.shape) if roles is None else roles
+    axes = scope_axes(scope, roles)
+    if axes is None:
+        raise ValueError(f"scope {scope!r} does not fit an array with roles {roles!r}")
+    kept = tuple(i for i in range(b.ndim) if i not in axes)
+    order = kept + axes
+    kept_shape = tuple(b.shape[i] for i in kept)
+    n = math.prod(b.shape[i] for i in axes)
+    g = math.prod(kept_shape)
+    rows = [np.ascontiguousarray(np.transpose(v, order)).reshape(g, n) for v in (b, a)]
+    return rows[0], rows[1], axes, kept_shape, order
+
+
+def _ungroup(rows: np.ndarray, shape: tuple[int, ...], order: tuple[int, ...]) -> np.ndarray:
+    transposed = tuple(shape[i] for i in order)
+    return np.transpose(rows.reshape(transposed), np.argsort(order))
+
+
+# --- ranks -------------------------------------------------------------------------------------
+
+
+def _sort_kind(v: np.ndarray) -> str:
+    """Radix sort (numpy's stable sort) for 8- and 16-bit integers, SIMD quicksort otherwise."""
+    return "stable" if v.dtype.kind in "uib" and v.dtype.itemsize <= 2 else "quicksort"
+
+
+def _small(levels: np.ndarray, top: int) -> np.ndarray:
+    """Levels in the smallest unsigned dtype that holds `top`, so sorts can use radix."""
+    for dtype in (np.uint8, np.uint16):
+        if top <= np.iinfo(dtype).max:
+            return levels.astype(dtype)
+    return levels
+
+
+@dataclass(frozen=True, eq=False)
+class _Ranks:
+    dense: np.ndarray  # (G, n) int64 dense level, invalid pixels at level `levels`
+    average: np.ndarray  # (G, n) float64 1-based average rank among valid pixels
+    ties: np.ndarray  # (G,) int64 pairs of valid pixels with equal values
+    levels: int  # number of dense levels used by valid pixels (max over groups)
+
+
+def _rank_rows(v: np.ndarray, valid: np.ndarray | None) -> _Ranks:
+    g, n = v.shape
+    if valid is not None:
+        v = np.where(valid, v.astype(np.float64, copy=False), np.nan)
+    if v.dtype.kind == "b":
+        v = v.view(np.uint8)
+    perm = np.argsort(v, axis=1, kind=_sort_kind(v))  # NaN last
+    sv = np.take_along_axis(v, perm, axis=1)
+    new = np.ones((g, n), bool)
+    if n > 1:
+        np.not_equal(sv[:, 1:], sv[:, :-1], out=new[:, 1:])
+        if v.dtype.kind == "f":  # NaN != NaN: keep invalid pixels in one run at the top
+            nan = np.isnan(sv)
+            new[:, 1:] &= ~(nan[:, 1:] & nan[:, :-1])
+    idx = np.broadcast_to(np.arange(n), (g, n))
+    start = np.maximum.accumulate(np.where(new, idx, 0), axis=1)
+    last = np.ones((g, n), bool)
+    last[:, :-1] = new[:, 1:]
+    end = np.minimum.accumulate(np.where(last, idx, n - 1)[:, ::-1], axis=1)[:, ::-1]
+    dense_sorted = np.cumsum(new, axis=1) - 1
+    valid_sorted = ~np.isnan(sv) if v.dtype.kind == "f" else np.ones((g, n), bool)
+    span = (end - start) * valid_sorted
+    ties = span.sum(axis=1) // 2  # a run of L pixels has L(L-1)/2 tied pairs
+    levels = int((dense_sorted * valid_sorted).max()) + 1 if n else 0
+    dense_sorted = np.where(valid_sorted, dense_sorted, levels)
+    average_sorted = (start + end) / 2.0 + 1.0
+    dense = np.empty((g, n), np.int64)
+    average = np.empty((g, n), np.float64)
+    np.put_along_axis(dense, perm, dense_sorted, axis=1)
+    np.put_along_axis(average, perm, average_sorted, axis=1)
+    return _Ranks(dense, average, ties.astype(np.int64), levels)
+
+
+def _joint_ties(x: _Ranks, y: _Ranks, valid: np.ndarray | None) -> np.ndarray:
+    """Pairs tied in both arrays, per group."""
+    key = x.dense * (y.levels + 1) + y.dense
+    if valid is not None:
+        key = np.where(valid, key, -1 - np.arange(key.shape[1]))  # invalid: never tied
+    s = np.sort(key, axis=1)
+    g, n = s.shape
+    new = np.ones((g, n), bool)
+    if n > 1:
+        np.not_equal(s[:, 1:], s[:, :-1], out=new[:, 1:])
+    run_id = np.cumsum(new.ravel()) - 1
+    lengths = np.bincount(run_id)
+    first = np.flatnonzero(new.ravel())
+    group_of_run = first // max(n, 1)
+    pairs = lengths * (lengths - 1) // 2
+    return np.bincount(group_of_run, weights=pairs, minlength=g).astype(np.int64)
+
+
+# --- inversions --------------------------------------------------------------------------------
+
+
+def _earlier_greater(seq: np.ndarray, levels: int) -> np.ndarray:
+    """For each position of each row, how many earlier entries of the row are strictly greater.
+
+    `seq` holds int levels in ``[0, levels]``. Block histograms give the count from earlier
+    blocks; a brute-force comparison gives it inside a block.
+    """
+    g, n = seq.shape
+    if n == 0 or g == 0:
+        return np.zeros((g, n), np.int64)
+    k = levels + 2  # one more level for the padding, which goes at the end of each row
+    block = int(min(max(8, 2 ** round(math.log2(math.sqrt(2 * k)))), 256, max(n, 1)))
+    nb = -(-n // block)
+    padded = np.full((g, nb * block), k - 1, np.int64)
+    padded[:, :n] = seq
+    blocks = padded.reshape(g, nb, block)
+    out = np.empty((g, nb, block), np.int64)
+    lower = np.tril(np.ones((block, block), bool), -1)  # [i, j]: j earlier than i
+    rows_per_chunk = max(1, _CHUNK // (nb * (k + block * block)))
+    blocks_per_chunk = max(1, _CHUNK // (k + block * block))
+    for r0 in range(0, g, rows_per_chunk):
+        rows = blocks[r0 : r0 + rows_per_chunk]
+        nr = rows.shape[0]
+        seen = np.zeros((nr, k), np.int64)  # per row: counts of each level so far
+        for b0 in range(0, nb, blocks_per_chunk):
+            part = rows[:, b0 : b0 + blocks_per_chunk]  # (nr, m, block)
+            m = part.shape[1]
+            flat = (np.arange(nr * m)[:, None] * k + part.reshape(nr * m, block)).ravel()
+            hist = np.bincount(flat, minlength=nr * m * k).reshape(nr, m, k)
+            before = np.cumsum(hist, axis=1) - hist + seen[:, None, :]
+            seen += hist.sum(axis=1)
+            at_or_below = np.cumsum(before, axis=2)
+            greater = at_or_below[:, :, -1:] - at_or_below
+            counts = np.take_along_axis(greater, part, axis=2)
+            inside = (part[:, :, None, :] > part[:, :, :, None]) & lower
+            out[r0 : r0 + nr, b0 : b0 + m] = counts + inside.sum(axis=3)
+    return out.reshape(g, nb * block)[:, :n]
+
+
+def _discordant(x: _Ranks, y: _Ranks, per_pixel: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Discordant pairs per group, and optionally per pixel (its discordant partners)."""
+    if y.levels < x.levels:
+        x, y = y, x  # the sequence takes the array with fewer levels: cheaper blocks
+    g, n = x.dense.shape
+    key = y.dense * (x.levels + 1) + x.dense  # sort by after, ties by before
+    perm = np.argsort(key, axis=1)  # equal keys are equal pixels: their order does not matter
+    seq = np.take_along_axis(x.dense, perm, axis=1)
+    left = _earlier_greater(seq, x.levels)
+    per_group = left.sum(axis=1)
+    if not per_pixel:
+        return per_group, None
+    # later-and-smaller = smaller-in-row - earlier-smaller, with
+    # earlier-smaller = position - earlier-greater - earlier-equal
+    level_order = np.argsort(_small(seq, x.levels), axis=1, kind="stable")
+    sorted_levels = np.take_along_axis(seq, level_order, axis=1)
+    new = np.ones((g, n), bool)
+    if n > 1:
+        np.not_equal(sorted_levels[:, 1:], sorted_levels[:, :-1], out=new[:, 1:])
+    idx = np.broadcast_to(np.arange(n), (g, n))
+    start = np.maximum.accumulate(np.where(new, idx, 0), axis=1)
+    smaller_sorted = start  # entries of the row below this level
+    equal_before_sorted = idx - start  # same level, earlier in the row (stable order)
+    smaller = np.empty((g, n), np.int64)
+    equal_before = np.empty((g, n), np.int64)
+    np.put_along_axis(smaller, level_order, smaller_sorted, axis=1)
+    np.put_along_axis(equal_before, level_order, equal_before_sorted, axis=1)
+    earlier_smaller = idx - left - equal_before
+    right = smaller - earlier_smaller
+    partners_sorted = left + right
+    partners = np.empty((g, n), np.int64)
+    np.put_along_axis(partners, perm, partners_sorted, axis=1)
+    return per_group, partners
+
+
+# --- the diff ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _Grouped:
+    x: _Ranks
+    y: _Ranks
+    valid: np.ndarray | None
+    counts: np.ndarray  # (G,) valid pixels per group
+    axes: tuple[int, ...]
+    kept_shape: tuple[int, ...]
+    order: tuple[int, ...]
+
+
+def _prepare(before, after, scope, roles) -> _Grouped:
+    b, a, axes, kept_shape, order = _as_groups(before, after, scope, roles)
+    valid = None
+    if b.dtype.kind == "f" or a.dtype.kind == "f":
+        mask = np.ones(b.shape, bool)
+        for v in (b, a):
+            if v.dtype.kind == "f":
+                mask &= ~np.isnan(v)
+        valid = None if mask.all() else mask
+    counts = np.full(b.shape[0], b.shape[1], np.int64) if valid is None else valid.sum(axis=1)
+    x, y = _rank_rows(b, valid), _rank_rows(a, valid)
+    return _Grouped(x, y, valid, counts, axes, kept_shape, order)
+
+
+def _stat(values: np.ndarray, kept_shape: tuple[int, ...]) -> tuple[float, float, tuple | None]:
+    ok = ~np.isnan(values)
+    if not ok.any():
+        return math.nan, math.nan, None
+    i = int(np.nanargmin(values))
+    where = tuple(int(v) for v in np.unravel_index(i, kept_shape)) if kept_shape else ()
+    return float(values[ok].mean()), float(values[i]), where
+
+
+def rank_diff(
+    before: np.ndarray, after: np.ndarray, *, scope: Scope = "all", roles: str | None = None
+) -> RankDiff:
+    """Compare the pixel order of `after` with that of `before`, pair by pair, per group.
+
+    Parameters
+    ----------
+    before, after : ndarray
+        Arrays of one shape, any real dtype. NaN pixels (in either) are left out of every pair.
+    scope : {"all", "image", "channel", "row", "column"} or tuple of int
+        Which pixels are compared with each other; see :func:`core.roles.scope_axes`.
+    roles : str, optional
+        Axis roles such as ``"NHW"``; inferred from the shape when omitted.
+
+    Returns
+    -------
+    RankDiff
+        Exact pair counts summed over groups, per-group Spearman ρ and Kendall τ-b
+        (mean, minimum, where), and the verdicts.
+
+    Notes
+    -----
+    ``rank_preserving`` holds when, within every group, `after` is a non-decreasing function
+    of `before` (no discordant pair and no broken tie); clipping and rounding create ties,
+    which it allows. ``strictly_rank_preserving`` allows no created tie either.
+
+    Examples
+    --------
+    The tutorial's call, Keras ``normalize(x, axis=1)``, on a 2x2 image:
+
+    >>> x = np.array([[[1, 10], [0, 10]]], np.uint8)
+    >>> y = x / np.linalg.norm(x, 2, axis=1, keepdims=True)
+    >>> d = rank_diff(x, y, scope="image", roles="NHW")
+    >>> d.pairs.discordant, d.pairs.total, d.rank_preserving
+    (2, 6, False)
+    >>> rank_diff(x, y, scope="column", roles="NHW").rank_preserving
+    True
+    """
+    gp = _prepare(before, after, scope, roles)
+    n = gp.counts
+    total = n * (n - 1) // 2
+    kept = _joint_ties(gp.x, gp.y, gp.valid)
+    broken = gp.x.ties - kept
+    created = gp.y.ties - kept
+    discordant, _ = _discordant(gp.x, gp.y, per_pixel=False)
+    concordant = total - discordant - broken - created - kept
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau = (concordant - discordant) / np.sqrt(
+            (total - gp.x.ties).astype(np.float64) * (total - gp.y.ties)
+        )
+        valid = np.ones(gp.x.average.shape, bool) if gp.valid is None else gp.valid
+        mean = (n + 1) / 2.0
+        dx = (gp.x.average - mean[:, None]) * valid
+        dy = (gp.y.average - mean[:, None]) * valid
+        rho = (dx * dy).sum(axis=1) / np.sqrt((dx * dx).sum(axis=1) * (dy * dy).sum(axis=1))
+    undefined = ~np.isfinite(tau) | ~np.isfinite(rho)
+    tau[undefined] = np.nan
+    rho[undefined] = np.nan
+    s_mean, s_min, s_arg = _stat(rho, gp.kept_shape)
+    k_mean, k_min, k_arg = _stat(tau, gp.kept_shape)
+    counts = PairCounts(
+        total=int(total.sum()),
+        concordant=int(concordant.sum()),
+        discordant=int(discordant.sum()),
+        ties_broken=int(broken.sum()),
+        ties_created=int(created.sum()),
+        ties_kept=int(kept.sum()),
+    )
+    nan_pixels = 0 if gp.valid is None else int(gp.valid.size - np.count_nonzero(gp.valid))
+    preserving = counts.discordant == 0 and counts.ties_broken == 0
+    return RankDiff(
+        scope=scope if isinstance(scope, str) else tuple(gp.axes),
+        axes=gp.axes,
+        groups=len(n),
+        pairs=counts,
+        groups_with_inversions=int(np.count_nonzero(discordant)),
+        spearman_mean=s_mean,
+        spearman_min=s_min,
+        spearman_argmin=s_arg,
+        kendall_mean=k_mean,
+        kendall_min=k_min,
+        kendall_argmin=k_arg,
+        undefined_groups=int(np.count_nonzero(undefined)),
+        nan_pixels=nan_pixels,
+        rank_preserving=preserving,
+        strictly_rank_preserving=preserving and counts.ties_created == 0,
+    )
+
+
+def rank_maps(
+    before: np.ndarray, after: np.ndarray, *, scope: Scope = "all", roles: str | None = None
+) -> RankMaps:
+    """Per-pixel rank displacement and count of discordant partners, within `scope`.
+
+    Examples
+    --------
+    >>> x = np.array([[1, 2, 3, 4]], np.uint8)
+    >>> m = rank_maps(x, np.array([[1.0, 2.0, 4.0, 3.0]]), scope="row", roles="HW")
+    >>> m.displacement.tolist(), m.partners.tolist()
+    ([[0.0, 0.0, 0.25, -0.25]], [[0, 0, 1, 1]])
+    """
+    gp = _prepare(before, after, scope, roles)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = (gp.y.average - gp.x.average) / np.maximum(gp.counts, 1)[:, None]
+    if gp.valid is not None:
+        shift[~gp.valid] = 0.0
+    _, partners = _discordant(gp.x, gp.y, per_pixel=True)
+    shape = np.shape(before)
+    return RankMaps(
+        displacement=_ungroup(shift.astype(np.float32), shape, gp.order),
+        partners=_ungroup(partners, shape, gp.order),
+    )
+
+
+def diagnose(before: np.ndarray, after: np.ndarray, *, roles: str) -> Diagnosis:
+    """Check every standard scope that fits the array: where are ranks kept?
+
+    For a batch (an N axis) it also counts the images with at least one flipped pair and
+    names the worst one (the most discordant pairs).
+
+    Examples
+    --------
+    >>> x = np.array([[[1, 10], [0, 10]]], np.uint8)
+    >>> y = x / np.linalg.norm(x, 2, axis=1, keepdims=True)
+    >>> d = diagnose(x, y, roles="NHW")
+    >>> d.summary()
+    'whole array ✗  image ✗  row ✗  column ✓'
+    >>> d.images_with_inversions, d.worst_image
+    (1, 0)
+    """
+    preserved: dict[str, bool | None] = {}
+    per_image = None
+    for scope in SCOPES:
+        if scope_axes(scope, roles) is None:
+            preserved[scope] = None
+            continue
+        if scope == "image":
+            gp = _prepare(before, after, scope, roles)
+            per_image, _ = _discordant(gp.x, gp.y, per_pixel=False)
+            kept = _joint_ties(gp.x, gp.y, gp.valid)
+            preserved[scope] = bool((per_image == 0).all() and (gp.x.ties == kept).all())
+        else:
+            preserved[scope] = rank_diff(before, after, scope=scope, roles=roles).rank_preserving
+    if per_image is None:
+        return Diagnosis(preserved, None, None)
+    worst = int(np.argmax(per_image)) if per_image.any() else None
+    return Diagnosis(preserved, int(np.count_nonzero(per_image)), worst)

@@ -1,0 +1,142 @@
+"""The window's state: what is open and how it is normalized and shown. No widgets here.
+
+Widgets write fields through the setters; each setter emits a signal only when the value
+really changes, and the window redraws from the signal. So a widget updated from the model
+(with its own signals blocked) never echoes back into the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from core.loading import Loaded
+from core.normalize import METHODS, Normalization, from_preset
+
+PRESET_PREFIX = "preset:"
+
+
+@dataclass(frozen=True)
+class Display:
+    """How the panels are drawn; changing it recomputes nothing."""
+
+    colormap: str = "gray"
+    log_histogram: bool = False
+    linked: bool = True
+    rank_view: str = "displacement"  # or "partners": pixels that changed order with any other
+    original_levels: str = "dtype"  # "dtype" range for integer data, or the "data" range
+
+
+@dataclass(frozen=True)
+class Options:
+    """The normalization the user chose: a method or ``"preset:NAME"``, with its options."""
+
+    choice: str = "keras"
+    axis: Any = "default"
+    order: float = 2
+    percentiles: tuple[float, float] = (2.0, 98.0)
+    feature_range: tuple[float, float] = (0.0, 1.0)
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    @property
+    def preset(self) -> str | None:
+        return self.choice[len(PRESET_PREFIX) :] if self.choice.startswith(PRESET_PREFIX) else None
+
+    def normalization(self, roles: str) -> Normalization:
+        """The core :class:`Normalization` these options mean for an array with `roles`."""
+        if self.preset is not None:
+            return from_preset(self.preset, roles)
+        if self.choice not in METHODS:
+            raise ValueError(f"unknown method {self.choice!r}")
+        kwargs: dict[str, Any] = {
+            "method": self.choice,
+            "axis": self.axis,
+            "order": self.order,
+            "percentiles": self.percentiles,
+            "feature_range": self.feature_range,
+        }
+        if self.mean is not None:
+            kwargs["mean"] = self.mean
+        if self.std is not None:
+            kwargs["std"] = self.std
+        return Normalization(**kwargs)
+
+
+class InspectorModel(QObject):
+    """Observable state of one inspector window."""
+
+    loadedChanged = Signal()
+    optionsChanged = Signal()
+    indexChanged = Signal(int)
+    channelChanged = Signal(int)
+    scopeChanged = Signal(str)
+    displayChanged = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.loaded: Loaded | None = None
+        self.options = Options()
+        self.index = 0
+        self.channel = -1  # -1: all channels (the colour composite)
+        self.scope = "image"
+        self.display = Display()
+
+    # --- derived ---------------------------------------------------------------------------
+    @property
+    def roles(self) -> str:
+        return self.loaded.roles if self.loaded is not None else ""
+
+    @property
+    def is_batch(self) -> bool:
+        return "N" in self.roles
+
+    @property
+    def batch_size(self) -> int:
+        return self.loaded.array.shape[self.roles.index("N")] if self.is_batch else 1
+
+    @property
+    def normalization(self) -> Normalization:
+        return self.options.normalization(self.roles)
+
+    # --- setters ---------------------------------------------------------------------------
+    def set_loaded(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        self.index = 0
+        self.channel = -1
+        axis = self.options.axis
+        if isinstance(axis, tuple) and any(a >= loaded.array.ndim for a in axis):
+            self.options = replace(self.options, axis="default")  # that axis is not in this array
+        if self.scope == "channel" and "C" not in loaded.roles:
+            self.scope = "image"
+        self.loadedChanged.emit()
+
+    def set_options(self, **changes: Any) -> None:
+        new = replace(self.options, **changes)
+        if new != self.options:
+            self.options = new
+            self.optionsChanged.emit()
+
+    def set_index(self, index: int) -> None:
+        index = max(0, min(int(index), self.batch_size - 1))
+        if index != self.index:
+            self.index = index
+            self.indexChanged.emit(index)
+
+    def set_channel(self, channel: int) -> None:
+        if channel != self.channel:
+            self.channel = channel
+            self.channelChanged.emit(channel)
+
+    def set_scope(self, scope: str) -> None:
+        if scope != self.scope:
+            self.scope = scope
+            self.scopeChanged.emit(scope)
+
+    def set_display(self, **changes: Any) -> None:
+        new = replace(self.display, **changes)
+        if new != self.display:
+            self.display = new
+            self.displayChanged.emit()

@@ -1,0 +1,120 @@
+"""What the window computes for the image on show, as jobs for :class:`gui.worker.LatestOnly`.
+
+The jobs only call core; they touch no widget, so they are safe on a pool thread. A frame
+job yields the normalized image first (drawn at once) and the rank statistics after.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.histogram import Histogram, JointHistogram, histogram, joint_histogram
+from core.normalize import METHODS, Normalization
+from core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_diff, rank_maps
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The image on show, before and after."""
+
+    original: np.ndarray
+    normalized: np.ndarray
+    roles: str  # the roles of one image: "HW" or "HWC"
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    """Everything about the image on show that takes a while."""
+
+    diff: RankDiff
+    maps: RankMaps
+    diagnosis: Diagnosis
+    hist_original: Histogram
+    hist_normalized: Histogram
+    joint: JointHistogram
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """The whole batch: where ranks hold, how many images flip pairs, which is worst."""
+
+    diagnosis: Diagnosis
+    images: int
+
+
+class FullResultCache:
+    """The normalized whole array, kept for the one (array, normalization) last asked for.
+
+    Methods whose statistics span the batch axis (or the whole array) need every image
+    normalized together; stepping through the batch then reuses this one result.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[int, Normalization] | None = None
+        self._value: np.ndarray | None = None
+
+    def get(self, array: np.ndarray, roles: str, normalization: Normalization) -> np.ndarray:
+        key = (id(array), normalization)
+        with self._lock:
+            if self._key != key or self._value is None:
+                self._value = None  # free the old result before computing the new one
+                self._value = normalization.apply(array, roles=roles)
+                self._key = key
+            return self._value
+
+
+def needs_whole_array(normalization: Normalization, roles: str) -> bool:
+    """True when one image's result depends on the other images of the batch."""
+    if "N" not in roles:
+        return True
+    if not METHODS[normalization.method].uses_axis:
+        return False
+    axis = normalization.resolved_axis(len(roles))
+    return axis is None or roles.index("N") in axis
+
+
+def image_of(array: np.ndarray, roles: str, index: int) -> np.ndarray:
+    """Image `index` of a batch (the array itself when there is no batch axis)."""
+    return np.take(array, index, axis=roles.index("N")) if "N" in roles else array
+
+
+def frame_job(
+    array: np.ndarray,
+    roles: str,
+    normalization: Normalization,
+    index: int,
+    scope: str,
+    cache: FullResultCache,
+) -> Iterator[Frame | FrameStats]:
+    """Normalize image `index` as the whole call would, then diff its ranks within `scope`."""
+    if needs_whole_array(normalization, roles):
+        after = image_of(cache.get(array, roles, normalization), roles, index)
+    else:
+        n = roles.index("N")
+        one = np.take(array, [index], axis=n)
+        after = np.take(normalization.apply(one, roles=roles), 0, axis=n)
+    before = image_of(array, roles, index)
+    image_roles = roles.replace("N", "")
+    yield Frame(before, after, image_roles)
+    slice_scope = "all" if scope == "image" else scope
+    yield FrameStats(
+        diff=rank_diff(before, after, scope=slice_scope, roles=image_roles),
+        maps=rank_maps(before, after, scope=slice_scope, roles=image_roles),
+        diagnosis=diagnose(before, after, roles=image_roles),
+        hist_original=histogram(before),
+        hist_normalized=histogram(after),
+        joint=joint_histogram(before, after),
+    )
+
+
+def batch_job(
+    array: np.ndarray, roles: str, normalization: Normalization, cache: FullResultCache
+) -> Iterator[BatchStats]:
+    """Diagnose the whole batch (only meaningful when `roles` has an N axis)."""
+    after = cache.get(array, roles, normalization)
+    yield BatchStats(diagnose(array, after, roles=roles), array.shape[roles.index("N")])

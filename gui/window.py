@@ -1,0 +1,454 @@
+"""NormScope's main window: original, normalized and rank change side by side."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.display import display_levels
+from core.loading import OPEN_FILTER, SAMPLES, LoadError, load
+from gui.controls import ControlPanel
+from gui.model import InspectorModel
+from gui.panels import DIVERGING, PARTNERS, HistogramPanel, ImagePanel, JointPanel, format_level
+from gui.pipeline import BatchStats, Frame, FrameStats, FullResultCache, batch_job, frame_job
+from gui.settings import Settings
+from gui.worker import LatestOnly
+
+APP_NAME = "NormScope"
+
+
+def channel_view(image: np.ndarray, roles: str, channel: int) -> np.ndarray:
+    """What a panel draws of one image: a channel, the RGB composite, or the gray image."""
+    if "C" not in roles:
+        return image
+    if channel >= 0:
+        return image[..., channel]
+    return image[..., :3] if image.shape[-1] >= 3 else image[..., 0]
+
+
+def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
+    """Levels centred on 0, so no change is the middle of a diverging map."""
+    top = float(np.nanmax(np.abs(values))) if values.size else 0.0
+    top = top if np.isfinite(top) and top > 0 else 1.0
+    return (-top, top)
+
+
+class MainWindow(QMainWindow):
+    """The inspector. ``open_source`` opens anything :func:`core.loading.load` accepts."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.model = InspectorModel(self)
+        self.frame: Frame | None = None
+        self.stats: FrameStats | None = None
+        self.batch: BatchStats | None = None
+        self.error_box: QMessageBox | None = None
+        self._cache = FullResultCache()
+        self._frames = LatestOnly(self)
+        self._batches = LatestOnly(self)
+
+        self.controls = ControlPanel(self.model)
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(340)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.original = ImagePanel(self.graphics, "Original", 0, 0)
+        self.normalized = ImagePanel(self.graphics, "Normalized", 0, 1)
+        self.rank = ImagePanel(self.graphics, "Rank change", 0, 2)
+        self.panels = (self.original, self.normalized, self.rank)
+        self.histograms = tuple(HistogramPanel(self.graphics, 1, col) for col in range(3))
+        self.joint = JointPanel(self.graphics, 0, 3)
+
+        self.verdict = QLabel("Open an image, a batch or a sample to begin.")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextFormat(Qt.TextFormat.RichText)
+        self.batch_label = QLabel()
+        self.jump = QPushButton("Jump to worst image")
+        self.jump.setVisible(False)
+        top = QHBoxLayout()
+        top.addWidget(self.batch_label, 1)
+        top.addWidget(self.jump)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.verdict)
+        right_layout.addLayout(top)
+        right_layout.addWidget(self.graphics, 1)
+
+        self.splitter = QSplitter()
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+
+        self.hover = QLabel()
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(90)
+        self.busy.setVisible(False)
+        self.busy.setToolTip("computing rank statistics…")
+        self.statusBar().addWidget(self.hover, 1)
+        self.statusBar().addPermanentWidget(self.busy)
+
+        self._make_menus()
+        self.setAcceptDrops(True)
+        self._wire()
+        self._restore_settings()
+        self._update_title()
+
+    # --- construction ------------------------------------------------------------------------
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.open_action = self._action(
+            file, "&Open…", QKeySequence.StandardKey.Open, self.open_dialog
+        )
+        self._action(file, "Open &Folder…", None, self.open_folder_dialog)
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        samples = file.addMenu("Open &Sample")
+        for name in SAMPLES:
+            self._action(
+                samples, name, None, lambda _=False, n=name: self.open_source(f"sample:{n}")
+            )
+        file.addSeparator()
+        self.export_actions = file  # filled by gui.export_actions when export is available
+        file.addSeparator()
+        self._action(file, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        edit = bar.addMenu("&Edit")
+        self._action(edit, "Copy Code Line", None, self.controls.copy_code.click)
+        view = bar.addMenu("&View")
+        self._action(view, "Zoom to &Fit", "Ctrl+0", self.zoom_to_fit)
+        self._action(view, "&Next Image", Qt.Key.Key_Right, lambda: self._step(1))
+        self._action(view, "&Previous Image", Qt.Key.Key_Left, lambda: self._step(-1))
+        self.edit_menu = edit
+
+    def _action(self, menu, text, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _wire(self) -> None:
+        m = self.model
+        m.loadedChanged.connect(self._on_loaded)
+        m.optionsChanged.connect(self._recompute_all)
+        m.indexChanged.connect(self._recompute_frame)
+        m.scopeChanged.connect(self._recompute_frame)
+        m.channelChanged.connect(self._redraw)
+        m.displayChanged.connect(self._redraw)
+        m.displayChanged.connect(self._link_views)
+        self._frames.result.connect(self._on_frame_result)
+        self._frames.error.connect(self._on_job_error)
+        self._batches.result.connect(self._on_batch_result)
+        self._batches.error.connect(self._on_job_error)
+        self._frames.busyChanged.connect(self._update_busy)
+        self._batches.busyChanged.connect(self._update_busy)
+        self.jump.clicked.connect(self.jump_to_worst)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._link_views()
+
+    # --- opening -----------------------------------------------------------------------------
+    def open_source(self, source: str | os.PathLike, *, key: str | None = None) -> bool:
+        """Open a file, folder or ``sample:NAME``; on failure say why and keep the current image."""
+        try:
+            loaded = load(source, key=key)
+        except LoadError as exc:
+            self.show_error(str(exc))
+            return False
+        self.model.set_loaded(loaded)
+        if not str(source).startswith("sample:"):
+            path = Path(source).resolve()
+            self.settings.last_folder = str(path if path.is_dir() else path.parent)
+        self.settings.add_recent(loaded.source)
+        return True
+
+    def open_dialog(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "Open image or array", self.settings.last_folder, OPEN_FILTER
+        )
+        if path:
+            self.open_source(path)
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Open a folder of same-sized images", self.settings.last_folder
+        )
+        if path:
+            self.open_source(path)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for source in self.settings.recent_files:
+            self._action(
+                self.recent_menu, source, None, lambda _=False, s=source: self.open_source(s)
+            )
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    def show_error(self, message: str) -> None:
+        """Say what went wrong in a window-modal box that does not block the event loop."""
+        if self.error_box is not None:
+            self.error_box.close()
+        self.error_box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME, message, parent=self)
+        self.error_box.open()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_source(paths[0])
+
+    # --- computing -----------------------------------------------------------------------------
+    def _on_loaded(self) -> None:
+        self.frame = self.stats = self.batch = None
+        for panel in self.panels:
+            panel.clear()
+        self._update_title()
+        self._recompute_all()
+        QTimer.singleShot(0, self.zoom_to_fit)
+
+    def _recompute_all(self) -> None:
+        self.batch = None
+        self._show_batch()
+        self._recompute_frame()
+        loaded = self.model.loaded
+        if loaded is not None and self.model.is_batch:
+            args = (loaded.array, loaded.roles, self.model.normalization, self._cache)
+            self._batches.submit(lambda: batch_job(*args))
+
+    def _recompute_frame(self) -> None:
+        self._update_title()
+        m = self.model
+        if m.loaded is None:
+            return
+        try:
+            normalization = m.normalization
+        except ValueError as exc:
+            self._on_job_error(self._frames.generation, str(exc))
+            return
+        args = (m.loaded.array, m.roles, normalization, m.index, m.scope, self._cache)
+        self._frames.submit(lambda: frame_job(*args))
+
+    def _on_frame_result(self, generation: int, item: Frame | FrameStats) -> None:
+        if not self._frames.is_current(generation):
+            return  # stale: the user has moved on
+        if isinstance(item, Frame):
+            self.frame, self.stats = item, None
+        else:
+            self.stats = item
+        self._redraw()
+
+    def _on_batch_result(self, generation: int, item: BatchStats) -> None:
+        if self._batches.is_current(generation):
+            self.batch = item
+            self._show_batch()
+
+    def _on_job_error(self, generation: int, message: str) -> None:
+        if generation != self._frames.generation and generation != self._batches.generation:
+            return
+        self.frame = self.stats = None
+        self.normalized.clear()
+        self.rank.clear()
+        self.normalized.set_caption("")
+        self.verdict.setText(
+            f"<span style='color:#b00020'><b>Cannot normalize:</b> {message}</span>"
+        )
+
+    def _update_busy(self, _busy: bool = False) -> None:
+        self.busy.setVisible(self._frames.busy or self._batches.busy)
+
+    # --- drawing -----------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        f = self.frame
+        if f is None:
+            return
+        d, ch = self.model.display, self.model.channel
+        cmap = d.colormap
+        before = channel_view(f.original, f.roles, ch)
+        after = channel_view(f.normalized, f.roles, ch)
+        before_levels = display_levels(before, mode=d.original_levels)
+        after_levels = display_levels(after, mode="data")
+        self.original.show(before, before_levels, cmap)
+        self.normalized.show(after, after_levels, cmap)
+        s = self.stats
+        if s is None:
+            self.verdict.setText("Computing rank statistics…")
+            return
+        if d.rank_view == "partners":
+            partners = s.maps.partners
+            shown = channel_view(partners, f.roles, ch)
+            shown = shown.sum(axis=-1) if shown.ndim == 3 else shown
+            top = float(shown.max()) if shown.size else 0.0
+            self.rank.show(shown.astype(np.float32), (0.0, top or 1.0), PARTNERS)
+            self.rank.set_caption(f"pixels that changed order: {(shown > 0).sum():,}")
+        else:
+            shown = channel_view(s.maps.displacement, f.roles, ch)
+            shown = shown.mean(axis=-1) if shown.ndim == 3 else shown
+            levels = symmetric_levels(shown)
+            self.rank.show(shown, levels, DIVERGING)
+            self.rank.set_caption(f"rank shift, levels ±{format_level(levels[1])}")
+        for panel, hist, levels in zip(
+            self.histograms,
+            (s.hist_original, s.hist_normalized, None),
+            (before_levels, after_levels, None),
+            strict=True,
+        ):
+            if hist is not None:
+                panel.show(hist, levels, d.log_histogram)
+        self.histograms[2].plot.setVisible(False)
+        self.joint.show(s.joint)
+        self.verdict.setText(self.verdict_text(s))
+
+    def verdict_text(self, s: FrameStats) -> str:
+        """The verdict bar's words for the image on show."""
+        p = s.diff.pairs
+        share = p.discordant / p.total if p.total else 0.0
+        rho = s.diff.spearman_mean
+        tau = s.diff.kendall_mean
+        scope = s.diff.scope if isinstance(s.diff.scope, str) else "axes " + str(s.diff.axes)
+        return (
+            f"<b>Ranks kept within:</b> {s.diagnosis.summary()}<br>"
+            f"Within {scope}: <b>{share:.2%}</b> of pixel pairs inverted "
+            f"({p.discordant:,} of {p.total:,}) · Spearman ρ {rho:.4f} · Kendall τ-b {tau:.4f}"
+            f" · ties broken {p.ties_broken:,} · ties created {p.ties_created:,}"
+        )
+
+    def _show_batch(self) -> None:
+        b = self.batch
+        if not self.model.is_batch:
+            self.batch_label.setText("")
+            self.jump.setVisible(False)
+            return
+        if b is None:
+            self.batch_label.setText("Batch: computing…")
+            self.jump.setVisible(False)
+            return
+        dg = b.diagnosis
+        self.batch_label.setText(
+            f"<b>Whole batch</b> ({b.images:,} images): ranks kept within {dg.summary()} · "
+            f"{dg.images_with_inversions:,} of {b.images:,} images have flipped pairs"
+            + (f" · worst: image {dg.worst_image}" if dg.worst_image is not None else "")
+        )
+        self.jump.setVisible(dg.worst_image is not None)
+
+    def jump_to_worst(self) -> None:
+        if self.batch is not None and self.batch.diagnosis.worst_image is not None:
+            self.model.set_index(self.batch.diagnosis.worst_image)
+
+    def _link_views(self) -> None:
+        master = self.original.view if self.model.display.linked else None
+        for panel in (self.normalized, self.rank):
+            panel.view.setXLink(master)
+            panel.view.setYLink(master)
+
+    def zoom_to_fit(self) -> None:
+        for panel in self.panels:
+            panel.view.autoRange(padding=0.02)
+
+    def _step(self, delta: int) -> None:
+        self.model.set_index(self.model.index + delta)
+
+    def _update_title(self) -> None:
+        loaded = self.model.loaded
+        if loaded is None:
+            self.setWindowTitle(APP_NAME)
+            return
+        title = f"{APP_NAME} — {loaded.name}"
+        if self.model.is_batch:
+            title += f" [image {self.model.index} of {self.model.batch_size:,}]"
+        self.setWindowTitle(title)
+
+    # --- hover -----------------------------------------------------------------------------
+    def _on_mouse_moved(self, pos: QPointF) -> None:
+        f = self.frame
+        if f is None:
+            return
+        for panel in self.panels:
+            if panel.plot.sceneBoundingRect().contains(pos):
+                p = panel.view.mapSceneToView(pos)
+                row, col = int(np.floor(p.y())), int(np.floor(p.x()))
+                self.hover.setText(self.pixel_text(row, col))
+                return
+
+    def pixel_text(self, row: int, col: int) -> str:
+        """The status line for pixel (row, col) of the image on show, the same in every panel."""
+        f = self.frame
+        if f is None or not (0 <= row < f.original.shape[0] and 0 <= col < f.original.shape[1]):
+            return ""
+
+        def fmt(v: np.ndarray) -> str:
+            return ", ".join(format_level(float(x)) for x in np.ravel(v))
+
+        text = (
+            f"(row {row}, col {col})  original {fmt(f.original[row, col])}"
+            f"  →  normalized {fmt(f.normalized[row, col])}"
+        )
+        if self.stats is not None:
+            m = self.stats.maps
+            text += (
+                f"   rank shift {fmt(m.displacement[row, col])}"
+                f"   order changed with {fmt(m.partners[row, col])} pixels"
+            )
+        return text
+
+    # --- settings ----------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = self.settings
+        if not s.geometry.isEmpty():
+            self.restoreGeometry(s.geometry)
+        else:
+            self.resize(1500, 860)
+        if not s.splitter_state.isEmpty():
+            self.splitter.restoreState(s.splitter_state)
+        self.model.set_display(colormap=s.colormap, log_histogram=s.log_histogram)
+        axis = s.axis
+        parsed = (
+            "default"
+            if axis == "default"
+            else None
+            if axis == "none"
+            else tuple(int(a) for a in axis.split(",") if a)
+        )
+        self.model.set_options(choice=s.method, axis=parsed)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.geometry = self.saveGeometry()
+        s.splitter_state = self.splitter.saveState()
+        s.colormap = self.model.display.colormap
+        s.log_histogram = self.model.display.log_histogram
+        s.method = self.model.options.choice
+        axis = self.model.options.axis
+        s.axis = axis if axis == "default" else "none" if axis is None else ",".join(map(str, axis))
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
+        super().closeEvent(event)

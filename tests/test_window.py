@@ -1,0 +1,275 @@
+"""The real window, driven offscreen: every panel must hold exactly what core computes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QFileDialog
+
+from core.display import display_levels
+from core.loading import load
+from core.normalize import Normalization, from_preset
+from core.ranks import diagnose, rank_diff, rank_maps
+from gui.settings import Settings
+from gui.window import MainWindow
+
+DIGITS = load("sample:digits").array
+
+
+def keras_formula(x: np.ndarray, axis) -> np.ndarray:
+    """tf.keras.utils.normalize as Keras 2 wrote it: the oracle."""
+    norm = np.atleast_1d(np.linalg.norm(x, 2, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, axis)
+
+
+def wait_ready(qtbot, w: MainWindow) -> None:
+    """Wait until the image on show, its statistics and (for a batch) the batch verdict are in."""
+
+    def ready() -> bool:
+        batch_done = not w.model.is_batch or w.batch is not None
+        return w.stats is not None and not w._frames.busy and not w._batches.busy and batch_done
+
+    qtbot.waitUntil(ready, timeout=20_000)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path) -> MainWindow:
+    w = MainWindow(Settings(tmp_path / "settings"))
+    qtbot.addWidget(w)
+    with qtbot.waitExposed(w):
+        w.show()
+    assert w.open_source("sample:digits")
+    wait_ready(qtbot, w)
+    yield w
+    w.close()
+
+
+def shown(w: MainWindow) -> tuple[np.ndarray, np.ndarray]:
+    return w.original.item.image, w.normalized.item.image
+
+
+def test_opens_on_digits_and_shows_core_output(window: MainWindow) -> None:
+    before, after = shown(window)
+    np.testing.assert_array_equal(before, DIGITS[0])
+    expected = keras_formula(DIGITS, -1)[0]  # keras' default axis: each row
+    assert after.dtype == np.float64
+    np.testing.assert_array_equal(after, expected)
+    assert window.windowTitle() == "NormScope — digits [image 0 of 64]"
+
+
+def test_levels_are_honest(window: MainWindow) -> None:
+    _before, after = shown(window)
+    assert window.original.levels == (0.0, 255.0)  # uint8: its dtype range
+    lo, hi = display_levels(after, mode="data")
+    assert window.normalized.levels == (lo, hi)
+    assert hi <= 1.0 and window.normalized.item.levels is not None
+    np.testing.assert_allclose(window.normalized.item.levels, (lo, hi))
+    assert "levels 0 … 255" in window.original.plot.titleLabel.text
+    np.testing.assert_allclose(window.histograms[1].region.getRegion(), (lo, hi))
+
+
+def test_axis_buttons_choose_the_reduced_axes(qtbot, window: MainWindow) -> None:
+    n, h, w_ = window.controls.axis_buttons
+    assert w_.isChecked() and not h.isChecked() and not n.isChecked()  # default axis -1
+    qtbot.mouseClick(h, Qt.MouseButton.LeftButton)  # H and W: a matrix norm per image
+    assert window.model.options.axis == (1, 2)
+    wait_ready(qtbot, window)
+    np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, (1, 2))[0])
+    qtbot.mouseClick(w_, Qt.MouseButton.LeftButton)  # H only: the tutorial's axis=1
+    assert window.model.options.axis == (1,)
+    wait_ready(qtbot, window)
+    np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, 1)[0])
+    qtbot.mouseClick(n, Qt.MouseButton.LeftButton)  # N and H: statistics across the batch
+    wait_ready(qtbot, window)
+    np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, (0, 1))[0])
+    assert "column" in window.controls.description.text() or window.controls.description.text()
+
+
+def test_verdict_matches_core_for_the_tutorial_call(qtbot, window: MainWindow) -> None:
+    window.model.set_options(axis=(1,))
+    assert window.controls.axis_buttons[1].isChecked()  # model -> widget
+    assert not window.controls.axis_buttons[2].isChecked()
+    wait_ready(qtbot, window)
+    before, after = shown(window)
+    diff = rank_diff(before, after, scope="all", roles="HW")
+    diag = diagnose(before, after, roles="HW")
+    text = window.verdict.text()
+    assert diag.summary() in text
+    assert f"{diff.pairs.discordant:,} of {diff.pairs.total:,}" in text
+    assert diag.preserved["column"] is True and diag.preserved["all"] is False
+    maps = rank_maps(before, after, scope="all", roles="HW")
+    np.testing.assert_array_equal(window.rank.item.image, maps.displacement)
+    batch = diagnose(DIGITS, keras_formula(DIGITS, 1), roles="NHW")
+    assert window.batch.diagnosis == batch
+    assert f"{batch.images_with_inversions:,} of 64 images" in window.batch_label.text()
+
+
+def test_method_combo_and_model_bind_both_ways(qtbot, window: MainWindow) -> None:
+    combo = window.controls.method
+    combo.setCurrentIndex(combo.findData("minmax"))
+    assert window.model.options.choice == "minmax"
+    wait_ready(qtbot, window)
+    after = shown(window)[1]
+    expected = Normalization(method="minmax").apply(DIGITS, roles="NHW")[0]
+    np.testing.assert_array_equal(after, expected)
+    window.model.set_options(choice="zscore")
+    assert combo.currentData() == "zscore"
+    window.model.set_options(choice="preset:sklearn.StandardScaler")
+    assert combo.currentData() == "preset:sklearn.StandardScaler"
+    assert not any(b.isEnabled() for b in window.controls.axis_buttons)  # a preset fixes the axis
+    wait_ready(qtbot, window)
+    want = from_preset("sklearn.StandardScaler", "NHW").apply(DIGITS, roles="NHW")[0]
+    np.testing.assert_array_equal(shown(window)[1], want)
+
+
+def test_index_controls_and_arrow_keys_step_the_batch(qtbot, window: MainWindow) -> None:
+    window.controls.index_spin.setValue(5)
+    assert window.model.index == 5 and window.controls.index_slider.value() == 5
+    wait_ready(qtbot, window)
+    np.testing.assert_array_equal(shown(window)[0], DIGITS[5])
+    window.activateWindow()
+    qtbot.keyClick(window.graphics, Qt.Key.Key_Right)
+    assert window.model.index == 6
+    window.model.set_index(9)
+    assert window.controls.index_slider.value() == 9 and window.controls.index_spin.value() == 9
+    assert window.windowTitle().endswith("[image 9 of 64]")
+
+
+def test_stale_results_are_dropped(qtbot, window: MainWindow) -> None:
+    for i in range(40):
+        window.controls.index_slider.setValue(i)
+    wait_ready(qtbot, window)
+    np.testing.assert_array_equal(shown(window)[0], DIGITS[39])
+    np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, -1)[39])
+
+
+def test_jump_to_worst_image(qtbot, window: MainWindow) -> None:
+    window.model.set_options(axis=(1,))
+    wait_ready(qtbot, window)
+    worst = window.batch.diagnosis.worst_image
+    assert worst is not None and window.jump.isVisible()
+    qtbot.mouseClick(window.jump, Qt.MouseButton.LeftButton)
+    assert window.model.index == worst
+
+
+def test_open_through_mocked_dialog(qtbot, window: MainWindow, monkeypatch, tmp_path) -> None:
+    path = tmp_path / "one.npy"
+    arr = np.arange(30 * 20, dtype=np.uint16).reshape(30, 20)
+    np.save(path, arr)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    window.open_action.trigger()
+    wait_ready(qtbot, window)
+    np.testing.assert_array_equal(shown(window)[0], arr)
+    assert window.windowTitle() == "NormScope — one.npy"
+    assert window.settings.recent_files[0].endswith("one.npy")
+    assert window.settings.last_folder == str(tmp_path.resolve())
+    assert not window.controls.index_slider.isEnabled()
+
+
+def test_drop_a_file_opens_it(qtbot, window: MainWindow, tmp_path) -> None:
+    path = tmp_path / "dropped.npy"
+    np.save(path, np.eye(16, dtype=np.float32))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    window.dropEvent(event)
+    wait_ready(qtbot, window)
+    np.testing.assert_array_equal(shown(window)[0], np.eye(16, dtype=np.float32))
+
+
+BAD_FILES = {
+    "empty.png": b"",
+    "text.png": b"this is not an image\n",
+    "truncated.npy": b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False",
+    "thing.xyz": b"\x00\x01\x02",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_file_shows_error_and_keeps_image(qtbot, window: MainWindow, tmp_path, name) -> None:
+    path = tmp_path / name
+    path.write_bytes(BAD_FILES[name])
+    loaded, image = window.model.loaded, shown(window)[0]
+    assert not window.open_source(path)
+    box = window.error_box
+    assert box is not None and box.isVisible() and name in box.text()
+    assert window.model.loaded is loaded and shown(window)[0] is image
+    box.close()
+
+
+def test_missing_file_and_object_array(qtbot, window: MainWindow, tmp_path) -> None:
+    assert not window.open_source(tmp_path / "nope.png")
+    assert "nope.png" in window.error_box.text()
+    window.error_box.close()
+    obj = tmp_path / "objects.npy"
+    np.save(obj, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert not window.open_source(obj)
+    assert "objects.npy" in window.error_box.text()
+    window.error_box.close()
+    assert window.model.loaded.name == "digits"
+
+
+def test_rejected_call_says_why(qtbot, window: MainWindow) -> None:
+    window.controls.whole.click()  # keras with axis=None: Keras 2 raises
+    assert window.model.options.axis is None
+    qtbot.waitUntil(lambda: "Cannot normalize" in window.verdict.text(), timeout=10_000)
+    assert window.normalized.item.image is None
+
+
+def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
+    assert window.open_source("sample:photo")
+    wait_ready(qtbot, window)
+    photo = load("sample:photo").array
+    before, _after = shown(window)
+    np.testing.assert_array_equal(before, photo)
+    assert window.controls.channel.isEnabled()
+    window.controls.channel.setCurrentIndex(window.controls.channel.findData(1))
+    assert window.model.channel == 1
+    np.testing.assert_array_equal(shown(window)[0], photo[..., 1])
+    scope = window.controls.scope
+    assert [scope.itemData(i) for i in range(scope.count())] == [
+        "image",
+        "channel",
+        "row",
+        "column",
+    ]
+    scope.setCurrentIndex(scope.findData("channel"))
+    wait_ready(qtbot, window)
+    assert window.stats.diff.scope == "channel"
+
+
+def test_display_controls_and_settings_persist(qtbot, window: MainWindow, tmp_path) -> None:
+    c = window.controls
+    c.colormap.setCurrentText("viridis")
+    c.log_hist.setChecked(True)
+    c.linked.setChecked(False)
+    assert window.model.display.colormap == "viridis"
+    assert window.model.display.log_histogram and not window.model.display.linked
+    assert window.normalized.view.linkedView(0) is None
+    counts = window.histograms[0].counts
+    y = window.histograms[0].curve.yData
+    np.testing.assert_allclose(y, np.log10(counts + 1.0))
+    window.model.set_options(axis=(1,))
+    window.close()
+    again = MainWindow(window.settings)
+    qtbot.addWidget(again)
+    assert again.model.display.colormap == "viridis" and again.model.display.log_histogram
+    assert again.model.options.axis == (1,)
+    assert again.controls.colormap.currentText() == "viridis"
+    again.close()
+
+
+def test_hover_reads_the_same_pixel_everywhere(window: MainWindow) -> None:
+    before, _after = shown(window)
+    r, c = np.argwhere(before > 0)[0]
+    text = window.pixel_text(int(r), int(c))
+    assert f"(row {r}, col {c})" in text and f"original {before[r, c]}" in text
+    assert window.pixel_text(-1, 0) == "" and window.pixel_text(0, 10_000) == ""
