@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -75,7 +76,7 @@ class ControlPanel(QWidget):
         form.addRow("Method", self.method)
 
         self.axes_box = QWidget()
-        self.axes_layout = QHBoxLayout(self.axes_box)
+        self.axes_layout = QGridLayout(self.axes_box)
         self.axes_layout.setContentsMargins(0, 0, 0, 0)
         self.axis_buttons: list[QPushButton] = []
         self.axis_group = QButtonGroup(self)
@@ -232,9 +233,10 @@ class ControlPanel(QWidget):
                 b.setCheckable(True)
                 b.setToolTip(f"axis {i}: reduce over the {ROLE_WORDS[role][0]}")
                 self.axis_group.addButton(b, i)
-                self.axes_layout.addWidget(b)
+                self.axes_layout.addWidget(b, i // 2, i % 2)
                 self.axis_buttons.append(b)
-        self.axes_layout.addWidget(self.whole)
+        n = len(self.axis_buttons)
+        self.axes_layout.addWidget(self.whole, n // 2, n % 2)
         with QSignalBlocker(self.channel), QSignalBlocker(self.scope):
             self.channel.clear()
             self.scope.clear()

@@ -23,7 +23,7 @@ class Display:
     """How the panels are drawn; changing it recomputes nothing."""
 
     colormap: str = "gray"
-    log_histogram: bool = False
+    log_histogram: bool = True
     linked: bool = True
     rank_view: str = "displacement"  # or "partners": pixels that changed order with any other
     original_levels: str = "dtype"  # "dtype" range for integer data, or the "data" range

@@ -110,9 +110,17 @@ class JointPanel:
         self.plot.setLabel("left", "normalized value")
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.item)
-        self.item.setColorMap(colormap("viridis"))
+        # empty bins white, then light to dark: the curve or cloud stands out
+        self.item.setColorMap(
+            pg.ColorMap(
+                pos=[0.0, 1e-6, 0.5, 1.0],
+                color=[(255, 255, 255), (200, 220, 255), (40, 90, 200), (10, 10, 60)],
+            )
+        )
 
     def show(self, joint: JointHistogram) -> None:
         # counts are [before_bin, after_bin]; draw x = before, y = after (y up)

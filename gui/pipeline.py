@@ -35,6 +35,7 @@ class FrameStats:
     diagnosis: Diagnosis
     hist_original: Histogram
     hist_normalized: Histogram
+    hist_shift: Histogram
     joint: JointHistogram
 
 
@@ -102,12 +103,14 @@ def frame_job(
     image_roles = roles.replace("N", "")
     yield Frame(before, after, image_roles)
     slice_scope = "all" if scope == "image" else scope
+    maps = rank_maps(before, after, scope=slice_scope, roles=image_roles)
     yield FrameStats(
         diff=rank_diff(before, after, scope=slice_scope, roles=image_roles),
-        maps=rank_maps(before, after, scope=slice_scope, roles=image_roles),
+        maps=maps,
         diagnosis=diagnose(before, after, roles=image_roles),
         hist_original=histogram(before),
         hist_normalized=histogram(after),
+        hist_shift=histogram(maps.displacement, bins=101),
         joint=joint_histogram(before, after),
     )
 

@@ -97,7 +97,7 @@ class Settings:
 
     @property
     def log_histogram(self) -> bool:
-        return self._get("view/log_histogram", False, bool)
+        return self._get("view/log_histogram", True, bool)
 
     @log_histogram.setter
     def log_histogram(self, value: bool) -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -33,6 +40,13 @@ from gui.settings import Settings
 from gui.worker import LatestOnly
 
 APP_NAME = "NormScope"
+ICON = Path(__file__).resolve().parent.parent / "resources" / "normscope.svg"
+SCOPE_WORDS = {
+    "image": "the whole image",
+    "channel": "each channel",
+    "row": "each row",
+    "column": "each column",
+}
 
 
 def channel_view(image: np.ndarray, roles: str, channel: int) -> np.ndarray:
@@ -113,6 +127,7 @@ class MainWindow(QMainWindow):
 
         self._make_menus()
         self.setAcceptDrops(True)
+        self.setWindowIcon(QIcon(str(ICON)))
         self._wire()
         self._restore_settings()
         self._update_title()
@@ -301,6 +316,7 @@ class MainWindow(QMainWindow):
         if s is None:
             self.verdict.setText("Computing rank statistics…")
             return
+        shift_levels = symmetric_levels(s.maps.displacement)
         if d.rank_view == "partners":
             partners = s.maps.partners
             shown = channel_view(partners, f.roles, ch)
@@ -311,18 +327,15 @@ class MainWindow(QMainWindow):
         else:
             shown = channel_view(s.maps.displacement, f.roles, ch)
             shown = shown.mean(axis=-1) if shown.ndim == 3 else shown
-            levels = symmetric_levels(shown)
-            self.rank.show(shown, levels, DIVERGING)
-            self.rank.set_caption(f"rank shift, levels ±{format_level(levels[1])}")
+            self.rank.show(shown, shift_levels, DIVERGING)
+            self.rank.set_caption(f"rank shift, levels ±{format_level(shift_levels[1])}")
         for panel, hist, levels in zip(
             self.histograms,
-            (s.hist_original, s.hist_normalized, None),
-            (before_levels, after_levels, None),
+            (s.hist_original, s.hist_normalized, s.hist_shift),
+            (before_levels, after_levels, shift_levels),
             strict=True,
         ):
-            if hist is not None:
-                panel.show(hist, levels, d.log_histogram)
-        self.histograms[2].plot.setVisible(False)
+            panel.show(hist, levels, d.log_histogram)
         self.joint.show(s.joint)
         self.verdict.setText(self.verdict_text(s))
 
@@ -332,7 +345,7 @@ class MainWindow(QMainWindow):
         share = p.discordant / p.total if p.total else 0.0
         rho = s.diff.spearman_mean
         tau = s.diff.kendall_mean
-        scope = s.diff.scope if isinstance(s.diff.scope, str) else "axes " + str(s.diff.axes)
+        scope = SCOPE_WORDS.get(self.model.scope, f"axes {s.diff.axes}")
         return (
             f"<b>Ranks kept within:</b> {s.diagnosis.summary()}<br>"
             f"Within {scope}: <b>{share:.2%}</b> of pixel pairs inverted "
@@ -427,6 +440,8 @@ class MainWindow(QMainWindow):
             self.resize(1500, 860)
         if not s.splitter_state.isEmpty():
             self.splitter.restoreState(s.splitter_state)
+        else:
+            self.splitter.setSizes([430, 1070])
         self.model.set_display(colormap=s.colormap, log_histogram=s.log_histogram)
         axis = s.axis
         parsed = (

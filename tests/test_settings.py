@@ -9,9 +9,9 @@ from gui.settings import MAX_RECENT, Settings
 
 def test_round_trip_with_types(qapp, tmp_path) -> None:
     s = Settings(tmp_path)
-    assert (s.method, s.axis, s.colormap, s.log_histogram) == ("keras", "default", "gray", False)
+    assert (s.method, s.axis, s.colormap, s.log_histogram) == ("keras", "default", "gray", True)
     assert s.recent_files == [] and s.last_folder == "" and s.geometry.isEmpty()
-    s.method, s.axis, s.colormap, s.log_histogram = "preset:cv2.NORM_L2", "1,2", "viridis", True
+    s.method, s.axis, s.colormap, s.log_histogram = "preset:cv2.NORM_L2", "1,2", "viridis", False
     s.last_folder = str(tmp_path)
     s.geometry = QByteArray(b"\x01\x02")
     for i in range(MAX_RECENT + 3):
@@ -19,7 +19,7 @@ def test_round_trip_with_types(qapp, tmp_path) -> None:
     s.add_recent("file5.png")
     s.sync()
     again = Settings(tmp_path)
-    assert again.log_histogram is True  # a bool, not the string 'true'
+    assert again.log_histogram is False  # a bool, not the string 'false'
     assert (again.method, again.axis, again.colormap) == ("preset:cv2.NORM_L2", "1,2", "viridis")
     assert again.geometry == QByteArray(b"\x01\x02")
     assert again.recent_files[0] == "file5.png" and len(again.recent_files) == MAX_RECENT

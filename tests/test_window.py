@@ -249,19 +249,20 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
 def test_display_controls_and_settings_persist(qtbot, window: MainWindow, tmp_path) -> None:
     c = window.controls
     c.colormap.setCurrentText("viridis")
-    c.log_hist.setChecked(True)
+    counts = window.histograms[0].counts
+    assert c.log_hist.isChecked()  # log counts by default: background zeros would flatten the rest
+    np.testing.assert_allclose(window.histograms[0].curve.yData, np.log10(counts + 1.0))
+    c.log_hist.setChecked(False)
     c.linked.setChecked(False)
     assert window.model.display.colormap == "viridis"
-    assert window.model.display.log_histogram and not window.model.display.linked
+    assert not window.model.display.log_histogram and not window.model.display.linked
     assert window.normalized.view.linkedView(0) is None
-    counts = window.histograms[0].counts
-    y = window.histograms[0].curve.yData
-    np.testing.assert_allclose(y, np.log10(counts + 1.0))
+    np.testing.assert_array_equal(window.histograms[0].curve.yData, counts)
     window.model.set_options(axis=(1,))
     window.close()
     again = MainWindow(window.settings)
     qtbot.addWidget(again)
-    assert again.model.display.colormap == "viridis" and again.model.display.log_histogram
+    assert again.model.display.colormap == "viridis" and not again.model.display.log_histogram
     assert again.model.options.axis == (1,)
     assert again.controls.colormap.currentText() == "viridis"
     again.close()
