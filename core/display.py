@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["display_levels"]
+__all__ = ["display_levels", "to_uint8", "zoom_factor"]
 
 
 def display_levels(image: np.ndarray, *, mode: str = "data") -> tuple[float, float]:
@@ -52,3 +52,29 @@ def display_levels(image: np.ndarray, *, mode: str = "data") -> tuple[float, flo
     if lo == hi:
         return lo - 0.5, hi + 0.5
     return lo, hi
+
+
+def to_uint8(image: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
+    """Map `levels` linearly to 0 … 255, clip outside, NaN to 0: what a gray panel shows.
+
+    Examples
+    --------
+    >>> to_uint8(np.array([0.0, 0.5, 1.0, 2.0, np.nan]), (0.0, 1.0)).tolist()
+    [0, 128, 255, 255, 0]
+    """
+    lo, hi = float(levels[0]), float(levels[1])
+    v = np.asarray(image, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        scaled = (v - lo) * (255.0 / (hi - lo))
+    return np.nan_to_num(np.clip(np.rint(scaled), 0, 255), nan=0.0).astype(np.uint8)
+
+
+def zoom_factor(shape: tuple[int, ...], target: int = 336) -> int:
+    """The integer enlargement that brings a small image near `target` pixels (at least 1).
+
+    Examples
+    --------
+    >>> zoom_factor((28, 28)), zoom_factor((512, 512))
+    (12, 1)
+    """
+    return max(1, target // max(shape[0], shape[1], 1))

@@ -111,7 +111,7 @@ class Diagnosis:
 
     def summary(self) -> str:
         """One line, e.g. ``"column ✓  row ✗  image ✗"``."""
-        words = {"all": "whole array"}
+        words = {"all": "whole image" if self.preserved.get("image") is None else "whole array"}
         return "  ".join(
             f"{words.get(s, s)} {'✓' if ok else '✗'}"
             for s, ok in self.preserved.items()

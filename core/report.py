@@ -1,0 +1,255 @@
+"""Reports: the verdict of a normalization as plain data, ready for JSON or a picture.
+
+``build_report`` gives the dictionary that ``normscope report --json`` prints and the window's
+File > Export Report writes; ``build_comparison`` gathers what a comparison picture shows.
+Both only call the rest of core.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.display import display_levels
+from core.histogram import Histogram, histogram
+from core.loading import Loaded
+from core.normalize import Normalization
+from core.ranks import RankDiff, diagnose, rank_diff, rank_maps
+from core.roles import scope_axes
+
+__all__ = ["Comparison", "build_comparison", "build_report", "default_export_name", "verdict_line"]
+
+
+def _num(value: float) -> float | None:
+    """A JSON-safe float: NaN and infinities become None."""
+    return float(value) if math.isfinite(value) else None
+
+
+def _select(loaded: Loaded, index: int | None) -> tuple[np.ndarray, str]:
+    if index is None or "N" not in loaded.roles:
+        return loaded.array, loaded.roles
+    n = loaded.roles.index("N")
+    size = loaded.array.shape[n]
+    if not 0 <= index < size:
+        raise IndexError(f"image index {index} is out of range: the batch has {size} images")
+    return np.take(loaded.array, [index], axis=n), loaded.roles
+
+
+def default_scope(roles: str) -> str:
+    """``"image"`` for a batch, ``"all"`` for one image."""
+    return "image" if "N" in roles else "all"
+
+
+def build_report(
+    loaded: Loaded,
+    normalization: Normalization,
+    *,
+    scope: str | None = None,
+    index: int | None = None,
+) -> dict[str, Any]:
+    """The verdict and metrics of `normalization` applied to `loaded`, as JSON-safe data.
+
+    Parameters
+    ----------
+    loaded : Loaded
+    normalization : Normalization
+    scope : str, optional
+        Rank scope; default ``"image"`` for a batch and ``"all"`` for one image.
+    index : int, optional
+        Report on this image of a batch only (normalized as part of the whole call).
+
+    Returns
+    -------
+    dict
+        Keys ``input``, ``normalization``, ``output``, ``ranks``, ``preserved_within``;
+        see the README for each field. Values that do not exist are None.
+
+    Examples
+    --------
+    >>> from core.loading import load
+    >>> r = build_report(load("sample:digits"), Normalization(method="keras", axis=1))
+    >>> r["preserved_within"]
+    {'all': False, 'image': False, 'channel': None, 'row': False, 'column': True}
+    >>> r["ranks"]["pairs"]["discordant"] > 0
+    True
+    """
+    x, roles = loaded.array, loaded.roles
+    y = normalization.apply(x, roles=roles)
+    if index is not None:
+        x, _ = _select(loaded, index)
+        y = np.take(y, [index], axis=roles.index("N")) if "N" in roles else y
+    scope = scope or default_scope(roles)
+    if scope_axes(scope, roles) is None:
+        raise ValueError(f"scope {scope!r} does not fit an array with roles {roles!r}")
+    diff = rank_diff(x, y, scope=scope, roles=roles)
+    diag = diagnose(x, y, roles=roles)
+    finite = y[np.isfinite(y)] if y.dtype.kind == "f" else y
+    axis = normalization.resolved_axis(x.ndim)
+    return {
+        "input": {
+            "path": loaded.source,
+            "shape": list(loaded.array.shape),
+            "dtype": loaded.array.dtype.name,
+            "roles": roles,
+            "index": index,
+        },
+        "normalization": {
+            "method": normalization.method,
+            "preset": normalization.preset,
+            "axis": None if axis is None else list(axis),
+            "order": _num(normalization.order),
+            "description": normalization.describe(loaded.array.shape, roles),
+            "code": normalization.code(roles),
+        },
+        "output": {
+            "dtype": y.dtype.name,
+            "min": _num(finite.min()) if finite.size else None,
+            "max": _num(finite.max()) if finite.size else None,
+            "mean": _num(finite.mean(dtype=np.float64)) if finite.size else None,
+            "nonfinite": int(y.size - finite.size),
+        },
+        "ranks": _ranks_dict(diff),
+        "preserved_within": dict(diag.preserved),
+        "batch": None
+        if diag.images_with_inversions is None
+        else {
+            "images_with_inversions": diag.images_with_inversions,
+            "worst_image": diag.worst_image,
+        },
+    }
+
+
+def _ranks_dict(diff: RankDiff) -> dict[str, Any]:
+    p = diff.pairs
+    return {
+        "scope": diff.scope if isinstance(diff.scope, str) else list(diff.scope),
+        "groups": diff.groups,
+        "groups_with_inversions": diff.groups_with_inversions,
+        "pairs": {
+            "total": p.total,
+            "concordant": p.concordant,
+            "discordant": p.discordant,
+            "ties_broken": p.ties_broken,
+            "ties_created": p.ties_created,
+            "ties_kept": p.ties_kept,
+        },
+        "spearman": {"mean": _num(diff.spearman_mean), "min": _num(diff.spearman_min)},
+        "kendall_tau_b": {"mean": _num(diff.kendall_mean), "min": _num(diff.kendall_min)},
+        "undefined_groups": diff.undefined_groups,
+        "nan_pixels": diff.nan_pixels,
+        "rank_preserving": diff.rank_preserving,
+        "strictly_rank_preserving": diff.strictly_rank_preserving,
+    }
+
+
+def verdict_line(diff: RankDiff, summary: str) -> str:
+    """The verdict in one line of plain text."""
+    p = diff.pairs
+    share = p.discordant / p.total if p.total else 0.0
+    rho = "n/a" if math.isnan(diff.spearman_mean) else f"{diff.spearman_mean:.4f}"
+    tau = "n/a" if math.isnan(diff.kendall_mean) else f"{diff.kendall_mean:.4f}"
+    return (
+        f"Ranks kept within: {summary}  |  {share:.2%} of pixel pairs inverted "
+        f"({p.discordant:,} of {p.total:,})  |  Spearman ρ {rho}  |  Kendall τ-b {tau}  |  "
+        f"ties broken {p.ties_broken:,}, created {p.ties_created:,}"
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Everything a comparison picture of one image shows."""
+
+    original: np.ndarray  # (H, W) or (H, W, C) as shown
+    normalized: np.ndarray
+    displacement: np.ndarray  # (H, W) rank shift, averaged over channels
+    original_levels: tuple[float, float]
+    normalized_levels: tuple[float, float]
+    shift_levels: tuple[float, float]
+    hist_original: Histogram
+    hist_normalized: Histogram
+    hist_shift: Histogram
+    verdict: str
+    caption: tuple[str, ...]
+
+
+def build_comparison(
+    loaded: Loaded,
+    normalization: Normalization,
+    *,
+    index: int | None = None,
+    scope: str | None = None,
+) -> Comparison:
+    """The comparison of one image (image `index` of a batch, default 0).
+
+    The whole array is normalized as the call would (statistics across images included);
+    the picture then shows one image, and its ranks are compared within `scope` of that
+    image (default: the whole image).
+    """
+    roles = loaded.roles
+    y = normalization.apply(loaded.array, roles=roles)
+    if "N" in roles:
+        n = roles.index("N")
+        index = 0 if index is None else index
+        if not 0 <= index < loaded.array.shape[n]:
+            raise IndexError(
+                f"image index {index} is out of range: the batch has {loaded.array.shape[n]} images"
+            )
+        before, after = np.take(loaded.array, index, axis=n), np.take(y, index, axis=n)
+    else:
+        before, after = loaded.array, y
+    image_roles = roles.replace("N", "")
+    image_scope = "all" if scope in (None, "image", "all") else scope
+    maps = rank_maps(before, after, scope=image_scope, roles=image_roles)
+    diff = rank_diff(before, after, scope=image_scope, roles=image_roles)
+    diag = diagnose(before, after, roles=image_roles)
+    shift = maps.displacement.mean(axis=-1) if maps.displacement.ndim == 3 else maps.displacement
+    top = float(np.abs(shift).max()) if shift.size else 0.0
+    top = top if top > 0 else 1.0
+    what = normalization.preset or normalization.method
+    where = f"{loaded.name}" + (f", image {index}" if "N" in roles else "")
+    caption = (
+        f"{where} · {what} · {normalization.describe(loaded.array.shape, roles)}",
+        normalization.code(roles),
+    )
+    return Comparison(
+        original=before,
+        normalized=after,
+        displacement=shift.astype(np.float32),
+        original_levels=display_levels(before, mode="dtype"),
+        normalized_levels=display_levels(after, mode="data"),
+        shift_levels=(-top, top),
+        hist_original=histogram(before),
+        hist_normalized=histogram(after),
+        hist_shift=histogram(shift, bins=101),
+        verdict=verdict_line(diff, diag.summary()),
+        caption=caption,
+    )
+
+
+def default_export_name(name: str, normalization: Normalization, suffix: str = ".png") -> str:
+    """A file name built from the input, the method or preset and the axis.
+
+    Examples
+    --------
+    >>> default_export_name("digits", Normalization(method="keras", axis=1))
+    'digits_keras_axis1.png'
+    >>> default_export_name("cam.png", Normalization(method="minmax", axis=None), ".json")
+    'cam_minmax_axisnone.json'
+    """
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    what = normalization.preset or normalization.method
+    axis = normalization.axis
+    if axis == "default":
+        text = "default"
+    elif axis is None:
+        text = "none"
+    elif isinstance(axis, int):
+        text = str(axis)
+    else:
+        text = "-".join(str(a) for a in axis)
+    raw = f"{stem}_{what}_axis{text}"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw) + suffix

@@ -1,0 +1,303 @@
+"""NormScope's entry point: the window, or a report, a normalized array or a picture, headless.
+
+normscope [PATH]                                   open the window on PATH (or the digits)
+normscope report PATH [OPTIONS] [--json]           print the verdict and metrics
+normscope normalize PATH [OPTIONS] -o OUT          write the normalized array
+normscope export PATH [OPTIONS] -o OUT.png         write the comparison picture
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+COMMANDS = ("report", "normalize", "export")
+EXIT_BAD_INPUT = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Options that do not make sense together (exit status 2)."""
+
+
+def _parse_axis(text: str) -> int | tuple[int, ...] | str | None:
+    t = text.strip().lower()
+    if t == "none":
+        return None
+    if t == "default":
+        return "default"
+    try:
+        parts = tuple(int(p) for p in t.split(",") if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--axis takes 1, 1,2, -1, none or default, not {text!r}"
+        ) from None
+    if not parts:
+        raise argparse.ArgumentTypeError("--axis needs at least one axis, or none")
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _parse_order(text: str) -> float:
+    if text.lower() in ("inf", "infinity"):
+        return math.inf
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--order takes 1, 2 or inf, not {text!r}") from None
+    return value
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
+    from core.normalize import METHODS, PRESETS
+    from core.roles import SCOPES
+
+    p.add_argument("path", help="an image, .npy, .npz, MNIST IDX file, folder, or sample:NAME")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--method", choices=list(METHODS), help="normalization method (default keras)"
+    )
+    which.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        metavar="NAME",
+        help="a library call: " + ", ".join(PRESETS),
+    )
+    p.add_argument(
+        "--axis",
+        type=_parse_axis,
+        default="default",
+        metavar="AXES",
+        help="axes reduced over: 1 | 1,2 | -1 | none (default: the method's)",
+    )
+    p.add_argument("--order", type=_parse_order, default=2.0, help="norm order: 1, 2 or inf")
+    p.add_argument(
+        "--scope", choices=list(SCOPES), help="rank scope (default: image for a batch, all for one)"
+    )
+    p.add_argument("--index", type=int, help="one image of a batch")
+    p.add_argument("--key", help="the array of an .npz file (default x_train or the first)")
+    p.add_argument("--roles", help="axis roles such as NHW or HWC (default: inferred)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="normscope",
+        description="See what an image normalization really does to your data. "
+        "With no command (or only PATH) the inspector window opens.",
+        epilog="Exit status: 0 success, 1 bad input (the file and the reason on one line), "
+        "2 bad usage.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{report,normalize,export}")
+    rep = sub.add_parser("report", help="print the verdict and metrics")
+    _add_options(rep)
+    rep.add_argument("--json", action="store_true", help="print one JSON object")
+    norm = sub.add_parser("normalize", help="write the normalized array (.npy, .tiff, .png)")
+    _add_options(norm)
+    norm.add_argument("-o", "--output", required=True, help=".npy (exact), .tif/.tiff (exact "
+                      "float), or .png (16-bit view of the output's own range)")  # fmt: skip
+    exp = sub.add_parser("export", help="write the comparison picture (no display needed)")
+    _add_options(exp)
+    exp.add_argument("-o", "--output", required=True, help=".png, .jpg or .tiff")
+    return parser
+
+
+def _window_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="normscope", add_help=False)
+    p.add_argument("path", nargs="?")
+    p.add_argument("--key")
+    p.add_argument("--index", type=int)
+    return p
+
+
+def _normalization(args: argparse.Namespace, roles: str):
+    from core.normalize import Normalization, from_preset
+
+    if args.preset:
+        if args.axis != "default":
+            raise UsageError("--axis cannot be combined with --preset: a preset fixes its axis")
+        return from_preset(args.preset, roles)
+    return Normalization(method=args.method or "keras", axis=args.axis, order=args.order)
+
+
+def _progress(message: str) -> None:
+    if sys.stderr.isatty():
+        print(f"normscope: {message}…", file=sys.stderr, flush=True)
+
+
+def _atomic_write(out: Path, write) -> None:
+    """Call write(tmp_path), then move the finished file into place."""
+    fd, tmp = tempfile.mkstemp(prefix=".normscope-", suffix=out.suffix, dir=out.parent or ".")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_array(y, out: Path) -> None:
+    import numpy as np
+
+    suffix = out.suffix.lower()
+    if suffix == ".npy":
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                np.save(f, y, allow_pickle=False)
+
+    elif suffix in (".tif", ".tiff"):
+        import tifffile
+
+        def write(tmp: str) -> None:
+            tifffile.imwrite(tmp, y)
+
+    elif suffix == ".png":
+        import imageio.v3 as iio
+
+        from core.display import display_levels
+
+        lo, hi = display_levels(y, mode="data")
+        view = np.nan_to_num(np.clip((y - lo) / (hi - lo), 0, 1) * 65535).round().astype(np.uint16)
+        if view.ndim == 3 and view.shape[-1] not in (1,):
+            raise UsageError(
+                f"{out.name}: a 16-bit PNG view takes one channel; write .npy or .tiff"
+            )
+
+        def write(tmp: str) -> None:
+            iio.imwrite(tmp, view, extension=".png")
+
+    else:
+        raise UsageError(f"{out.name}: write .npy, .tif/.tiff or .png")
+    _atomic_write(out, write)
+
+
+def _ensure_gui_app():
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtGui import QGuiApplication
+
+    return QGuiApplication.instance() or QGuiApplication(["normscope"])
+
+
+def _run(args: argparse.Namespace) -> int:
+    from core.loading import load
+
+    _progress(f"opening {args.path}")
+    loaded = load(args.path, key=args.key, roles=args.roles)
+    normalization = _normalization(args, loaded.roles)
+    if args.index is not None and "N" not in loaded.roles:
+        raise UsageError("--index needs a batch (an array with an N axis)")
+    if args.command == "report":
+        from core.report import build_report
+
+        _progress("normalizing and diffing ranks")
+        report = build_report(loaded, normalization, scope=args.scope, index=args.index)
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False))
+        else:
+            _print_report(report)
+        return 0
+    out = Path(args.output)
+    if (
+        out.exists()
+        and loaded.source != str(out)
+        and out.resolve() == Path(loaded.source).resolve()
+    ):
+        raise UsageError(f"{out.name}: refusing to overwrite the input file")
+    if not out.parent.exists():
+        raise UsageError(f"{out}: the folder {out.parent} does not exist")
+    if args.command == "normalize":
+        _progress("normalizing")
+        y = normalization.apply(loaded.array, roles=loaded.roles)
+        if args.index is not None:
+            import numpy as np
+
+            y = np.take(y, args.index, axis=loaded.roles.index("N"))
+        _write_array(y, out)
+        return 0
+    _ensure_gui_app()
+    from core.report import build_comparison
+    from gui.export import render_comparison, save_image
+
+    _progress("building the comparison")
+    comp = build_comparison(loaded, normalization, index=args.index, scope=args.scope)
+    save_image(
+        render_comparison(comp),
+        out,
+        protect=None if loaded.source.startswith("sample:") else loaded.source,
+    )
+    return 0
+
+
+def _print_report(r: dict) -> None:
+    inp, norm, out, ranks = r["input"], r["normalization"], r["output"], r["ranks"]
+    p = ranks["pairs"]
+    share = p["discordant"] / p["total"] if p["total"] else 0.0
+    kept = [s for s, ok in r["preserved_within"].items() if ok]
+    lost = [s for s, ok in r["preserved_within"].items() if ok is False]
+    rho, tau = ranks["spearman"]["mean"], ranks["kendall_tau_b"]["mean"]
+    lines = [
+        f"{inp['path']}: {' x '.join(map(str, inp['shape']))} {inp['dtype']} ({inp['roles']})",
+        f"normalization: {norm['preset'] or norm['method']}, axis {norm['axis']}",
+        f"  {norm['description']}",
+        f"  {norm['code']}",
+        f"output: {out['dtype']}, min {out['min']}, max {out['max']}, mean {out['mean']}",
+        f"ranks kept within: {', '.join(kept) or 'nothing'}; not within: {', '.join(lost) or '-'}",
+        f"scope {ranks['scope']}: {ranks['groups']:,} groups, {ranks['groups_with_inversions']:,} "
+        f"with inversions; {share:.2%} of {p['total']:,} pairs inverted",
+        f"  concordant {p['concordant']:,}, discordant {p['discordant']:,}, ties broken "
+        f"{p['ties_broken']:,}, created {p['ties_created']:,}, kept {p['ties_kept']:,}",
+        f"  Spearman rho {rho if rho is None else f'{rho:.6f}'}, Kendall tau-b "
+        f"{tau if tau is None else f'{tau:.6f}'}",
+        f"rank preserving: {ranks['rank_preserving']}, "
+        f"strictly: {ranks['strictly_rank_preserving']}",
+    ]
+    if r.get("batch"):
+        b = r["batch"]
+        lines.append(
+            f"batch: {b['images_with_inversions']:,} images have flipped pairs; worst image "
+            f"{b['worst_image']}"
+        )
+    print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run NormScope with command-line arguments; return the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        args, rest = _window_parser().parse_known_args(argv)
+        if rest:
+            build_parser().print_usage(sys.stderr)
+            print(f"normscope: error: unrecognized arguments: {' '.join(rest)}", file=sys.stderr)
+            return EXIT_USAGE
+        from gui.app import run_window
+
+        return run_window(args.path, key=args.key, index=args.index)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    from core.loading import LoadError
+    from core.normalize import NormalizationError
+
+    try:
+        return _run(args)
+    except UsageError as exc:
+        print(f"normscope: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LoadError as exc:
+        print(f"normscope: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (NormalizationError, IndexError, ValueError, OSError) as exc:
+        print(f"normscope: {Path(args.path).name}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
