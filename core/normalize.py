@@ -169,7 +169,7 @@ def _dtype(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "b":
         return x.astype(np.float64)
     info = np.iinfo(x.dtype)
-    out = x.astype(np.float64) / info.max
+    out = x.astype(np.float64) * (1.0 / info.max)  # as scikit-image multiplies
     return np.maximum(out, -1.0) if info.min < 0 else out
 
 
@@ -212,10 +212,10 @@ def _equalize_group(g: np.ndarray, nbins: int) -> np.ndarray:
         hist = np.bincount((g.astype(np.int64) - lo).ravel(), minlength=hi - lo + 1)
         centers = np.arange(lo, hi + 1)
     else:
-        hist, edges = np.histogram(g, bins=nbins, range=(float(g.min()), float(g.max())))
+        hist, edges = np.histogram(g, bins=nbins, range=(g.min(), g.max()))  # edges in g's dtype
         centers = (edges[:-1] + edges[1:]) / 2.0
     cdf = hist.cumsum()
-    cdf = cdf / float(cdf[-1])
+    cdf = (cdf / float(cdf[-1])).astype(_float_out(g), copy=False)  # single precision in, out
     return np.interp(g, centers, cdf)
 
 
@@ -441,10 +441,10 @@ def _albu_per_image(mode: str) -> Callable[[np.ndarray, str], np.ndarray]:
                 return out if mode == "min_max_per_channel" else out.clip(-20, 20)
             return ((levels - a) / d)[img].clip(-20, 20)
         f = img.astype(np.float32)
-        if mode.startswith("image"):
-            a = f.mean(axis=axes, dtype=np.float64) if not per_channel else f.mean(axis=axes)
-            d = f.std(axis=axes) + eps
-            return np.clip((f - np.float32(a) if not per_channel else f - a) / d, -20, 20)
+        if mode.startswith("image"):  # OpenCV path; cv2.meanStdDev per channel adds no eps
+            a = f.mean(axis=axes, dtype=np.float64)
+            d = f.std(axis=axes, dtype=np.float64) + (0.0 if per_channel else eps)
+            return np.clip((f - a.astype(np.float32)) / d.astype(np.float32), -20, 20)
         lo, hi = f.min(axis=axes), f.max(axis=axes)
         if per_channel:
             return np.clip((f - lo) / (hi - lo + eps), -20, 20)
@@ -653,13 +653,14 @@ class Normalization:
     def describe(self, shape: tuple[int, ...], roles: str) -> str:
         """What this call computes for an array of `shape`, in the user's words."""
         size = math.prod(shape)
+        label = f"{PRESETS[self.preset].label}: " if self.preset is not None else ""
         if self.method == "dtype":
-            return (
-                "every pixel divided by its dtype's maximum (255 for uint8, 65535 for "
-                "uint16); one fixed factor, so ranks are kept everywhere"
+            return label + (
+                "every pixel divided by its dtype's maximum (255 for uint8, 65535 for uint16); "
+                "one fixed factor, so ranks are kept everywhere"
             )
         if self.method == "meanstd":
-            return (
+            return label + (
                 "fixed constants per channel: (x / scale − mean) / std, the same for every "
                 "image; ranks are kept within each channel"
             )
