@@ -107,7 +107,7 @@ def test_keras_axis1_gives_unit_columns_and_is_idempotent(x) -> None:
     np.testing.assert_allclose(normalize(y, "keras", axis=1), y, rtol=1e-15, atol=0)
 
 
-# --- the other methods ------------------------------------------------------------------------------
+# --- the other methods ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if m != "keras"])
