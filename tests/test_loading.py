@@ -143,7 +143,7 @@ def test_folder_opens_as_a_sorted_batch(tmp_path: Path) -> None:
     assert d.roles == "NHW"
     np.testing.assert_array_equal(d.array, imgs[[1, 2, 0]])
     iio.imwrite(tmp_path / "img3.png", np.zeros((9, 8), np.uint8))
-    with pytest.raises(LoadError, match="img3.png: is \\(9, 8\\)"):
+    with pytest.raises(LoadError, match=r"img3\.png: is \(9, 8\)"):
         load(tmp_path)
 
 
@@ -159,7 +159,7 @@ def test_open_filter_lists_the_formats() -> None:
         assert pattern in OPEN_FILTER
 
 
-# --- bad input: each one refused with the file's name and a reason -----------------------------------
+# --- bad input: each one refused with the file's name and a reason ---------------------------
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -225,7 +225,7 @@ def test_bad_input_is_refused_with_a_reason(tmp_path: Path, case: str) -> None:
 
 
 def test_missing_file_and_empty_folder(tmp_path: Path) -> None:
-    with pytest.raises(LoadError, match="gone.png: no such file"):
+    with pytest.raises(LoadError, match=r"gone\.png: no such file"):
         load(tmp_path / "gone.png")
     (tmp_path / "empty").mkdir()
     with pytest.raises(LoadError, match="holds no images"):
@@ -274,7 +274,7 @@ def test_permission_denied_is_a_load_error(tmp_path: Path, monkeypatch) -> None:
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr("builtins.open", refuse)  # root ignores file modes, so simulate them
-    with pytest.raises(LoadError, match="locked.npy: cannot be read: permission denied"):
+    with pytest.raises(LoadError, match=r"locked\.npy: cannot be read: permission denied"):
         load(path)
 
 
