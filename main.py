@@ -203,11 +203,8 @@ def _run(args: argparse.Namespace) -> int:
             _print_report(report)
         return 0
     out = Path(args.output)
-    if (
-        out.exists()
-        and loaded.source != str(out)
-        and out.resolve() == Path(loaded.source).resolve()
-    ):
+    from_file = not loaded.source.startswith("sample:")
+    if from_file and out.exists() and out.resolve() == Path(loaded.source).resolve():
         raise UsageError(f"{out.name}: refusing to overwrite the input file")
     if not out.parent.exists():
         raise UsageError(f"{out}: the folder {out.parent} does not exist")
@@ -226,11 +223,7 @@ def _run(args: argparse.Namespace) -> int:
 
     _progress("building the comparison")
     comp = build_comparison(loaded, normalization, index=args.index, scope=args.scope)
-    save_image(
-        render_comparison(comp),
-        out,
-        protect=None if loaded.source.startswith("sample:") else loaded.source,
-    )
+    save_image(render_comparison(comp), out, protect=loaded.source if from_file else None)
     return 0
 
 
