@@ -179,9 +179,9 @@ def _write_array(y, out: Path) -> None:
 def _ensure_gui_app():
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
 
-    return QGuiApplication.instance() or QGuiApplication(["normscope"])
+    return QApplication.instance() or QApplication(["normscope"])
 
 
 def _run(args: argparse.Namespace) -> int:
