@@ -13,12 +13,13 @@ import json
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 COMMANDS = ("report", "normalize", "export")
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
+ARRAY_SUFFIXES = (".npy", ".tif", ".tiff", ".png")
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 class UsageError(Exception):
@@ -128,54 +129,6 @@ def _progress(message: str) -> None:
         print(f"normscope: {message}…", file=sys.stderr, flush=True)
 
 
-def _atomic_write(out: Path, write) -> None:
-    """Call write(tmp_path), then move the finished file into place."""
-    fd, tmp = tempfile.mkstemp(prefix=".normscope-", suffix=out.suffix, dir=out.parent or ".")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _write_array(y, out: Path) -> None:
-    import numpy as np
-
-    suffix = out.suffix.lower()
-    if suffix == ".npy":
-
-        def write(tmp: str) -> None:
-            with open(tmp, "wb") as f:
-                np.save(f, y, allow_pickle=False)
-
-    elif suffix in (".tif", ".tiff"):
-        import tifffile
-
-        def write(tmp: str) -> None:
-            tifffile.imwrite(tmp, y)
-
-    elif suffix == ".png":
-        import imageio.v3 as iio
-
-        from core.display import display_levels
-
-        lo, hi = display_levels(y, mode="data")
-        view = np.nan_to_num(np.clip((y - lo) / (hi - lo), 0, 1) * 65535).round().astype(np.uint16)
-        if view.ndim == 3 and view.shape[-1] not in (1,):
-            raise UsageError(
-                f"{out.name}: a 16-bit PNG view takes one channel; write .npy or .tiff"
-            )
-
-        def write(tmp: str) -> None:
-            iio.imwrite(tmp, view, extension=".png")
-
-    else:
-        raise UsageError(f"{out.name}: write .npy, .tif/.tiff or .png")
-    _atomic_write(out, write)
-
-
 def _ensure_gui_app():
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -206,6 +159,9 @@ def _run(args: argparse.Namespace) -> int:
     from_file = not loaded.source.startswith("sample:")
     if from_file and out.exists() and out.resolve() == Path(loaded.source).resolve():
         raise UsageError(f"{out.name}: refusing to overwrite the input file")
+    allowed = ARRAY_SUFFIXES if args.command == "normalize" else PICTURE_SUFFIXES
+    if out.suffix.lower() not in allowed:
+        raise UsageError(f"{out.name}: {args.command} writes {', '.join(allowed)} files")
     if not out.parent.exists():
         raise UsageError(f"{out}: the folder {out.parent} does not exist")
     if args.command == "normalize":
@@ -215,7 +171,9 @@ def _run(args: argparse.Namespace) -> int:
             import numpy as np
 
             y = np.take(y, args.index, axis=loaded.roles.index("N"))
-        _write_array(y, out)
+        from core.report import write_normalized
+
+        write_normalized(y, out)
         return 0
     _ensure_gui_app()
     from core.report import build_comparison

@@ -8,8 +8,12 @@ Both only call the rest of core.
 from __future__ import annotations
 
 import math
+import os
 import re
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +25,15 @@ from core.normalize import Normalization
 from core.ranks import RankDiff, diagnose, rank_diff, rank_maps
 from core.roles import scope_axes
 
-__all__ = ["Comparison", "build_comparison", "build_report", "default_export_name", "verdict_line"]
+__all__ = [
+    "Comparison",
+    "build_comparison",
+    "build_report",
+    "default_export_name",
+    "verdict_line",
+    "write_atomically",
+    "write_normalized",
+]
 
 
 def _num(value: float) -> float | None:
@@ -253,3 +265,66 @@ def default_export_name(name: str, normalization: Normalization, suffix: str = "
         text = "-".join(str(a) for a in axis)
     raw = f"{stem}_{what}_axis{text}"
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw) + suffix
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+    """Call ``write(temporary_path)`` beside `path`, then rename it into place.
+
+    Nothing half-written is ever left at `path`: if `write` fails, the temporary file is
+    removed and `path` is untouched.
+    """
+    out = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".normscope-", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def write_normalized(y: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write a normalized array: ``.npy`` and ``.tif``/``.tiff`` exactly, ``.png`` as a view.
+
+    The PNG is a 16-bit view that maps the array's own finite range to 0 … 65535 (one
+    channel only); use ``.npy`` or TIFF to keep the values.
+
+    Raises
+    ------
+    ValueError
+        For another suffix, or a multi-channel array written as PNG.
+    """
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix == ".npy":
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                np.save(f, y, allow_pickle=False)
+
+    elif suffix in (".tif", ".tiff"):
+        import tifffile
+
+        def write(tmp: str) -> None:
+            tifffile.imwrite(tmp, y, photometric="minisblack")
+
+    elif suffix == ".png":
+        import imageio.v3 as iio
+
+        if y.ndim != 2:
+            raise ValueError(
+                f"{out.name}: a 16-bit PNG view holds one 2-D image; write .npy or .tiff"
+            )
+        lo, hi = display_levels(y, mode="data")
+        with np.errstate(invalid="ignore"):
+            view = np.clip((y - lo) / (hi - lo), 0, 1) * 65535
+        view = np.nan_to_num(view).round().astype(np.uint16)
+
+        def write(tmp: str) -> None:
+            iio.imwrite(tmp, view, extension=".png")
+
+    else:
+        raise ValueError(f"{out.name}: write .npy, .tif/.tiff or .png")
+    return write_atomically(out, write)

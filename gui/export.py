@@ -9,7 +9,6 @@ nearest-neighbour sampling, so a 28x28 digit keeps square pixels.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
 from core.display import to_uint8, zoom_factor
 from core.histogram import Histogram
-from core.report import Comparison
+from core.report import Comparison, write_atomically
 from gui.panels import DIVERGING, colormap, format_level
 
 MARGIN = 16
@@ -165,13 +164,9 @@ def save_image(
         raise ValueError(f"{out.name}: choose a .png, .jpg or .tiff file name")
     if protect is not None and out.resolve() == Path(protect).resolve():
         raise ValueError(f"{out.name}: refusing to overwrite the input file")
-    fd, tmp = tempfile.mkstemp(prefix=".normscope-", suffix=out.suffix, dir=out.parent or ".")
-    os.close(fd)
-    try:
+
+    def write(tmp: str) -> None:
         if not image.save(tmp, fmt):
             raise OSError(f"{out.name}: could not write the {fmt} file")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+
+    return write_atomically(out, write)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
+    QGuiApplication,
     QIcon,
+    QImage,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
@@ -32,7 +35,15 @@ from PySide6.QtWidgets import (
 
 from core.display import display_levels
 from core.loading import OPEN_FILTER, SAMPLES, LoadError, load
+from core.report import (
+    build_comparison,
+    build_report,
+    default_export_name,
+    write_atomically,
+    write_normalized,
+)
 from gui.controls import ControlPanel
+from gui.export import render_comparison, save_image
 from gui.model import InspectorModel
 from gui.panels import DIVERGING, PARTNERS, HistogramPanel, ImagePanel, JointPanel, format_level
 from gui.pipeline import BatchStats, Frame, FrameStats, FullResultCache, batch_job, frame_job
@@ -148,16 +159,30 @@ class MainWindow(QMainWindow):
                 samples, name, None, lambda _=False, n=name: self.open_source(f"sample:{n}")
             )
         file.addSeparator()
-        self.export_actions = file  # filled by gui.export_actions when export is available
+        self.export_action = self._action(
+            file, "&Export Comparison…", "Ctrl+E", lambda: self.export_comparison(on_screen=False)
+        )
+        self.export_screen_action = self._action(
+            file,
+            "Export Comparison &As on Screen…",
+            "Ctrl+Shift+E",
+            lambda: self.export_comparison(on_screen=True),
+        )
+        self.export_array_action = self._action(
+            file, "Export Normalized &Array…", None, self.export_array
+        )
+        self.export_report_action = self._action(file, "Export &Report…", None, self.export_report)
         file.addSeparator()
         self._action(file, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit = bar.addMenu("&Edit")
+        self.copy_action = self._action(
+            edit, "&Copy Comparison", "Ctrl+Shift+C", self.copy_comparison
+        )
         self._action(edit, "Copy Code Line", None, self.controls.copy_code.click)
         view = bar.addMenu("&View")
         self._action(view, "Zoom to &Fit", "Ctrl+0", self.zoom_to_fit)
         self._action(view, "&Next Image", Qt.Key.Key_Right, lambda: self._step(1))
         self._action(view, "&Previous Image", Qt.Key.Key_Left, lambda: self._step(-1))
-        self.edit_menu = edit
 
     def _action(self, menu, text, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -430,6 +455,91 @@ class MainWindow(QMainWindow):
                 f"   order changed with {fmt(m.partners[row, col])} pixels"
             )
         return text
+
+    # --- export ------------------------------------------------------------------------------
+    def comparison_image(self, *, on_screen: bool = False) -> QImage:
+        """The comparison picture: a grab of the panels, or composed at data resolution."""
+        if on_screen:
+            return self.splitter.widget(1).grab().toImage()
+        m = self.model
+        comp = build_comparison(m.loaded, m.normalization, index=m.index, scope=m.scope)
+        return render_comparison(comp)
+
+    def _save_path(self, title: str, suffix: str, name_filter: str) -> Path | None:
+        """Ask where to save; never the input file; confirm before replacing a file."""
+        m = self.model
+        name = default_export_name(m.loaded.name, m.normalization, suffix)
+        start = str(Path(self.settings.last_folder or ".") / name)
+        path, _ = QFileDialog.getSaveFileName(
+            self, title, start, name_filter, options=QFileDialog.Option.DontConfirmOverwrite
+        )
+        if not path:
+            return None
+        out = Path(path)
+        if not out.suffix:
+            out = out.with_suffix(suffix)
+        source = m.loaded.source
+        if not source.startswith("sample:") and out.resolve() == Path(source).resolve():
+            self.show_error(f"{out.name}: that is the file you opened; choose another name")
+            return None
+        if out.exists():
+            answer = QMessageBox.question(self, APP_NAME, f"{out.name} already exists. Replace it?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+        return out
+
+    def _export(self, title: str, suffix: str, name_filter: str, write) -> Path | None:
+        if self.model.loaded is None:
+            return None
+        out = self._save_path(title, suffix, name_filter)
+        if out is None:
+            return None
+        try:
+            write(out)
+        except (OSError, ValueError) as exc:
+            self.show_error(f"{out.name}: {exc}")
+            return None
+        self.statusBar().showMessage(f"Saved {out}", 5000)
+        return out
+
+    def export_comparison(self, *, on_screen: bool = False) -> Path | None:
+        """File > Export Comparison: PNG, JPEG or TIFF."""
+        return self._export(
+            "Export comparison",
+            ".png",
+            "PNG image (*.png);;JPEG image (*.jpg *.jpeg);;TIFF image (*.tif *.tiff)",
+            lambda out: save_image(self.comparison_image(on_screen=on_screen), out),
+        )
+
+    def export_array(self) -> Path | None:
+        """File > Export Normalized Array: .npy (exact) or a 16-bit PNG/TIFF view."""
+        m = self.model
+
+        def write(out: Path) -> None:
+            write_normalized(m.normalization.apply(m.loaded.array, roles=m.roles), out)
+
+        return self._export(
+            "Export normalized array",
+            ".npy",
+            "NumPy array, exact (*.npy);;TIFF, exact (*.tif *.tiff);;16-bit PNG view (*.png)",
+            write,
+        )
+
+    def export_report(self) -> Path | None:
+        """File > Export Report: the JSON report of ``normscope report --json``."""
+        m = self.model
+
+        def write(out: Path) -> None:
+            report = build_report(m.loaded, m.normalization, scope=m.scope if m.is_batch else None)
+            text = json.dumps(report, ensure_ascii=False, indent=2)
+            write_atomically(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+        return self._export("Export report", ".json", "JSON report (*.json)", write)
+
+    def copy_comparison(self) -> None:
+        """Edit > Copy Comparison: the data-resolution picture on the clipboard."""
+        if self.model.loaded is not None:
+            QGuiApplication.clipboard().setImage(self.comparison_image())
 
     # --- settings ----------------------------------------------------------------------------
     def _restore_settings(self) -> None:

@@ -274,3 +274,71 @@ def test_hover_reads_the_same_pixel_everywhere(window: MainWindow) -> None:
     text = window.pixel_text(int(r), int(c))
     assert f"(row {r}, col {c})" in text and f"original {before[r, c]}" in text
     assert window.pixel_text(-1, 0) == "" and window.pixel_text(0, 10_000) == ""
+
+
+def test_export_actions_write_what_core_computes(qtbot, window: MainWindow, monkeypatch, tmp_path):
+    import json
+
+    import imageio.v3 as iio
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.report import build_comparison, build_report
+    from gui.export import comparison_layout
+
+    window.model.set_options(axis=(1,))
+    window.model.set_index(4)
+    wait_ready(qtbot, window)
+    target = {"path": ""}
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (target["path"], ""))
+
+    target["path"] = str(tmp_path / "cmp.png")
+    window.export_action.trigger()
+    comp = build_comparison(window.model.loaded, window.model.normalization, index=4)
+    w, h = comparison_layout(comp).size
+    assert iio.imread(tmp_path / "cmp.png").shape[:2] == (h, w)
+
+    target["path"] = str(tmp_path / "screen.jpg")
+    window.export_screen_action.trigger()
+    grabbed = iio.imread(tmp_path / "screen.jpg")
+    assert grabbed.shape[1] == window.splitter.widget(1).width()
+
+    target["path"] = str(tmp_path / "y.npy")
+    window.export_array_action.trigger()
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), keras_formula(DIGITS, 1))
+
+    target["path"] = str(tmp_path / "report")  # no suffix: .json is added
+    window.export_report_action.trigger()
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report == json.loads(
+        json.dumps(build_report(window.model.loaded, window.model.normalization, scope="image"))
+    )
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    before = (tmp_path / "y.npy").read_bytes()
+    window.model.set_options(axis=(2,))
+    target["path"] = str(tmp_path / "y.npy")
+    assert window.export_array() is None  # declined: the existing file stays
+    assert (tmp_path / "y.npy").read_bytes() == before
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert window.export_array() == tmp_path / "y.npy"
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), keras_formula(DIGITS, 2))
+
+
+def test_export_never_overwrites_the_input(qtbot, window: MainWindow, monkeypatch, tmp_path):
+    src = tmp_path / "in.npy"
+    np.save(src, np.arange(64, dtype=np.uint8).reshape(8, 8))
+    assert window.open_source(src)
+    wait_ready(qtbot, window)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(src), ""))
+    before = src.read_bytes()
+    assert window.export_array() is None
+    assert src.read_bytes() == before and "file you opened" in window.error_box.text()
+    window.error_box.close()
+
+
+def test_copy_comparison_puts_the_picture_on_the_clipboard(qtbot, window: MainWindow) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    window.copy_action.trigger()
+    image = QGuiApplication.clipboard().image()
+    assert not image.isNull() and image.width() > 900
