@@ -267,6 +267,12 @@ def default_export_name(name: str, normalization: Normalization, suffix: str = "
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw) + suffix
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
     """Call ``write(temporary_path)`` beside `path`, then rename it into place.
 
@@ -278,6 +284,9 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) ->
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would
+        mode = out.stat().st_mode & 0o777 if out.exists() else 0o666 & ~_umask()
+        os.chmod(tmp, mode)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):

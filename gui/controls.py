@@ -68,6 +68,10 @@ class ControlPanel(QWidget):
         norm = QGroupBox("Normalization")
         form = QFormLayout(norm)
         self.method = QComboBox()
+        self.method.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.method.setMinimumContentsLength(18)
         for name, info in METHODS.items():
             self.method.addItem(info.label, name)
         self.method.insertSeparator(self.method.count())
@@ -311,3 +315,4 @@ class ControlPanel(QWidget):
             w.setEnabled(norm.method == "meanstd" and opts.preset is None)
         self.description.setText(norm.describe(m.loaded.array.shape, m.roles))
         self.code.setText(norm.code(m.roles))
+        self.code.setCursorPosition(0)

@@ -85,7 +85,7 @@ class HistogramPanel:
         self.curve = self.plot.plot(
             stepMode="center", fillLevel=0, brush=(90, 140, 220, 150), pen=pg.mkPen(60, 110, 200)
         )
-        self.region = pg.LinearRegionItem(movable=False, brush=QColor(255, 170, 0, 45))
+        self.region = pg.LinearRegionItem(movable=False, brush=QColor(255, 170, 0, 22))
         for line in self.region.lines:
             line.setPen(pg.mkPen(255, 140, 0, width=2))
         self.plot.addItem(self.region)

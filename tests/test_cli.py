@@ -109,6 +109,9 @@ def test_normalize_writes_the_array(capsys, tmp_path, suffix) -> None:
         view = iio.imread(out)
         assert view.dtype == np.uint16 and view.max() == 65535
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary left behind
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's private 0600
 
 
 def test_normalize_one_image_of_a_batch(capsys, tmp_path) -> None:
