@@ -95,10 +95,17 @@ class RankMaps:
         the normalization is strictly rank-preserving, 0 for NaN pixels.
     partners : ndarray of int64
         How many pixels of its group each pixel changed order with (discordant partners).
+    rank_before, rank_after : ndarray of float64
+        Each pixel's rank in its group, 1-based, average ranks for ties (NaN pixels: NaN).
+    group_size : ndarray of int64
+        The number of valid pixels in each pixel's group.
     """
 
     displacement: np.ndarray
     partners: np.ndarray
+    rank_before: np.ndarray
+    rank_after: np.ndarray
+    group_size: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -446,9 +453,17 @@ def rank_maps(
         shift[~gp.valid] = 0.0
     _, partners = _discordant(gp.x, gp.y, per_pixel=True)
     shape = np.shape(before)
+    rx, ry = gp.x.average.copy(), gp.y.average.copy()
+    if gp.valid is not None:
+        rx[~gp.valid] = np.nan
+        ry[~gp.valid] = np.nan
+    sizes = np.broadcast_to(gp.counts[:, None], rx.shape)
     return RankMaps(
         displacement=_ungroup(shift.astype(np.float32), shape, gp.order),
         partners=_ungroup(partners, shape, gp.order),
+        rank_before=_ungroup(rx, shape, gp.order),
+        rank_after=_ungroup(ry, shape, gp.order),
+        group_size=_ungroup(np.ascontiguousarray(sizes), shape, gp.order),
     )
 
 

@@ -452,7 +452,8 @@ class MainWindow(QMainWindow):
         if self.stats is not None:
             m = self.stats.maps
             text += (
-                f"   rank shift {fmt(m.displacement[row, col])}"
+                f"   rank {fmt(m.rank_before[row, col])} → {fmt(m.rank_after[row, col])}"
+                f" of {fmt(m.group_size[row, col])}"
                 f"   order changed with {fmt(m.partners[row, col])} pixels"
             )
         return text

@@ -158,6 +158,13 @@ def test_displacement_is_the_rank_shift_over_group_size() -> None:
     m = rank_maps(x, y, scope="row", roles="HW")
     np.testing.assert_allclose(m.displacement, [[0.75, 0.25, -0.25, -0.75]])
     assert m.displacement.dtype == np.float32 and m.partners.tolist() == [[3, 3, 3, 3]]
+    assert m.rank_before.tolist() == [[1, 2, 3, 4]] and m.rank_after.tolist() == [[4, 3, 2, 1]]
+    assert m.group_size.tolist() == [[4, 4, 4, 4]]
+    x = np.array([[5, 5, 1], [5, 9, 9], [1, 0, 9]], np.uint8)  # per column, ties averaged
+    y = x * np.array([1.0, -1.0, 2.0])
+    m = rank_maps(x, y, scope="column", roles="HW")
+    np.testing.assert_array_equal(m.rank_before, np.stack([st.rankdata(c) for c in x.T], axis=1))
+    np.testing.assert_array_equal(m.rank_after, np.stack([st.rankdata(c) for c in y.T], axis=1))
 
 
 def test_constant_single_pixel_and_empty_groups() -> None:

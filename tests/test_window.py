@@ -14,6 +14,7 @@ from core.display import display_levels
 from core.loading import load
 from core.normalize import Normalization, from_preset
 from core.ranks import diagnose, rank_diff, rank_maps
+from gui.panels import format_level
 from gui.settings import Settings
 from gui.window import MainWindow
 
@@ -269,10 +270,13 @@ def test_display_controls_and_settings_persist(qtbot, window: MainWindow, tmp_pa
 
 
 def test_hover_reads_the_same_pixel_everywhere(window: MainWindow) -> None:
-    before, _after = shown(window)
+    before, after = shown(window)
     r, c = np.argwhere(before > 0)[0]
     text = window.pixel_text(int(r), int(c))
     assert f"(row {r}, col {c})" in text and f"original {before[r, c]}" in text
+    maps = rank_maps(before, after, scope="all", roles="HW")
+    before_rank, after_rank = (format_level(m[r, c]) for m in (maps.rank_before, maps.rank_after))
+    assert f"rank {before_rank} → {after_rank} of 784" in text
     assert window.pixel_text(-1, 0) == "" and window.pixel_text(0, 10_000) == ""
 
 
