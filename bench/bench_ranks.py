@@ -14,11 +14,11 @@ import scipy.stats as st
 from bench.data import gray_4096, mnist_batch, rgb_2048
 from bench.timing import median_time, row
 from core.normalize import Normalization
-from core.ranks import rank_diff, rank_maps
+from core.ranks import rank_compare
 
 
 def full(x, y, scope, roles):
-    return rank_diff(x, y, scope=scope, roles=roles), rank_maps(x, y, scope=scope, roles=roles)
+    return rank_compare(x, y, scope=scope, roles=roles)
 
 
 def scipy_pair(x, y):

@@ -22,7 +22,7 @@ from core.display import display_levels
 from core.histogram import Histogram, histogram
 from core.loading import Loaded
 from core.normalize import Normalization
-from core.ranks import RankDiff, diagnose, rank_diff, rank_maps
+from core.ranks import RankDiff, diagnose, rank_compare, rank_diff
 from core.roles import scope_axes
 
 __all__ = [
@@ -215,8 +215,7 @@ def build_comparison(
         before, after = loaded.array, y
     image_roles = roles.replace("N", "")
     image_scope = "all" if scope in (None, "image", "all") else scope
-    maps = rank_maps(before, after, scope=image_scope, roles=image_roles)
-    diff = rank_diff(before, after, scope=image_scope, roles=image_roles)
+    diff, maps = rank_compare(before, after, scope=image_scope, roles=image_roles)
     diag = diagnose(before, after, roles=image_roles)
     shift = maps.displacement.mean(axis=-1) if maps.displacement.ndim == 3 else maps.displacement
     top = float(np.abs(shift).max()) if shift.size else 0.0

@@ -14,7 +14,7 @@ import numpy as np
 
 from core.histogram import Histogram, JointHistogram, histogram, joint_histogram
 from core.normalize import METHODS, Normalization
-from core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_diff, rank_maps
+from core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,9 @@ def frame_job(
     image_roles = roles.replace("N", "")
     yield Frame(before, after, image_roles)
     slice_scope = "all" if scope == "image" else scope
-    maps = rank_maps(before, after, scope=slice_scope, roles=image_roles)
+    diff, maps = rank_compare(before, after, scope=slice_scope, roles=image_roles)
     yield FrameStats(
-        diff=rank_diff(before, after, scope=slice_scope, roles=image_roles),
+        diff=diff,
         maps=maps,
         diagnosis=diagnose(before, after, roles=image_roles),
         hist_original=histogram(before),
