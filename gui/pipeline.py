@@ -27,16 +27,22 @@ class Frame:
 
 
 @dataclass(frozen=True)
-class FrameStats:
-    """Everything about the image on show that takes a while."""
+class FrameVerdict:
+    """Where ranks are kept in the image on show, and its histograms: quick, O(n)."""
 
-    diff: RankDiff
-    maps: RankMaps
     diagnosis: Diagnosis
     hist_original: Histogram
     hist_normalized: Histogram
-    hist_shift: Histogram
     joint: JointHistogram
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    """Exact pair counts and the rank maps of the image on show: the slow part."""
+
+    diff: RankDiff
+    maps: RankMaps
+    hist_shift: Histogram
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,12 @@ def frame_job(
     index: int,
     scope: str,
     cache: FullResultCache,
-) -> Iterator[Frame | FrameStats]:
-    """Normalize image `index` as the whole call would, then diff its ranks within `scope`."""
+) -> Iterator[Frame | FrameVerdict | FrameStats]:
+    """Normalize image `index` as the whole call would, then diff its ranks within `scope`.
+
+    Yields the :class:`Frame` first, then the :class:`FrameVerdict` (O(n) checks), then the
+    :class:`FrameStats` (exact pair counts and maps), so each can be drawn as it arrives.
+    """
     if needs_whole_array(normalization, roles):
         after = image_of(cache.get(array, roles, normalization), roles, index)
     else:
@@ -103,16 +113,14 @@ def frame_job(
     image_roles = roles.replace("N", "")
     yield Frame(before, after, image_roles)
     slice_scope = "all" if scope == "image" else scope
-    diff, maps = rank_compare(before, after, scope=slice_scope, roles=image_roles)
-    yield FrameStats(
-        diff=diff,
-        maps=maps,
+    yield FrameVerdict(
         diagnosis=diagnose(before, after, roles=image_roles),
         hist_original=histogram(before),
         hist_normalized=histogram(after),
-        hist_shift=histogram(maps.displacement, bins=101),
         joint=joint_histogram(before, after),
     )
+    diff, maps = rank_compare(before, after, scope=slice_scope, roles=image_roles)
+    yield FrameStats(diff=diff, maps=maps, hist_shift=histogram(maps.displacement, bins=101))
 
 
 def batch_job(

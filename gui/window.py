@@ -46,7 +46,15 @@ from gui.controls import ControlPanel
 from gui.export import render_comparison, save_image
 from gui.model import InspectorModel
 from gui.panels import DIVERGING, PARTNERS, HistogramPanel, ImagePanel, JointPanel, format_level
-from gui.pipeline import BatchStats, Frame, FrameStats, FullResultCache, batch_job, frame_job
+from gui.pipeline import (
+    BatchStats,
+    Frame,
+    FrameStats,
+    FrameVerdict,
+    FullResultCache,
+    batch_job,
+    frame_job,
+)
 from gui.settings import Settings
 from gui.worker import LatestOnly
 
@@ -84,6 +92,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.model = InspectorModel(self)
         self.frame: Frame | None = None
+        self.verdict_data: FrameVerdict | None = None
         self.stats: FrameStats | None = None
         self.batch: BatchStats | None = None
         self.error_box: QMessageBox | None = None
@@ -268,7 +277,7 @@ class MainWindow(QMainWindow):
 
     # --- computing -----------------------------------------------------------------------------
     def _on_loaded(self) -> None:
-        self.frame = self.stats = self.batch = None
+        self.frame = self.verdict_data = self.stats = self.batch = None
         for panel in self.panels:
             panel.clear()
         self._update_title()
@@ -297,11 +306,13 @@ class MainWindow(QMainWindow):
         args = (m.loaded.array, m.roles, normalization, m.index, m.scope, self._cache)
         self._frames.submit(lambda: frame_job(*args))
 
-    def _on_frame_result(self, generation: int, item: Frame | FrameStats) -> None:
+    def _on_frame_result(self, generation: int, item: Frame | FrameVerdict | FrameStats) -> None:
         if not self._frames.is_current(generation):
             return  # stale: the user has moved on
         if isinstance(item, Frame):
-            self.frame, self.stats = item, None
+            self.frame, self.verdict_data, self.stats = item, None, None
+        elif isinstance(item, FrameVerdict):
+            self.verdict_data = item
         else:
             self.stats = item
         self._redraw()
@@ -314,7 +325,7 @@ class MainWindow(QMainWindow):
     def _on_job_error(self, generation: int, message: str) -> None:
         if generation != self._frames.generation and generation != self._batches.generation:
             return
-        self.frame = self.stats = None
+        self.frame = self.verdict_data = self.stats = None
         self.normalized.clear()
         self.rank.clear()
         self.normalized.set_caption("")
@@ -338,14 +349,24 @@ class MainWindow(QMainWindow):
         after_levels = display_levels(after, mode="data")
         self.original.show(before, before_levels, cmap)
         self.normalized.show(after, after_levels, cmap)
-        s = self.stats
+        v, s = self.verdict_data, self.stats
+        if v is None:
+            self.verdict.setText("Checking where ranks are kept…")
+            return
+        for panel, hist, levels in zip(
+            self.histograms[:2],
+            (v.hist_original, v.hist_normalized),
+            (before_levels, after_levels),
+            strict=True,
+        ):
+            panel.show(hist, levels, d.log_histogram)
+        self.joint.show(v.joint)
+        self.verdict.setText(self.verdict_text(v, s))
         if s is None:
-            self.verdict.setText("Computing rank statistics…")
             return
         shift_levels = symmetric_levels(s.maps.displacement)
         if d.rank_view == "partners":
-            partners = s.maps.partners
-            shown = channel_view(partners, f.roles, ch)
+            shown = channel_view(s.maps.partners, f.roles, ch)
             shown = shown.sum(axis=-1) if shown.ndim == 3 else shown
             top = float(shown.max()) if shown.size else 0.0
             self.rank.show(shown.astype(np.float32), (0.0, top or 1.0), PARTNERS)
@@ -355,25 +376,19 @@ class MainWindow(QMainWindow):
             shown = shown.mean(axis=-1) if shown.ndim == 3 else shown
             self.rank.show(shown, shift_levels, DIVERGING)
             self.rank.set_caption(f"rank shift, levels ±{format_level(shift_levels[1])}")
-        for panel, hist, levels in zip(
-            self.histograms,
-            (s.hist_original, s.hist_normalized, s.hist_shift),
-            (before_levels, after_levels, shift_levels),
-            strict=True,
-        ):
-            panel.show(hist, levels, d.log_histogram)
-        self.joint.show(s.joint)
-        self.verdict.setText(self.verdict_text(s))
+        self.histograms[2].show(s.hist_shift, shift_levels, d.log_histogram)
 
-    def verdict_text(self, s: FrameStats) -> str:
+    def verdict_text(self, v: FrameVerdict, s: FrameStats | None) -> str:
         """The verdict bar's words for the image on show."""
+        head = f"<b>Ranks kept within:</b> {v.diagnosis.summary()}<br>"
+        if s is None:
+            return head + "Counting pixel pairs…"
         p = s.diff.pairs
         share = p.discordant / p.total if p.total else 0.0
         rho = s.diff.spearman_mean
         tau = s.diff.kendall_mean
         scope = SCOPE_WORDS.get(self.model.scope, f"axes {s.diff.axes}")
-        return (
-            f"<b>Ranks kept within:</b> {s.diagnosis.summary()}<br>"
+        return head + (
             f"Within {scope}: <b>{share:.2%}</b> of pixel pairs inverted "
             f"({p.discordant:,} of {p.total:,}) · Spearman ρ {rho:.4f} · Kendall τ-b {tau:.4f}"
             f" · ties broken {p.ties_broken:,} · ties created {p.ties_created:,}"

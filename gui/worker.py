@@ -40,12 +40,20 @@ class _Task(QRunnable):
     def run(self) -> None:
         try:
             for item in self._job():
-                self._relay.yielded.emit(self._generation, item)
+                if not self._emit(self._relay.yielded, item):
+                    return  # the owner is gone: nobody wants the rest
         except Exception as exc:  # reported to the GUI thread, never lost in the pool
             detail = "".join(traceback.format_exception_only(exc)).strip()
-            self._relay.failed.emit(self._generation, detail)
+            self._emit(self._relay.failed, detail)
         finally:
-            self._relay.done.emit(self._generation)
+            self._emit(self._relay.done)
+
+    def _emit(self, signal, *args) -> bool:
+        try:
+            signal.emit(self._generation, *args)
+        except RuntimeError:  # "Signal source has been deleted": the window closed
+            return False
+        return True
 
 
 class LatestOnly(QObject):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st_h
 from hypothesis.extra import numpy as hnp
 
 from core.loading import load
-from core.ranks import diagnose, rank_diff, rank_maps
+from core.ranks import diagnose, rank_diff, rank_maps, rank_preserving
 from core.roles import SCOPES, scope_axes
 
 
@@ -192,3 +192,21 @@ def test_batch_diagnosis_names_the_worst_image() -> None:
     assert dg.images_with_inversions == sum(1 for v in per_image if v)
     assert dg.worst_image == int(np.argmax(per_image))
     assert dg.preserved["column"] and not dg.preserved["row"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(tie_heavy, st_h.data())
+def test_fast_rank_preserving_check_agrees_with_pair_counts(x, data) -> None:
+    x = np.nan_to_num(x, nan=2.0).astype(np.uint8)
+    mono = data.draw(st_h.booleans())
+    y = (
+        (x * 0.5 + 1)
+        if mono
+        else data.draw(hnp.arrays(np.float64, x.shape, elements=st_h.sampled_from([0.0, 0.5, 1.0])))
+    )
+    roles = "HW" if x.ndim == 2 else "NHW"
+    for scope in ("all", "row", "column"):
+        want = rank_diff(x, y, scope=scope, roles=roles).rank_preserving
+        assert rank_preserving(x, y, scope=scope, roles=roles) == want
+        if mono:
+            assert want
