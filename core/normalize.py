@@ -69,23 +69,20 @@ class MethodInfo:
     output_dtype: str
 
 
+_FLOAT_OUT = "float32 for float16/float32 input, else float64"
+
 METHODS: dict[str, MethodInfo] = {
     m.name: m
     for m in (
         MethodInfo("keras", "Keras utils.normalize (Lp norm)", True, True, -1,
                    "float64 for integer or bool input, else the input's float dtype"),
-        MethodInfo("lp", "Lp norm (vector)", True, True, None,
-                   "float32 for float16/float32 input, else float64"),
-        MethodInfo("minmax", "Min-max", True, False, None,
-                   "float32 for float16/float32 input, else float64"),
+        MethodInfo("lp", "Lp norm (vector)", True, True, None, _FLOAT_OUT),
+        MethodInfo("minmax", "Min-max", True, False, None, _FLOAT_OUT),
         MethodInfo("dtype", "Divide by dtype maximum", False, False, None,
                    "float64 (float input is returned unchanged)"),
-        MethodInfo("zscore", "Z-score (mean/std)", True, False, None,
-                   "float32 for float16/float32 input, else float64"),
-        MethodInfo("percentile", "Percentile clip + min-max", True, False, None,
-                   "float32 for float16/float32 input, else float64"),
-        MethodInfo("equalize", "Histogram equalization", True, False, None,
-                   "float32 for float16/float32 input, else float64"),
+        MethodInfo("zscore", "Z-score (mean/std)", True, False, None, _FLOAT_OUT),
+        MethodInfo("percentile", "Percentile clip + min-max", True, False, None, _FLOAT_OUT),
+        MethodInfo("equalize", "Histogram equalization", True, False, None, _FLOAT_OUT),
         MethodInfo("meanstd", "Fixed mean/std (torchvision)", False, False, None, "float32"),
     )
 }  # fmt: skip

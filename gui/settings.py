@@ -9,14 +9,39 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 MAX_RECENT = 10
+T = TypeVar("T")
+
+
+class _Value(Generic[T]):
+    """One typed setting: read with its default and type, written as given."""
+
+    def __init__(self, key: str, default: T, kind: type) -> None:
+        self.key, self.default, self.kind = key, default, kind
+
+    def __get__(self, settings: Settings, owner: type | None = None) -> T:
+        return settings._q.value(self.key, self.default, type=self.kind)
+
+    def __set__(self, settings: Settings, value: T) -> None:
+        settings._q.setValue(self.key, self.kind(value))
 
 
 class Settings:
     """Typed access to NormScope's persistent settings."""
+
+    last_folder = _Value("files/last_folder", "", str)
+    geometry = _Value("window/geometry", QByteArray(), QByteArray)
+    splitter_state = _Value("window/splitter", QByteArray(), QByteArray)
+    #: The last method, or ``"preset:NAME"`` for a library preset.
+    method = _Value("view/method", "keras", str)
+    #: The last axis as typed on the command line: ``"default"``, ``"none"`` or ``"1,2"``.
+    axis = _Value("view/axis", "default", str)
+    colormap = _Value("view/colormap", "gray", str)
+    log_histogram = _Value("view/log_histogram", True, bool)
 
     def __init__(self, folder: str | os.PathLike | None = None) -> None:
         folder = (
@@ -27,78 +52,14 @@ class Settings:
         self.path = Path(folder) / "normscope.ini"
         self._q = QSettings(str(self.path), QSettings.Format.IniFormat)
 
-    def _get(self, key: str, default, typ):
-        return self._q.value(key, default, type=typ)
-
     def sync(self) -> None:
         self._q.sync()
 
-    # --- files -----------------------------------------------------------------------------
     @property
     def recent_files(self) -> list[str]:
-        value = self._q.value("files/recent", [], type=list)
+        value: Any = self._q.value("files/recent", [], type=list)
         return [str(v) for v in value][:MAX_RECENT]
 
     def add_recent(self, source: str) -> None:
         files = [source] + [f for f in self.recent_files if f != source]
         self._q.setValue("files/recent", files[:MAX_RECENT])
-
-    @property
-    def last_folder(self) -> str:
-        return self._get("files/last_folder", "", str)
-
-    @last_folder.setter
-    def last_folder(self, value: str) -> None:
-        self._q.setValue("files/last_folder", value)
-
-    # --- window ----------------------------------------------------------------------------
-    @property
-    def geometry(self) -> QByteArray:
-        return self._get("window/geometry", QByteArray(), QByteArray)
-
-    @geometry.setter
-    def geometry(self, value: QByteArray) -> None:
-        self._q.setValue("window/geometry", value)
-
-    @property
-    def splitter_state(self) -> QByteArray:
-        return self._get("window/splitter", QByteArray(), QByteArray)
-
-    @splitter_state.setter
-    def splitter_state(self, value: QByteArray) -> None:
-        self._q.setValue("window/splitter", value)
-
-    # --- normalization and display -----------------------------------------------------------
-    @property
-    def method(self) -> str:
-        """The last method, or ``"preset:NAME"`` for a library preset."""
-        return self._get("view/method", "keras", str)
-
-    @method.setter
-    def method(self, value: str) -> None:
-        self._q.setValue("view/method", value)
-
-    @property
-    def axis(self) -> str:
-        """The last axis as typed on the command line: ``"default"``, ``"none"`` or ``"1,2"``."""
-        return self._get("view/axis", "default", str)
-
-    @axis.setter
-    def axis(self, value: str) -> None:
-        self._q.setValue("view/axis", value)
-
-    @property
-    def colormap(self) -> str:
-        return self._get("view/colormap", "gray", str)
-
-    @colormap.setter
-    def colormap(self, value: str) -> None:
-        self._q.setValue("view/colormap", value)
-
-    @property
-    def log_histogram(self) -> bool:
-        return self._get("view/log_histogram", True, bool)
-
-    @log_histogram.setter
-    def log_histogram(self, value: bool) -> None:
-        self._q.setValue("view/log_histogram", bool(value))
