@@ -21,9 +21,9 @@ import numpy as np
 from core.display import display_levels
 from core.histogram import Histogram, histogram
 from core.loading import Loaded
-from core.normalize import Normalization
+from core.normalize import METHODS, Normalization, count_nonfinite_groups
 from core.ranks import RankDiff, diagnose, rank_compare, rank_diff
-from core.roles import scope_axes
+from core.roles import as_displayed, scope_axes
 
 __all__ = [
     "Comparison",
@@ -101,6 +101,8 @@ def build_report(
     diag = diagnose(x, y, roles=roles)
     finite = y[np.isfinite(y)] if y.dtype.kind == "f" else y
     axis = normalization.resolved_axis(x.ndim)
+    uses_axis = METHODS[normalization.method].uses_axis
+    bad_groups = count_nonfinite_groups(loaded.array, axis=axis if uses_axis else None)
     return {
         "input": {
             "path": loaded.source,
@@ -108,6 +110,7 @@ def build_report(
             "dtype": loaded.array.dtype.name,
             "roles": roles,
             "index": index,
+            "nonfinite_groups": bad_groups,
         },
         "normalization": {
             "method": normalization.method,
@@ -214,6 +217,8 @@ def build_comparison(
     else:
         before, after = loaded.array, y
     image_roles = roles.replace("N", "")
+    before, _ = as_displayed(before, image_roles)
+    after, image_roles = as_displayed(after, image_roles)
     image_scope = "all" if scope in (None, "image", "all") else scope
     diff, maps = rank_compare(before, after, scope=image_scope, roles=image_roles)
     diag = diagnose(before, after, roles=image_roles)

@@ -20,11 +20,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, TypeAlias
 
+import numpy as np
+
 __all__ = [
     "ROLE_WORDS",
     "SCOPES",
     "Axis",
     "Scope",
+    "as_displayed",
     "check_roles",
     "infer_roles",
     "normalize_axis",
@@ -204,3 +207,20 @@ def scope_axes(scope: Scope, roles: str) -> tuple[int, ...] | None:
     if scope == "column":
         return (roles.index("H"),)
     raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)} or a tuple of axes")
+
+
+def as_displayed(image: np.ndarray, roles: str) -> tuple[np.ndarray, str]:
+    """One image (no N axis) with its axes in display order: rows, columns, then channels.
+
+    A view, not a copy. Ranks and every scope are defined by roles, so they do not change.
+
+    Examples
+    --------
+    >>> a, r = as_displayed(np.zeros((3, 28, 32)), "CHW")
+    >>> a.shape, r
+    ((28, 32, 3), 'HWC')
+    """
+    if "N" in roles:
+        raise ValueError(f"as_displayed takes one image, not a batch (roles {roles!r})")
+    order = [roles.index(r) for r in "HWC" if r in roles]
+    return np.transpose(image, order), "".join(roles[i] for i in order)

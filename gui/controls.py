@@ -7,7 +7,7 @@ blocked (``QSignalBlocker``), so nothing echoes back.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -34,6 +34,7 @@ from gui.model import PRESET_PREFIX, InspectorModel
 from gui.panels import COLORMAPS
 
 ORDERS = (("1", 1.0), ("2", 2.0), ("∞", float(np.inf)))
+ROLE_CHOICES = {2: ["HW"], 3: ["NHW", "HWC", "CHW"], 4: ["NHWC", "NCHW"]}
 SCOPE_LABELS = {
     "image": "whole image",
     "channel": "each channel",
@@ -57,7 +58,15 @@ def _parse_floats(text: str) -> tuple[float, ...] | None:
 
 
 class ControlPanel(QWidget):
-    """Every control of the inspector, bound to one :class:`InspectorModel`."""
+    """Every control of the inspector, bound to one :class:`InspectorModel`.
+
+    Signals
+    -------
+    rolesRejected(str)
+        Typed axis roles that do not fit the array, with the reason.
+    """
+
+    rolesRejected = Signal(str)
 
     def __init__(self, model: InspectorModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,6 +146,12 @@ class ControlPanel(QWidget):
         idx.addWidget(self.index_slider, 1)
         idx.addWidget(self.index_spin)
         form2.addRow("Index", idx)
+        self.roles = QComboBox()
+        self.roles.setEditable(True)
+        self.roles.setToolTip(
+            "one letter per axis: N images, H rows, W columns, C channels (e.g. CHW)"
+        )
+        form2.addRow("Axis roles", self.roles)
         self.channel = QComboBox()
         form2.addRow("Channel", self.channel)
         self.scope = QComboBox()
@@ -193,6 +208,8 @@ class ControlPanel(QWidget):
         self.copy_code.clicked.connect(
             lambda: QGuiApplication.clipboard().setText(self.code.text())
         )
+        self.roles.lineEdit().editingFinished.connect(self._roles_edited)
+        self.roles.activated.connect(lambda _i: self._roles_edited())
         self.index_slider.valueChanged.connect(m.set_index)
         self.index_spin.valueChanged.connect(m.set_index)
         self.channel.currentIndexChanged.connect(
@@ -219,6 +236,13 @@ class ControlPanel(QWidget):
         else:  # leaving "whole array" returns to the method's own default axis
             self.model.set_options(axis="default")
 
+    def _roles_edited(self) -> None:
+        try:
+            self.model.set_roles(self.roles.currentText().strip())
+        except ValueError as exc:
+            self.rolesRejected.emit(str(exc))
+            self.refresh()
+
     def _percentiles_changed(self, _value: float) -> None:
         self.model.set_options(percentiles=(self.p_low.value(), self.p_high.value()))
 
@@ -241,10 +265,13 @@ class ControlPanel(QWidget):
                 self.axis_buttons.append(b)
         n = len(self.axis_buttons)
         self.axes_layout.addWidget(self.whole, n // 2, n % 2)
-        with QSignalBlocker(self.channel), QSignalBlocker(self.scope):
+        with QSignalBlocker(self.channel), QSignalBlocker(self.scope), QSignalBlocker(self.roles):
             self.channel.clear()
             self.scope.clear()
+            self.roles.clear()
             roles = self.model.roles
+            if loaded is not None:
+                self.roles.addItems(ROLE_CHOICES.get(loaded.array.ndim, [roles]))
             if "C" in roles:
                 self.channel.addItem("all (colour)", -1)
                 for c in range(loaded.array.shape[roles.index("C")]):
@@ -260,7 +287,7 @@ class ControlPanel(QWidget):
         widgets = [
             self.method, self.order, self.p_low, self.p_high, self.index_slider,
             self.index_spin, self.channel, self.scope, self.colormap, self.original_levels,
-            self.rank_view, self.log_hist, self.linked, self.whole, self.axis_group,
+            self.rank_view, self.log_hist, self.linked, self.whole, self.axis_group, self.roles,
             *self.axis_buttons,
         ]  # fmt: skip
         blockers = [QSignalBlocker(w) for w in widgets]
@@ -284,6 +311,7 @@ class ControlPanel(QWidget):
         self.index_spin.setValue(m.index)
         for w in (self.index_slider, self.index_spin):
             w.setEnabled(m.is_batch)
+        self.roles.setCurrentText(m.roles)
         self.channel.setEnabled("C" in m.roles)
         self.channel.setCurrentIndex(max(self.channel.findData(m.channel), 0))
         self.scope.setCurrentIndex(max(self.scope.findData(m.scope), 0))

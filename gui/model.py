@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from core.loading import Loaded
 from core.normalize import METHODS, Normalization, from_preset
+from core.roles import check_roles
 
 PRESET_PREFIX = "preset:"
 
@@ -112,6 +113,20 @@ class InspectorModel(QObject):
         if self.scope == "channel" and "C" not in loaded.roles:
             self.scope = "image"
         self.loadedChanged.emit()
+
+    def set_roles(self, roles: str) -> None:
+        """Read the open array's axes differently, e.g. ``"CHW"`` for a channels-first image.
+
+        Raises
+        ------
+        ValueError
+            When the roles do not fit the array (the state is unchanged).
+        """
+        if self.loaded is None:
+            return
+        roles = check_roles(roles, self.loaded.array.ndim)
+        if roles != self.loaded.roles:
+            self.set_loaded(replace(self.loaded, roles=roles))
 
     def set_options(self, **changes: Any) -> None:
         new = replace(self.options, **changes)

@@ -15,6 +15,7 @@ import numpy as np
 from core.histogram import Histogram, JointHistogram, histogram, joint_histogram
 from core.normalize import METHODS, Normalization
 from core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
+from core.roles import as_displayed
 
 
 @dataclass(frozen=True)
@@ -62,16 +63,17 @@ class FullResultCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[int, Normalization] | None = None
+        self._array: np.ndarray | None = None
+        self._key: tuple[str, Normalization] | None = None
         self._value: np.ndarray | None = None
 
     def get(self, array: np.ndarray, roles: str, normalization: Normalization) -> np.ndarray:
-        key = (id(array), normalization)
+        key = (roles, normalization)
         with self._lock:
-            if self._key != key or self._value is None:
+            if array is not self._array or self._key != key or self._value is None:
                 self._value = None  # free the old result before computing the new one
                 self._value = normalization.apply(array, roles=roles)
-                self._key = key
+                self._array, self._key = array, key
             return self._value
 
 
@@ -109,8 +111,8 @@ def frame_job(
         n = roles.index("N")
         one = np.take(array, [index], axis=n)
         after = np.take(normalization.apply(one, roles=roles), 0, axis=n)
-    before = image_of(array, roles, index)
-    image_roles = roles.replace("N", "")
+    before, _ = as_displayed(image_of(array, roles, index), roles.replace("N", ""))
+    after, image_roles = as_displayed(after, roles.replace("N", ""))
     yield Frame(before, after, image_roles)
     slice_scope = "all" if scope == "image" else scope
     yield FrameVerdict(

@@ -218,6 +218,7 @@ class MainWindow(QMainWindow):
         self._frames.busyChanged.connect(self._update_busy)
         self._batches.busyChanged.connect(self._update_busy)
         self.jump.clicked.connect(self.jump_to_worst)
+        self.controls.rolesRejected.connect(self.show_error)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._link_views()
 

@@ -44,6 +44,7 @@ def test_report_json_equals_core(capsys) -> None:
         "dtype": "uint8",
         "roles": "NHW",
         "index": None,
+        "nonfinite_groups": 0,
     }
     assert r["normalization"]["axis"] == [1] and r["normalization"]["method"] == "keras"
     assert r["normalization"]["code"] == "x = tf.keras.utils.normalize(x, axis=1, order=2)"
@@ -84,6 +85,18 @@ def test_options(capsys, options) -> None:
     )
     if "--index" in options:
         assert r["input"]["index"] == 3 and r["ranks"]["groups"] == 1
+
+
+def test_nonfinite_groups_are_counted(capsys, tmp_path) -> None:
+    x = np.arange(24, dtype=np.float64).reshape(4, 6)
+    x[1, 2] = np.nan
+    x[3, 0] = np.inf
+    np.save(tmp_path / "nan.npy", x)
+    code, out, _ = run(capsys, "report", str(tmp_path / "nan.npy"), "--axis", "1", "--json")
+    r = json.loads(out)
+    assert code == 0 and r["input"]["nonfinite_groups"] == 2  # two rows hold NaN or inf
+    # NaN spreads over row 1; inf / inf is NaN in row 3: those pixels leave every pair
+    assert r["ranks"]["nan_pixels"] == 7 and r["output"]["nonfinite"] == 7
 
 
 def test_npz_key(capsys, tmp_path) -> None:

@@ -346,3 +346,24 @@ def test_copy_comparison_puts_the_picture_on_the_clipboard(qtbot, window: MainWi
     window.copy_action.trigger()
     image = QGuiApplication.clipboard().image()
     assert not image.isNull() and image.width() > 900
+
+
+def test_axis_roles_can_be_overridden(qtbot, window: MainWindow, tmp_path) -> None:
+    chw = np.stack([DIGITS[0], DIGITS[1], DIGITS[2]])  # a channels-first image
+    np.save(tmp_path / "chw.npy", chw)
+    assert window.open_source(tmp_path / "chw.npy")
+    assert window.model.roles == "NHW"  # inferred: three 28x28 images
+    roles = window.controls.roles
+    roles.setCurrentText("CHW")
+    roles.lineEdit().editingFinished.emit()
+    assert window.model.roles == "CHW"
+    wait_ready(qtbot, window)
+    np.testing.assert_array_equal(shown(window)[0], np.moveaxis(chw, 0, -1))  # drawn as RGB
+    assert [b.text() for b in window.controls.axis_buttons] == [
+        "C  3 channels", "H  28 rows", "W  28 columns",
+    ]  # fmt: skip
+    roles.setCurrentText("HHW")
+    roles.lineEdit().editingFinished.emit()
+    assert window.model.roles == "CHW" and "HHW" in window.error_box.text()
+    assert roles.currentText() == "CHW"
+    window.error_box.close()
