@@ -54,6 +54,7 @@ def _parse_order(text: str) -> float:
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
+    from core.loading import DEFAULT_MAX_PIXELS
     from core.normalize import METHODS, PRESETS
     from core.roles import SCOPES
 
@@ -82,6 +83,12 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=int, help="one image of a batch")
     p.add_argument("--key", help="the array of an .npz file (default x_train or the first)")
     p.add_argument("--roles", help="axis roles such as NHW or HWC (default: inferred)")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse files that declare more values than this (default {DEFAULT_MAX_PIXELS:,})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
     from core.loading import load
 
     _progress(f"opening {args.path}")
-    loaded = load(args.path, key=args.key, roles=args.roles)
+    loaded = load(args.path, key=args.key, roles=args.roles, max_pixels=args.max_pixels)
     normalization = _normalization(args, loaded.roles)
     if args.index is not None and "N" not in loaded.roles:
         raise UsageError("--index needs a batch (an array with an N axis)")

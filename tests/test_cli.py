@@ -99,6 +99,12 @@ def test_nonfinite_groups_are_counted(capsys, tmp_path) -> None:
     assert r["ranks"]["nan_pixels"] == 7 and r["output"]["nonfinite"] == 7
 
 
+def test_pixel_limit_can_be_lowered_and_raised(capsys) -> None:
+    code, _, err = run(capsys, "report", "sample:photo", "--max-pixels", "1000")
+    assert code == 1 and "over the limit of 1,000" in err
+    assert run(capsys, "report", "sample:photo", "--max-pixels", "200000")[0] == 0
+
+
 def test_npz_key(capsys, tmp_path) -> None:
     np.savez(tmp_path / "m.npz", a=np.ones((3, 4, 5)), b=np.arange(20.0).reshape(4, 5))
     code, out, _ = run(capsys, "report", str(tmp_path / "m.npz"), "--key", "b", "--json")
