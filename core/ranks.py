@@ -196,6 +196,7 @@ class _Ranks:
     average: np.ndarray  # (G, n) float64 1-based average rank among valid pixels
     ties: np.ndarray  # (G,) int64 pairs of valid pixels with equal values
     levels: int  # number of dense levels used by valid pixels (max over groups)
+    order: np.ndarray | None = None  # (G, n) the sorting permutation, when one was made
 
 
 def _count_rank_rows(v: np.ndarray, valid: np.ndarray | None) -> _Ranks | None:
@@ -259,7 +260,7 @@ def _rank_rows(v: np.ndarray, valid: np.ndarray | None) -> _Ranks:
     average = np.empty((g, n), np.float64)
     _put(dense, perm, dense_sorted, axis=1)
     _put(average, perm, average_sorted, axis=1)
-    return _Ranks(dense, average, ties.astype(np.int64), levels)
+    return _Ranks(dense, average, ties.astype(np.int64), levels, perm)
 
 
 def _joint_ties(x: _Ranks, y: _Ranks, valid: np.ndarray | None) -> np.ndarray:
@@ -293,9 +294,10 @@ def _earlier_greater(seq: np.ndarray, levels: int) -> np.ndarray:
     if n == 0 or g == 0:
         return np.zeros((g, n), np.int64)
     k = levels + 2  # one more level for the padding, which goes at the end of each row
-    block = int(min(max(8, 2 ** round(math.log2(math.sqrt(2 * k)))), 256, max(n, 1)))
+    block = int(min(max(8, 2 ** math.ceil(math.log2(math.sqrt(8 * k)))), 256, max(n, 1)))
     nb = -(-n // block)
-    padded = np.full((g, nb * block), k - 1, np.int64)
+    count = np.int32 if n < 2**31 else np.int64
+    padded = np.full((g, nb * block), k - 1, np.uint8 if k <= 256 else np.int64)
     padded[:, :n] = seq
     blocks = padded.reshape(g, nb, block)
     out = np.empty((g, nb, block), np.int64)
@@ -305,15 +307,15 @@ def _earlier_greater(seq: np.ndarray, levels: int) -> np.ndarray:
     for r0 in range(0, g, rows_per_chunk):
         rows = blocks[r0 : r0 + rows_per_chunk]
         nr = rows.shape[0]
-        seen = np.zeros((nr, k), np.int64)  # per row: counts of each level so far
+        seen = np.zeros((nr, k), count)  # per row: counts of each level so far
         for b0 in range(0, nb, blocks_per_chunk):
             part = rows[:, b0 : b0 + blocks_per_chunk]  # (nr, m, block)
             m = part.shape[1]
             flat = (np.arange(nr * m)[:, None] * k + part.reshape(nr * m, block)).ravel()
-            hist = np.bincount(flat, minlength=nr * m * k).reshape(nr, m, k)
-            before = np.cumsum(hist, axis=1) - hist + seen[:, None, :]
-            seen += hist.sum(axis=1)
-            at_or_below = np.cumsum(before, axis=2)
+            hist = np.bincount(flat, minlength=nr * m * k).astype(count).reshape(nr, m, k)
+            before = np.cumsum(hist, axis=1, dtype=count) - hist + seen[:, None, :]
+            seen += hist.sum(axis=1, dtype=count)
+            at_or_below = np.cumsum(before, axis=2, dtype=count)
             greater = at_or_below[:, :, -1:] - at_or_below
             counts = _take(greater, part, axis=2)
             inside = (part[:, :, None, :] > part[:, :, :, None]) & lower
@@ -326,8 +328,12 @@ def _discordant(x: _Ranks, y: _Ranks, per_pixel: bool) -> tuple[np.ndarray, np.n
     if y.levels < x.levels:
         x, y = y, x  # the sequence takes the array with fewer levels: cheaper blocks
     g, n = x.dense.shape
-    key = y.dense * (x.levels + 1) + x.dense  # sort by after, ties by before
-    perm = np.argsort(key, axis=1)  # equal keys are equal pixels: their order does not matter
+    # order by after, ties by before; equal keys are equal pixels, whose order does not matter
+    if y.order is not None:  # y is sorted already: only its tie runs need ordering by x
+        key = _take(y.dense, y.order, axis=1) * (x.levels + 1) + _take(x.dense, y.order, axis=1)
+        perm = _take(y.order, np.argsort(key, axis=1, kind="stable"), axis=1)  # timsort: runs
+    else:
+        perm = np.argsort(y.dense * (x.levels + 1) + x.dense, axis=1)
     seq = _take(x.dense, perm, axis=1)
     left = _earlier_greater(seq, x.levels)
     per_group = left.sum(axis=1)
