@@ -239,7 +239,9 @@ def test_pickled_payloads_are_never_executed(tmp_path: Path) -> None:
         def __reduce__(self):
             return (Path.touch, (marker,))
 
-    np.save(tmp_path / "evil.npy", np.array([Evil()], dtype=object), allow_pickle=True)
+    np.save(
+        tmp_path / "evil.npy", np.array([Evil()], dtype=object), allow_pickle=True
+    )  # the attacker's file
     np.savez(tmp_path / "evil.npz", x=np.array([Evil()], dtype=object))
     for name in ("evil.npy", "evil.npz"):
         with pytest.raises(LoadError, match="Python objects"):

@@ -211,7 +211,7 @@ def test_missing_file_and_object_array(qtbot, window: MainWindow, tmp_path) -> N
     assert "nope.png" in window.error_box.text()
     window.error_box.close()
     obj = tmp_path / "objects.npy"
-    np.save(obj, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(obj, np.array([{"a": 1}], dtype=object), allow_pickle=True)  # a hostile file
     assert not window.open_source(obj)
     assert "objects.npy" in window.error_box.text()
     window.error_box.close()
