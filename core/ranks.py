@@ -227,6 +227,25 @@ def _count_rank_rows(v: np.ndarray, valid: np.ndarray | None) -> _Ranks | None:
     return _Ranks(dense, average, ties.astype(np.int64), levels)
 
 
+def _runs(
+    s: np.ndarray, same: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal values along each row of the row-sorted `s`.
+
+    Returns the flat index where each run starts, its length, and its row. `same` marks
+    neighbours to join although unequal (NaN next to NaN).
+    """
+    g, n = s.shape
+    new = np.ones((g, n), bool)
+    if n > 1:
+        np.not_equal(s[:, 1:], s[:, :-1], out=new[:, 1:])
+        if same is not None:
+            new[:, 1:] &= ~same
+    starts = np.flatnonzero(new)
+    lengths = np.diff(np.append(starts, g * n))
+    return starts, lengths, starts // max(n, 1)
+
+
 def _rank_rows(v: np.ndarray, valid: np.ndarray | None) -> _Ranks:
     counted = _count_rank_rows(v, valid)
     if counted is not None:
@@ -238,47 +257,23 @@ def _rank_rows(v: np.ndarray, valid: np.ndarray | None) -> _Ranks:
         v = v.view(np.uint8)
     perm = np.argsort(v, axis=1, kind=_sort_kind(v))  # NaN last
     sv = _take(v, perm, axis=1)
-    new = np.ones((g, n), bool)
-    if n > 1:
-        np.not_equal(sv[:, 1:], sv[:, :-1], out=new[:, 1:])
-        if v.dtype.kind == "f":  # NaN != NaN: keep invalid pixels in one run at the top
-            nan = np.isnan(sv)
-            new[:, 1:] &= ~(nan[:, 1:] & nan[:, :-1])
-    idx = np.broadcast_to(np.arange(n), (g, n))
-    start = np.maximum.accumulate(np.where(new, idx, 0), axis=1)
-    last = np.ones((g, n), bool)
-    last[:, :-1] = new[:, 1:]
-    end = np.minimum.accumulate(np.where(last, idx, n - 1)[:, ::-1], axis=1)[:, ::-1]
-    dense_sorted = np.cumsum(new, axis=1) - 1
-    valid_sorted = ~np.isnan(sv) if v.dtype.kind == "f" else np.ones((g, n), bool)
-    span = (end - start) * valid_sorted
-    ties = span.sum(axis=1) // 2  # a run of L pixels has L(L-1)/2 tied pairs
-    levels = int((dense_sorted * valid_sorted).max()) + 1 if n else 0
-    dense_sorted = np.where(valid_sorted, dense_sorted, levels)
-    average_sorted = (start + end) / 2.0 + 1.0
+    nan = np.isnan(sv) if v.dtype.kind == "f" else None
+    both_nan = None if nan is None else nan[:, 1:] & nan[:, :-1]
+    starts, lengths, rows = _runs(sv, both_nan)
+    valid_run = np.ones(len(starts), bool) if nan is None else ~nan.ravel()[starts]
+    first_run = np.searchsorted(rows, np.arange(g))
+    dense_run = np.arange(len(starts)) - first_run[rows]
+    levels = int(dense_run[valid_run].max()) + 1 if valid_run.any() else 0
+    dense_run[~valid_run] = levels  # invalid pixels: one level above all others
+    average_run = (starts - rows * n) + (lengths + 1) / 2.0
+    ties = np.bincount(
+        rows, weights=(lengths * (lengths - 1) // 2) * valid_run, minlength=g
+    ).astype(np.int64)
     dense = np.empty((g, n), np.int64)
     average = np.empty((g, n), np.float64)
-    _put(dense, perm, dense_sorted, axis=1)
-    _put(average, perm, average_sorted, axis=1)
-    return _Ranks(dense, average, ties.astype(np.int64), levels, perm)
-
-
-def _joint_ties(x: _Ranks, y: _Ranks, valid: np.ndarray | None) -> np.ndarray:
-    """Pairs tied in both arrays, per group."""
-    key = x.dense * (y.levels + 1) + y.dense
-    if valid is not None:
-        key = np.where(valid, key, -1 - np.arange(key.shape[1]))  # invalid: never tied
-    s = np.sort(key, axis=1)
-    g, n = s.shape
-    new = np.ones((g, n), bool)
-    if n > 1:
-        np.not_equal(s[:, 1:], s[:, :-1], out=new[:, 1:])
-    run_id = np.cumsum(new.ravel()) - 1
-    lengths = np.bincount(run_id)
-    first = np.flatnonzero(new.ravel())
-    group_of_run = first // max(n, 1)
-    pairs = lengths * (lengths - 1) // 2
-    return np.bincount(group_of_run, weights=pairs, minlength=g).astype(np.int64)
+    _put(dense, perm, np.repeat(dense_run, lengths).reshape(g, n), axis=1)
+    _put(average, perm, np.repeat(average_run, lengths).reshape(g, n), axis=1)
+    return _Ranks(dense, average, ties, levels, perm)
 
 
 # --- inversions --------------------------------------------------------------------------------
@@ -317,28 +312,39 @@ def _earlier_greater(seq: np.ndarray, levels: int) -> np.ndarray:
             seen += hist.sum(axis=1, dtype=count)
             at_or_below = np.cumsum(before, axis=2, dtype=count)
             greater = at_or_below[:, :, -1:] - at_or_below
-            counts = _take(greater, part, axis=2)
+            counts = greater.reshape(-1)[flat].reshape(nr, m, block)  # same flat index
             inside = (part[:, :, None, :] > part[:, :, :, None]) & lower
             out[r0 : r0 + nr, b0 : b0 + m] = counts + inside.sum(axis=3)
     return out.reshape(g, nb * block)[:, :n]
 
 
-def _discordant(x: _Ranks, y: _Ranks, per_pixel: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Discordant pairs per group, and optionally per pixel (its discordant partners)."""
+def _discordant(
+    x: _Ranks, y: _Ranks, valid: np.ndarray | None, per_pixel: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per group: discordant pairs and pairs tied in both; per pixel: discordant partners."""
     if y.levels < x.levels:
         x, y = y, x  # the sequence takes the array with fewer levels: cheaper blocks
     g, n = x.dense.shape
     # order by after, ties by before; equal keys are equal pixels, whose order does not matter
     if y.order is not None:  # y is sorted already: only its tie runs need ordering by x
         key = _take(y.dense, y.order, axis=1) * (x.levels + 1) + _take(x.dense, y.order, axis=1)
-        perm = _take(y.order, np.argsort(key, axis=1, kind="stable"), axis=1)  # timsort: runs
+        sub = np.argsort(key, axis=1, kind="stable")  # timsort: nearly sorted already
+        perm = _take(y.order, sub, axis=1)
+        key = _take(key, sub, axis=1)
     else:
-        perm = np.argsort(y.dense * (x.levels + 1) + x.dense, axis=1)
+        key = y.dense * (x.levels + 1) + x.dense
+        perm = np.argsort(key, axis=1)
+        key = _take(key, perm, axis=1)
+    starts, lengths, rows = _runs(key)
+    pairs = lengths * (lengths - 1) // 2
+    if valid is not None:  # invalid pixels share the top levels but tie with nothing
+        pairs = pairs * _take(valid, perm, axis=1).ravel()[starts]
+    kept = np.bincount(rows, weights=pairs, minlength=g).astype(np.int64)
     seq = _take(x.dense, perm, axis=1)
     left = _earlier_greater(seq, x.levels)
     per_group = left.sum(axis=1)
     if not per_pixel:
-        return per_group, None
+        return per_group, kept, None
     # later-and-smaller = smaller-in-row - earlier-smaller, with
     # earlier-smaller = position - earlier-greater - earlier-equal
     level_order = np.argsort(_small(seq, x.levels), axis=1, kind="stable")
@@ -359,7 +365,7 @@ def _discordant(x: _Ranks, y: _Ranks, per_pixel: bool) -> tuple[np.ndarray, np.n
     partners_sorted = left + right
     partners = np.empty((g, n), np.int64)
     _put(partners, perm, partners_sorted, axis=1)
-    return per_group, partners
+    return per_group, kept, partners
 
 
 # --- the diff ----------------------------------------------------------------------------------
@@ -438,15 +444,15 @@ def rank_diff(
     True
     """
     gp = _prepare(before, after, scope, roles)
-    discordant, _ = _discordant(gp.x, gp.y, per_pixel=False)
-    return _diff(gp, scope, discordant)
+    discordant, kept, _ = _discordant(gp.x, gp.y, gp.valid, per_pixel=False)
+    return _diff(gp, scope, discordant, kept)
 
 
-def _diff(gp: _Grouped, scope: Scope, discordant: np.ndarray) -> RankDiff:
-    """The statistics of a prepared comparison, given its discordant pairs per group."""
+def _diff(gp: _Grouped, scope: Scope, discordant: np.ndarray, kept: np.ndarray) -> RankDiff:
+    """The statistics of a prepared comparison, given per group its discordant pairs and the
+    pairs tied in both arrays."""
     n = gp.counts
     total = n * (n - 1) // 2
-    kept = _joint_ties(gp.x, gp.y, gp.valid)
     broken = gp.x.ties - kept
     created = gp.y.ties - kept
     concordant = total - discordant - broken - created - kept
@@ -506,7 +512,7 @@ def rank_maps(
     ([[0.0, 0.0, 0.25, -0.25]], [[0, 0, 1, 1]])
     """
     gp = _prepare(before, after, scope, roles)
-    _, partners = _discordant(gp.x, gp.y, per_pixel=True)
+    _, _, partners = _discordant(gp.x, gp.y, gp.valid, per_pixel=True)
     return _maps(gp, partners, np.shape(before))
 
 
@@ -523,8 +529,8 @@ def rank_compare(
     (1, [[0, 0, 1, 1]])
     """
     gp = _prepare(before, after, scope, roles)
-    discordant, partners = _discordant(gp.x, gp.y, per_pixel=True)
-    return _diff(gp, scope, discordant), _maps(gp, partners, np.shape(before))
+    discordant, kept, partners = _discordant(gp.x, gp.y, gp.valid, per_pixel=True)
+    return _diff(gp, scope, discordant, kept), _maps(gp, partners, np.shape(before))
 
 
 def _maps(gp: _Grouped, partners: np.ndarray, shape: tuple[int, ...]) -> RankMaps:
@@ -617,8 +623,7 @@ def diagnose(before: np.ndarray, after: np.ndarray, *, roles: str) -> Diagnosis:
             continue
         if scope == "image":
             gp = _prepare(before, after, scope, roles)
-            per_image, _ = _discordant(gp.x, gp.y, per_pixel=False)
-            kept = _joint_ties(gp.x, gp.y, gp.valid)
+            per_image, kept, _ = _discordant(gp.x, gp.y, gp.valid, per_pixel=False)
             preserved[scope] = bool((per_image == 0).all() and (gp.x.ties == kept).all())
         else:
             preserved[scope] = rank_preserving(before, after, scope=scope, roles=roles)
