@@ -111,6 +111,45 @@ def _kept(axes: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
 # --- the methods ---------------------------------------------------------------------------------
 
 
+def _exact_squares(x: np.ndarray, axis: Axis, order: float) -> bool:
+    """Whether an L2 norm over one axis of `x` can be summed in any order, bit-identically.
+
+    For 8- and 16-bit integers every square is an integer below 2**32, so sums of fewer than
+    2**21 of them are exact in float64: any summation order gives np.linalg.norm's result.
+    """
+    return (
+        order == 2
+        and isinstance(axis, int)
+        and x.dtype.kind in "uib"
+        and x.dtype.itemsize <= 2
+        and x.ndim > 0
+        and x.shape[axis] < 2**21
+    )
+
+
+def _sum_of_squares(x: np.ndarray, axis: int) -> np.ndarray:
+    """Σ x² over `axis` in float64, as plain strided adds (fast for short axes such as RGB)."""
+    if x.shape[axis] <= 8:
+        total = np.zeros(np.delete(x.shape, axis), np.float64)
+        for i in range(x.shape[axis]):
+            v = np.take(x, i, axis=axis).astype(np.float64)
+            total += v * v
+        return total
+    v = x.astype(np.float64)
+    return np.einsum("...i,...i->...", np.moveaxis(v, axis, -1), np.moveaxis(v, axis, -1))
+
+
+def _divide_along(x: np.ndarray, norm: np.ndarray, axis: int) -> np.ndarray:
+    """``x / np.expand_dims(norm, axis)`` in float64, one slice at a time for short axes."""
+    if x.shape[axis] > 8:
+        return x / np.expand_dims(norm, axis)
+    out = np.empty(x.shape, np.float64)
+    for i in range(x.shape[axis]):
+        index = (slice(None),) * (axis % x.ndim) + (i,)
+        np.divide(x[index], norm, out=out[index])
+    return out
+
+
 def _keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
     if axis is None:
         raise NormalizationError(
@@ -124,6 +163,10 @@ def _keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
         )
     try:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if _exact_squares(x, axis, order):
+                norm = np.atleast_1d(np.sqrt(_sum_of_squares(x, axis)))
+                norm[norm == 0] = 1
+                return _divide_along(x, norm, axis)
             norm = np.atleast_1d(np.linalg.norm(x, order, axis))
             norm[norm == 0] = 1
             return x / np.expand_dims(norm, axis)
