@@ -82,7 +82,8 @@ class Probe:
         for axis in axes:
             self.window.model.set_options(axis=axis)
             self.app.processEvents()
-        self.wait(lambda: not self.window._frames.busy and not self.window._batches.busy)
+        w = self.window
+        self.wait(lambda: not (w._frames.busy or w._batches.busy or w._batch_timer.isActive()))
         self.timer.stop()
         return self.max_gap_ms
 
@@ -93,7 +94,13 @@ def run_case(app: QApplication, label: str, array: np.ndarray, roles: str, axes)
         window.show()
         window.model.set_loaded(Loaded(array, roles, f"bench:{label}", label, None, ()))
         probe = Probe(app, window)
-        probe.wait(lambda: window.stats is not None and not window._batches.busy)
+        probe.wait(
+            lambda: (
+                window.stats is not None
+                and not window._batches.busy
+                and not window._batch_timer.isActive()
+            )
+        )
         times = [probe.toggle(axes[i % 2]) for i in range(3)]
         frame, verdict, stats = (statistics.median(t) * 1e3 for t in zip(*times, strict=True))
         gap = probe.burst([axes[i % 2] for i in range(20)])

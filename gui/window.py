@@ -59,6 +59,7 @@ from gui.settings import Settings
 from gui.worker import LatestOnly
 
 APP_NAME = "NormScope"
+BATCH_DELAY_MS = 300
 ICON = Path(__file__).resolve().parent.parent / "resources" / "normscope.svg"
 SCOPE_WORDS = {
     "image": "the whole image",
@@ -99,6 +100,11 @@ class MainWindow(QMainWindow):
         self._cache = FullResultCache()
         self._frames = LatestOnly(self)
         self._batches = LatestOnly(self)
+        # the whole-batch verdict waits until the controls have been still for a moment
+        self._batch_timer = QTimer(self)
+        self._batch_timer.setSingleShot(True)
+        self._batch_timer.setInterval(BATCH_DELAY_MS)
+        self._batch_timer.timeout.connect(self._submit_batch)
 
         self.controls = ControlPanel(self.model)
         scroll = QScrollArea()
@@ -289,10 +295,19 @@ class MainWindow(QMainWindow):
         self.batch = None
         self._show_batch()
         self._recompute_frame()
+        if self.model.loaded is not None and self.model.is_batch:
+            self._batch_timer.start()  # restarted by every change: a burst starts one job
+
+    def _submit_batch(self) -> None:
         loaded = self.model.loaded
-        if loaded is not None and self.model.is_batch:
-            args = (loaded.array, loaded.roles, self.model.normalization, self._cache)
-            self._batches.submit(lambda: batch_job(*args))
+        if loaded is None or not self.model.is_batch:
+            return
+        try:
+            normalization = self.model.normalization
+        except ValueError:
+            return  # the frame job reports it
+        args = (loaded.array, loaded.roles, normalization, self._cache)
+        self._batches.submit(lambda: batch_job(*args))
 
     def _recompute_frame(self) -> None:
         self._update_title()

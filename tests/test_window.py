@@ -33,7 +33,8 @@ def wait_ready(qtbot, w: MainWindow) -> None:
 
     def ready() -> bool:
         batch_done = not w.model.is_batch or w.batch is not None
-        return w.stats is not None and not w._frames.busy and not w._batches.busy and batch_done
+        idle = not w._frames.busy and not w._batches.busy and not w._batch_timer.isActive()
+        return w.stats is not None and idle and batch_done
 
     qtbot.waitUntil(ready, timeout=20_000)
 
@@ -367,3 +368,12 @@ def test_axis_roles_can_be_overridden(qtbot, window: MainWindow, tmp_path) -> No
     assert window.model.roles == "CHW" and "HHW" in window.error_box.text()
     assert roles.currentText() == "CHW"
     window.error_box.close()
+
+
+def test_a_burst_of_changes_starts_one_batch_job(qtbot, window: MainWindow) -> None:
+    before = window._batches.generation
+    for axis in [(1,), (2,), (1, 2), (1,), (2,)] * 4:
+        window.model.set_options(axis=axis)
+    wait_ready(qtbot, window)
+    assert window._batches.generation == before + 1  # debounced: the last state only
+    assert window.batch.diagnosis == diagnose(DIGITS, keras_formula(DIGITS, 2), roles="NHW")
