@@ -556,7 +556,8 @@ def _monotone_rows(b: np.ndarray, a: np.ndarray) -> np.ndarray | None:
     """Per row: is `a` a non-decreasing function of `b`? O(n) by a level table.
 
     Only for small-integer `b` and NaN-free `a`; None otherwise (the caller then counts pairs).
-    A function of `b` has no broken tie; a non-decreasing one has no discordant pair.
+    A function of `b` has no broken tie; a non-decreasing one has no discordant pair. Work is
+    done in chunks of about a million values, so no single numpy call holds the GIL for long.
     """
     g, n = b.shape
     if n == 0 or b.dtype.kind not in "uib" or b.dtype.itemsize > 2:
@@ -565,16 +566,27 @@ def _monotone_rows(b: np.ndarray, a: np.ndarray) -> np.ndarray | None:
         return None
     lo = int(b.min())
     k = int(b.max()) - lo + 1
-    if g * k > _CHUNK * 4:
-        return None
-    key = (np.arange(g)[:, None] * k + (b.astype(np.int64) - lo)).ravel()
-    values = a.astype(np.float64).ravel()  # exact for every dtype a normalization returns
-    table = np.full(g * k, np.nan)
-    table[key] = values  # the last pixel of each level wins ...
-    function = (table[key] == values).reshape(g, n).all(axis=1)  # ... and must equal them all
-    t = table.reshape(g, k)
-    rising = ((t == np.fmax.accumulate(t, axis=1)) | np.isnan(t)).all(axis=1)
-    return function & rising
+    out = np.empty(g, bool)
+    rows_per = max(1, min(_CHUNK // n, _CHUNK // k))
+    for r0 in range(0, g, rows_per):
+        bb, aa = b[r0 : r0 + rows_per], a[r0 : r0 + rows_per]
+        r = bb.shape[0]
+        table = np.full((r, k), np.nan)
+        function = np.ones(r, bool)
+        for c0 in range(0, n, _CHUNK):  # splits only a row longer than a chunk
+            codes = bb[:, c0 : c0 + _CHUNK].astype(np.int64) - lo
+            key = (np.arange(r)[:, None] * k + codes).ravel()
+            values = aa[:, c0 : c0 + _CHUNK].astype(np.float64).ravel()  # exact for any output
+            part = np.full(r * k, np.nan)
+            part[key] = values  # the last pixel of each level wins ...
+            function &= (part[key] == values).reshape(r, -1).all(axis=1)  # ... and must equal all
+            part = part.reshape(r, k)
+            clash = ~np.isnan(part) & ~np.isnan(table) & (part != table)
+            function &= ~clash.any(axis=1)
+            table = np.where(np.isnan(table), part, table)
+        rising = ((table == np.fmax.accumulate(table, axis=1)) | np.isnan(table)).all(axis=1)
+        out[r0 : r0 + r] = function & rising
+    return out
 
 
 def rank_preserving(
@@ -597,6 +609,25 @@ def rank_preserving(
     if fast is not None:
         return bool(fast.all())
     return rank_diff(before, after, scope=scope, roles=roles).rank_preserving
+
+
+def _per_image_flips(
+    before: np.ndarray, after: np.ndarray, roles: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Discordant pairs and broken ties of each image, a chunk of images at a time."""
+    n_axis = roles.index("N")
+    count = np.shape(before)[n_axis]
+    per = max(1, _CHUNK // max(math.prod(np.shape(before)) // max(count, 1), 1))
+    flips, broken = [], []
+    for i0 in range(0, count, per):
+        chunk = slice(i0, min(i0 + per, count))
+        b = np.asarray(before)[(slice(None),) * n_axis + (chunk,)]
+        a = np.asarray(after)[(slice(None),) * n_axis + (chunk,)]
+        gp = _prepare(b, a, "image", roles)
+        discordant, kept, _ = _discordant(gp.x, gp.y, gp.valid, per_pixel=False)
+        flips.append(discordant)
+        broken.append(gp.x.ties - kept)
+    return np.concatenate(flips), np.concatenate(broken)
 
 
 def diagnose(before: np.ndarray, after: np.ndarray, *, roles: str) -> Diagnosis:
@@ -622,9 +653,8 @@ def diagnose(before: np.ndarray, after: np.ndarray, *, roles: str) -> Diagnosis:
             preserved[scope] = None
             continue
         if scope == "image":
-            gp = _prepare(before, after, scope, roles)
-            per_image, kept, _ = _discordant(gp.x, gp.y, gp.valid, per_pixel=False)
-            preserved[scope] = bool((per_image == 0).all() and (gp.x.ties == kept).all())
+            per_image, broken = _per_image_flips(before, after, roles)
+            preserved[scope] = bool((per_image == 0).all() and (broken == 0).all())
         else:
             preserved[scope] = rank_preserving(before, after, scope=scope, roles=roles)
     if per_image is None:

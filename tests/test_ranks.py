@@ -210,3 +210,13 @@ def test_fast_rank_preserving_check_agrees_with_pair_counts(x, data) -> None:
         assert rank_preserving(x, y, scope=scope, roles=roles) == want
         if mono:
             assert want
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "uint16", "bool"])
+def test_fast_check_handles_signed_and_wide_integers(dtype) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.integers(-100 if dtype.startswith("int") else 0, 100, (6, 40)).astype(dtype)
+    for y in (x.astype(float) * 3 - 7, rng.random(x.shape)):
+        for scope in ("all", "row", "column"):
+            want = rank_diff(x, y, scope=scope, roles="HW").rank_preserving
+            assert rank_preserving(x, y, scope=scope, roles="HW") == want
