@@ -235,10 +235,11 @@ def _percentile(
     v = x.astype(np.float64)
     if v.size == 0:
         return v.astype(_float_out(x))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         lo, hi = np.percentile(v, (low, high), axis=axes, keepdims=True)
-        clipped = np.clip(v, lo, hi)
-    return _minmax(clipped, axes, (0.0, 1.0)).astype(_float_out(x), copy=False)
+        span = hi - lo  # the clipped group's own min and max: no second pass needed
+        out = (np.clip(v, lo, hi) - lo) / np.where(span == 0, 1.0, span)
+    return out.astype(_float_out(x), copy=False)
 
 
 def _equalize_group(g: np.ndarray, nbins: int) -> np.ndarray:
