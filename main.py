@@ -18,8 +18,6 @@ from pathlib import Path
 COMMANDS = ("report", "normalize", "export")
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
-ARRAY_SUFFIXES = (".npy", ".tif", ".tiff", ".png")
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 class UsageError(Exception):
@@ -166,7 +164,11 @@ def _run(args: argparse.Namespace) -> int:
     from_file = not loaded.source.startswith("sample:")
     if from_file and out.exists() and out.resolve() == Path(loaded.source).resolve():
         raise UsageError(f"{out.name}: refusing to overwrite the input file")
-    allowed = ARRAY_SUFFIXES if args.command == "normalize" else PICTURE_SUFFIXES
+    if args.command == "normalize":
+        from core.report import NORMALIZED_SUFFIXES as allowed
+    else:
+        _ensure_gui_app()
+        from gui.export import IMAGE_FORMATS as allowed
     if out.suffix.lower() not in allowed:
         raise UsageError(f"{out.name}: {args.command} writes {', '.join(allowed)} files")
     if not out.parent.exists():
@@ -182,7 +184,6 @@ def _run(args: argparse.Namespace) -> int:
 
         write_normalized(y, out)
         return 0
-    _ensure_gui_app()
     from core.report import build_comparison
     from gui.export import render_comparison, save_image
 

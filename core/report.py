@@ -26,6 +26,7 @@ from core.ranks import RankDiff, diagnose, rank_compare, rank_diff
 from core.roles import as_displayed, scope_axes
 
 __all__ = [
+    "NORMALIZED_SUFFIXES",
     "Comparison",
     "build_comparison",
     "build_report",
@@ -35,20 +36,30 @@ __all__ = [
     "write_normalized",
 ]
 
+#: What :func:`write_normalized` writes: exact arrays (.npy, TIFF) or a 16-bit PNG view.
+NORMALIZED_SUFFIXES = (".npy", ".tif", ".tiff", ".png")
+
 
 def _num(value: float) -> float | None:
     """A JSON-safe float: NaN and infinities become None."""
     return float(value) if math.isfinite(value) else None
 
 
-def _select(loaded: Loaded, index: int | None) -> tuple[np.ndarray, str]:
+def _pick(
+    loaded: Loaded, y: np.ndarray, index: int | None, *, keep_axis: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The array and its normalization `y`, narrowed to image `index` of a batch (checked).
+
+    `keep_axis` keeps the N axis (of length 1), so the roles still apply.
+    """
     if index is None or "N" not in loaded.roles:
-        return loaded.array, loaded.roles
+        return loaded.array, y
     n = loaded.roles.index("N")
     size = loaded.array.shape[n]
     if not 0 <= index < size:
         raise IndexError(f"image index {index} is out of range: the batch has {size} images")
-    return np.take(loaded.array, [index], axis=n), loaded.roles
+    which = [index] if keep_axis else index
+    return np.take(loaded.array, which, axis=n), np.take(y, which, axis=n)
 
 
 def default_scope(roles: str) -> str:
@@ -89,11 +100,8 @@ def build_report(
     >>> r["ranks"]["pairs"]["discordant"] > 0
     True
     """
-    x, roles = loaded.array, loaded.roles
-    y = normalization.apply(x, roles=roles)
-    if index is not None:
-        x, _ = _select(loaded, index)
-        y = np.take(y, [index], axis=roles.index("N")) if "N" in roles else y
+    roles = loaded.roles
+    x, y = _pick(loaded, normalization.apply(loaded.array, roles=roles), index, keep_axis=True)
     scope = scope or default_scope(roles)
     if scope_axes(scope, roles) is None:
         raise ValueError(f"scope {scope!r} does not fit an array with roles {roles!r}")
@@ -205,17 +213,10 @@ def build_comparison(
     image (default: the whole image).
     """
     roles = loaded.roles
+    if index is None and "N" in roles:
+        index = 0
     y = normalization.apply(loaded.array, roles=roles)
-    if "N" in roles:
-        n = roles.index("N")
-        index = 0 if index is None else index
-        if not 0 <= index < loaded.array.shape[n]:
-            raise IndexError(
-                f"image index {index} is out of range: the batch has {loaded.array.shape[n]} images"
-            )
-        before, after = np.take(loaded.array, index, axis=n), np.take(y, index, axis=n)
-    else:
-        before, after = loaded.array, y
+    before, after = _pick(loaded, y, index, keep_axis=False)
     image_roles = roles.replace("N", "")
     before, _ = as_displayed(before, image_roles)
     after, image_roles = as_displayed(after, image_roles)

@@ -115,7 +115,3 @@ class LatestOnly(QObject):
             self._start_pending()
         else:
             self.busyChanged.emit(False)
-
-    def wait_idle(self, msecs: int = -1) -> bool:
-        """Block until the pool is idle (for shutdown and tests); True if it is."""
-        return QThreadPool.globalInstance().waitForDone(msecs)
