@@ -482,8 +482,9 @@ class MainWindow(QMainWindow):
         )
         if self.stats is not None:
             m = self.stats.maps
+            before, after = m.ranks_at((row, col))
             text += (
-                f"   rank {fmt(m.rank_before[row, col])} → {fmt(m.rank_after[row, col])}"
+                f"   rank {fmt(before)} → {fmt(after)}"
                 f" of {fmt(m.group_size[row, col])}"
                 f"   order changed with {fmt(m.partners[row, col])} pixels"
             )

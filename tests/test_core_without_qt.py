@@ -63,3 +63,42 @@ def test_no_core_module_imports_qt() -> None:
                 continue
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in QT_NAMES]
     assert not offenders
+
+
+WITHOUT_NUMBA = """
+import sys
+
+class BlockNumba:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("numba", "llvmlite"):
+            raise ImportError("numba is not installed here")
+
+sys.meta_path.insert(0, BlockNumba())
+import pytest
+from core.loading import load
+from core.normalize import Normalization
+from core.ranks import rank_compare, rank_diff
+
+x = load("sample:digits").array
+y = Normalization(method="keras", axis=1).apply(x, roles="NHW")
+d, m = rank_compare(x, y, scope="image", roles="NHW")
+print(d.pairs.discordant, int(m.partners.sum()))
+with pytest.raises(ImportError, match="numba"):
+    rank_diff(x, y, roles="NHW", engine="compiled")
+assert "numba" not in sys.modules
+"""
+
+
+def test_rank_diff_falls_back_to_numpy_without_numba() -> None:
+    from core.loading import load
+    from core.normalize import Normalization
+    from core.ranks import rank_compare
+
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_NUMBA], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    x = load("sample:digits").array
+    y = Normalization(method="keras", axis=1).apply(x, roles="NHW")
+    d, m = rank_compare(x, y, scope="image", roles="NHW", engine="compiled")
+    assert result.stdout.split() == [str(d.pairs.discordant), str(int(m.partners.sum()))]

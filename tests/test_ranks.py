@@ -13,7 +13,7 @@ from hypothesis import strategies as st_h
 from hypothesis.extra import numpy as hnp
 
 from core.loading import load
-from core.ranks import diagnose, rank_diff, rank_maps, rank_preserving
+from core.ranks import diagnose, rank_compare, rank_diff, rank_maps, rank_preserving
 from core.roles import SCOPES, scope_axes
 
 
@@ -158,13 +158,14 @@ def test_displacement_is_the_rank_shift_over_group_size() -> None:
     m = rank_maps(x, y, scope="row", roles="HW")
     np.testing.assert_allclose(m.displacement, [[0.75, 0.25, -0.25, -0.75]])
     assert m.displacement.dtype == np.float32 and m.partners.tolist() == [[3, 3, 3, 3]]
-    assert m.rank_before.tolist() == [[1, 2, 3, 4]] and m.rank_after.tolist() == [[4, 3, 2, 1]]
+    assert m.ranks_at(0)[0].tolist() == [1, 2, 3, 4] and m.ranks_at(0)[1].tolist() == [4, 3, 2, 1]
     assert m.group_size.tolist() == [[4, 4, 4, 4]]
     x = np.array([[5, 5, 1], [5, 9, 9], [1, 0, 9]], np.uint8)  # per column, ties averaged
     y = x * np.array([1.0, -1.0, 2.0])
     m = rank_maps(x, y, scope="column", roles="HW")
-    np.testing.assert_array_equal(m.rank_before, np.stack([st.rankdata(c) for c in x.T], axis=1))
-    np.testing.assert_array_equal(m.rank_after, np.stack([st.rankdata(c) for c in y.T], axis=1))
+    before, after = np.stack([m.ranks_at(i) for i in range(3)], axis=1)
+    np.testing.assert_array_equal(before, np.stack([st.rankdata(c) for c in x.T], axis=1))
+    np.testing.assert_array_equal(after, np.stack([st.rankdata(c) for c in y.T], axis=1))
 
 
 def test_constant_single_pixel_and_empty_groups() -> None:
@@ -220,3 +221,70 @@ def test_fast_check_handles_signed_and_wide_integers(dtype) -> None:
         for scope in ("all", "row", "column"):
             want = rank_diff(x, y, scope=scope, roles="HW").rank_preserving
             assert rank_preserving(x, y, scope=scope, roles="HW") == want
+
+
+def both_engines(x: np.ndarray, y: np.ndarray, scope: str, roles: str) -> None:
+    """The compiled and the numpy engine agree: counts and maps exactly, ρ and τ to 1e-12."""
+    (dc, mc), (dn, mn) = (
+        rank_compare(x, y, scope=scope, roles=roles, engine=e) for e in ("compiled", "numpy")
+    )
+    assert dc.pairs == dn.pairs and dc.groups_with_inversions == dn.groups_with_inversions
+    assert dc.nan_pixels == dn.nan_pixels and dc.undefined_groups == dn.undefined_groups
+    for a, b in ((dc.spearman_mean, dn.spearman_mean), (dc.kendall_mean, dn.kendall_mean)):
+        assert (np.isnan(a) and np.isnan(b)) or abs(a - b) < 1e-12
+    np.testing.assert_array_equal(mc.partners, mn.partners)
+    np.testing.assert_array_equal(mc.displacement, mn.displacement)
+    np.testing.assert_array_equal(mc.group_size, mn.group_size)
+    for index in [(0,) * x.ndim, tuple(s - 1 for s in x.shape), tuple(s // 2 for s in x.shape)]:
+        np.testing.assert_array_equal(mc.ranks_at(index), mn.ranks_at(index))
+
+
+dtypes = st_h.sampled_from(["uint8", "int8", "uint16", "int32", "float32", "float64", "bool"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(tie_heavy, dtypes, dtypes, st_h.data())
+def test_compiled_and_numpy_engines_agree(x, before_dtype, after_dtype, data) -> None:
+    y = data.draw(
+        hnp.arrays(
+            np.float64, x.shape, elements=st_h.sampled_from([0.0, -0.0, 0.5, 1.0, -2.0, np.nan])
+        )
+    )
+    x = x if before_dtype.startswith("float") else np.nan_to_num(x, nan=1.0)
+    y = y if after_dtype.startswith("float") else np.nan_to_num(y, nan=1.0)
+    x, y = x.astype(before_dtype), y.astype(after_dtype)
+    roles = "HW" if x.ndim == 2 else "NHW"
+    for scope in ("all", "row", "column"):
+        both_engines(x, y, scope, roles)
+
+
+def test_engines_agree_where_float32_merges_float64_values() -> None:
+    # distinct float64 values that round to one float32 (the compiled engine's sort key)
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 6, (40, 50)).astype(np.uint8)
+    base = np.float32(0.3) + np.zeros(x.shape)
+    y = base + rng.integers(-3, 4, x.shape) * 1e-12 * (rng.random(x.shape) < 0.7)
+    assert len(np.unique(y)) > len(np.unique(y.astype(np.float32)))
+    both_engines(x, y, "all", "HW")
+    both_engines(x, y, "row", "HW")
+    counts, partners = brute(x[:6], y[:6])
+    d, m = rank_compare(x[:6], y[:6], engine="compiled")
+    p = d.pairs
+    assert (p.concordant, p.discordant, p.ties_broken, p.ties_created, p.ties_kept) == counts
+    np.testing.assert_array_equal(m.partners.ravel(), partners)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_engines_agree_on_big_groups_split_over_threads(seed) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (300, 400)).astype(np.uint8)  # 120,000 pixels: the row is cut
+    y = keras(x, 1)
+    y[rng.random(y.shape) < 0.01] = np.nan
+    both_engines(x, y, "all", "HW")
+    both_engines(x.astype(np.float32), y.astype(np.float32), "all", "HW")
+    both_engines(x, y, "row", "HW")  # 300 groups: blocks of rows on threads
+
+
+def test_unknown_engine_is_refused() -> None:
+    with pytest.raises(ValueError, match="engine"):
+        rank_diff(np.ones((2, 2)), np.ones((2, 2)), engine="fortran")

@@ -276,7 +276,7 @@ def test_hover_reads_the_same_pixel_everywhere(window: MainWindow) -> None:
     text = window.pixel_text(int(r), int(c))
     assert f"(row {r}, col {c})" in text and f"original {before[r, c]}" in text
     maps = rank_maps(before, after, scope="all", roles="HW")
-    before_rank, after_rank = (format_level(m[r, c]) for m in (maps.rank_before, maps.rank_after))
+    before_rank, after_rank = (format_level(float(v)) for v in maps.ranks_at((r, c)))
     assert f"rank {before_rank} → {after_rank} of 784" in text
     assert window.pixel_text(-1, 0) == "" and window.pixel_text(0, 10_000) == ""
 

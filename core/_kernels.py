@@ -1,0 +1,246 @@
+"""Compiled loops of the rank diff (numba, ``nogil``): the parts numpy can only do with many
+passes of random gathers and scatters.
+
+Imported lazily by :mod:`core.ranks`; its pure-numpy engine gives identical counts and maps
+when numba is missing or ``engine="numpy"`` is asked for. Every kernel works on rows (one
+group of pixels per row) and writes into arrays the caller made.
+
+The sort itself stays in numpy (its SIMD sort of uint64 keys beats any loop here): a pixel's
+key is ``after_key << 32 | pixel index``, so one sort of each row orders the pixels by after.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_LOW = np.uint64(0xFFFFFFFF)
+_INVALID = np.uint64(0xFFFFFFFF) << np.uint64(32)
+
+
+@njit(nogil=True, cache=True)
+def joint_keys(after_key, float_bits, valid, check_valid, keys):
+    """``keys[r, i] = after_key[r, i] << 32 | i``; invalid pixels get the top key.
+
+    With `float_bits`, `after_key` holds raw float32 bits, made order-preserving here
+    (negative: all bits flipped; positive: the sign bit set; -0.0 taken as +0.0).
+    """
+    g, n = after_key.shape
+    sign = np.uint32(1 << 31)
+    for r in range(g):
+        for i in range(n):
+            if check_valid and not valid[r, i]:
+                keys[r, i] = _INVALID | np.uint64(i)
+                continue
+            key = after_key[r, i]
+            if float_bits:
+                if key == sign:
+                    key = np.uint32(0)
+                key = ~key if key & sign else key | sign
+            keys[r, i] = (np.uint64(key) << np.uint64(32)) | np.uint64(i)
+
+
+@njit(nogil=True, cache=True)
+def dense_levels(order, equal, levels):
+    """``levels[r, order[r, t]]``: the dense level of each pixel, from a sort of each row
+    (`order`) and the sorted values (`equal`; equal values, equal level)."""
+    g, n = order.shape
+    for r in range(g):
+        lev = -1
+        for t in range(n):
+            if t == 0 or equal[r, t] != equal[r, t - 1]:
+                lev += 1
+            levels[r, order[r, t]] = lev
+
+
+@njit(nogil=True, cache=True)
+def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, out, counts, sums, part):
+    """Walk rows in after-order: tie runs, inversions, ranks and partners.
+
+    `keys` come sorted per row (valid pixels first). ``levels[r, i]`` is pixel i's before
+    value as an integer level below `k` (equal values, equal level). Where ``keys >> 32``
+    only approximates after (a float32 key of float64 data), ``exact`` holds the true
+    values: a run of equal keys whose values differ is re-sorted by value.
+
+    ``part = (r0, r1, t0, t1)``: rows r0 to r1, and in each the sorted positions t0 to t1
+    (t1 < 0: to the end). Parts that split a row must start and end where ``keys >> 32``
+    changes; their counts add up, so two threads can share one big row.
+
+    A run of pixels tied in after is handled at once: its inversions are counted against the
+    pixels before it (queried before the run enters the Fenwick tree of levels), and its
+    later-and-smaller partners after it entered. Random reads and writes get tight loops of
+    their own, apart from the counting, so that the memory system can overlap them.
+
+    ``counts[r]`` receives the valid pixels, discordant pairs, before ties, after ties and
+    pairs tied in both; ``sums[r]`` Σ(rx−μ)(ry−μ), Σ(rx−μ)², Σ(ry−μ)² over average ranks
+    (μ the mean rank). Whole-row numbers (valid pixels, before ties, Σ(rx−μ)²) come only
+    from the part with t0 = 0, so the parts' arrays simply add up. With `maps`,
+    ``out = (packed, after_sorted)`` receives per pixel ``(2·(rank after − rank before) +
+    2·valid) << 32 | discordant partners`` (see :func:`unpack`), and per row the sorted
+    exact after values.
+    """
+    n = keys.shape[1]
+    r0, r1, t0, t1 = part
+    packed, after_sorted = out
+    tree = np.zeros(k + 1, np.int64)  # Fenwick tree: how many pixels so far at each level
+    count = np.zeros(k + 1, np.int64)  # pixels per level, then pixels below each level
+    inrun = np.zeros(k, np.int64)  # pixels of the current tie run at each level
+    seen = np.zeros(k, np.int64)  # pixels so far at each level
+    width = n if t1 < 0 else t1 - t0
+    seq = np.empty(width, levels.dtype)  # before levels in after-order
+    value = np.empty(width if use_exact else 1, np.float64)  # exact after values, same order
+    word = np.empty(width if maps else 1, np.uint64)  # shift and partners, same order
+    for r in range(r0, r1):
+        count[:] = 0
+        for i in range(n):
+            if not check_valid or valid[r, i]:
+                count[levels[r, i] + 1] += 1
+        ties_x = 0
+        for lev in range(k):
+            c = count[lev + 1]
+            ties_x += c * (c - 1) // 2
+            count[lev + 1] += count[lev]
+        below = count
+        mr = below[k]
+        start = min(t0, mr)
+        stop = mr if t1 < 0 else min(t1, mr)
+        seen[:] = 0
+        for t in range(start):
+            seen[levels[r, keys[r, t] & _LOW]] += 1
+        tree[:] = 0
+        for lev in range(k):  # a Fenwick tree of `seen`, in O(k)
+            tree[lev + 1] += seen[lev]
+            parent = (lev + 1) + ((lev + 1) & -(lev + 1))
+            if parent <= k:
+                tree[parent] += tree[lev + 1]
+        for t in range(start, stop):
+            seq[t - start] = levels[r, keys[r, t] & _LOW]
+        if use_exact:
+            for t in range(start, stop):
+                value[t - start] = exact[r, keys[r, t] & _LOW]
+        mu = (mr + 1) / 2.0
+        disc = 0
+        ties_y = 0
+        kept = 0
+        sxy = 0.0
+        sxx = 0.0
+        syy = 0.0
+        if t0 == 0:
+            for lev in range(k):
+                rx = (below[lev] + below[lev + 1] + 1) / 2.0
+                sxx += (below[lev + 1] - below[lev]) * (rx - mu) * (rx - mu)
+        t = start
+        while t < stop:
+            high = keys[r, t] >> np.uint64(32)
+            e = t + 1
+            while e < stop and keys[r, e] >> np.uint64(32) == high:
+                e += 1
+            mixed = False
+            if use_exact:
+                for u in range(t + 1, e):
+                    if value[u - start] != value[t - start]:
+                        mixed = True
+                        break
+                if mixed:
+                    order = np.argsort(value[t - start : e - start], kind="mergesort")
+                    keys[r, t:e] = keys[r, t:e][order]
+                    seq[t - start : e - start] = seq[t - start : e - start][order]
+                    value[t - start : e - start] = value[t - start : e - start][order]
+            s = t
+            while s < e:
+                f = s + 1
+                if mixed:
+                    while f < e and value[f - start] == value[s - start]:
+                        f += 1
+                else:
+                    f = e
+                ties_y += (f - s) * (f - s - 1) // 2
+                ry = (s + 1 + f) / 2.0
+                syy += (f - s) * (ry - mu) * (ry - mu)
+                twice_rx = 0
+                low = high_level = np.int64(seq[s - start])
+                first_at_or_below = 0
+                last = -1
+                at_or_below = 0
+                for u in range(s, f):  # against the pixels before the run
+                    lev = np.int64(seq[u - start])
+                    if lev != last:  # the tree is the same for the whole run
+                        low = min(low, lev)
+                        high_level = max(high_level, lev)
+                        at_or_below = 0
+                        j = lev + 1
+                        while j > 0:
+                            at_or_below += tree[j]
+                            j -= j & -j
+                        last = lev
+                    if u == s:
+                        first_at_or_below = at_or_below
+                    disc += s - at_or_below
+                    twice = below[lev] + below[lev + 1] + 1
+                    twice_rx += twice
+                    if maps:
+                        shifted = np.uint64((s + 1 + f) - twice + 2 * mr) << np.uint64(32)
+                        word[u - start] = shifted | np.uint64(s - at_or_below)
+                sxy += (ry - mu) * (twice_rx / 2.0 - (f - s) * mu)
+                if maps and low == high_level:  # one level: later-smaller is one number
+                    smaller = np.uint64(below[low] - (first_at_or_below - seen[low]))
+                    for u in range(s, f):
+                        word[u - start] += smaller
+                u = s
+                while u < f:  # the run enters the tree, a stretch of one level at a time
+                    lev = np.int64(seq[u - start])
+                    v = u + 1
+                    while v < f and seq[v - start] == lev:
+                        v += 1
+                    kept += (v - u) * inrun[lev] + (v - u) * (v - u - 1) // 2
+                    inrun[lev] += v - u
+                    seen[lev] += v - u
+                    j = lev + 1
+                    while j <= k:
+                        tree[j] += v - u
+                        j += j & -j
+                    u = v
+                for u in range(s, f):  # against the pixels after the run
+                    lev = np.int64(seq[u - start])
+                    inrun[lev] = 0
+                    if maps and low != high_level:
+                        smaller_so_far = 0
+                        j = lev
+                        while j > 0:
+                            smaller_so_far += tree[j]
+                            j -= j & -j
+                        word[u - start] += np.uint64(below[lev] - smaller_so_far)
+                s = f
+            t = e
+        if maps:
+            for t in range(start, stop):
+                packed[r, keys[r, t] & _LOW] = word[t - start]
+            if use_exact:
+                for t in range(start, stop):
+                    after_sorted[r, t] = value[t - start]
+        counts[r, 0] = mr if t0 == 0 else 0
+        counts[r, 1] = disc
+        counts[r, 2] = ties_x if t0 == 0 else 0
+        counts[r, 3] = ties_y
+        counts[r, 4] = kept
+        sums[r, 0] = sxy
+        sums[r, 1] = sxx
+        sums[r, 2] = syy
+
+
+@njit(nogil=True, cache=True)
+def unpack(packed, valid, check_valid, m, partners, displacement, part):
+    """Split the words of :func:`scan` into partners and displacement (0 for invalid pixels),
+    for rows r0 to r1 and pixels i0 to i1 of ``part = (r0, r1, i0, i1)`` (i1 < 0: all)."""
+    r0, r1, i0, i1 = part
+    i1 = packed.shape[1] if i1 < 0 else i1
+    for r in range(r0, r1):
+        offset = 2 * m[r]
+        for i in range(i0, i1):
+            if check_valid and not valid[r, i]:
+                partners[r, i] = 0
+                displacement[r, i] = 0.0
+            else:
+                partners[r, i] = packed[r, i] & _LOW
+                twice = np.int64(packed[r, i] >> np.uint64(32)) - offset
+                displacement[r, i] = twice * 0.5 / m[r]
