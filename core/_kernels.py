@@ -244,3 +244,97 @@ def unpack(packed, valid, check_valid, m, partners, displacement, part):
                 partners[r, i] = packed[r, i] & _LOW
                 twice = np.int64(packed[r, i] >> np.uint64(32)) - offset
                 displacement[r, i] = twice * 0.5 / m[r]
+
+
+@njit(nogil=True, cache=True)
+def monotone(codes, k, after, out):
+    """``out[r]``: is ``after[r]`` a non-decreasing function of the levels ``codes[r]``
+    (``0 <= code < k``)? One pass per row with early exit; levels are stamped with their
+    row instead of cleared, and a row with few pixels sorts its levels instead of walking
+    all k."""
+    g, n = codes.shape
+    table = np.empty(k, np.float64)
+    stamp = np.full(k, -1, np.int64)
+    touched = np.empty(n, np.int64)
+    for r in range(g):
+        ok = True
+        m = 0
+        for i in range(n):
+            c = np.int64(codes[r, i])
+            v = np.float64(after[r, i])
+            if stamp[c] != r:
+                stamp[c] = r
+                table[c] = v
+                touched[m] = c
+                m += 1
+            elif table[c] != v:
+                ok = False
+                break
+        if ok:
+            last = -np.inf
+            if k <= 4 * n:
+                for c in range(k):
+                    if stamp[c] == r:
+                        if table[c] < last:
+                            ok = False
+                            break
+                        last = table[c]
+            else:
+                for c in np.sort(touched[:m]):
+                    if table[c] < last:
+                        ok = False
+                        break
+                    last = table[c]
+        out[r] = ok
+
+
+@njit(nogil=True, cache=True)
+def finite_range(values, others):
+    """Smallest and largest finite value of `values` over the pixels where `others` (same
+    size, or size 1 for none) is finite too, and how many such pixels there are."""
+    lo = np.inf
+    hi = -np.inf
+    count = 0
+    paired = others.size == values.size
+    for i in range(values.size):
+        v = np.float64(values[i])
+        if not np.isfinite(v) or (paired and not np.isfinite(np.float64(others[i]))):
+            continue
+        count += 1
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi, count
+
+
+@njit(inline="always")
+def _bin(v, edges, scale):
+    """``searchsorted(edges, v, "right") - 1``, the last bin closed; v within the edges."""
+    nb = len(edges) - 1
+    i = min(max(np.int64((v - edges[0]) * scale), 0), nb - 1)
+    while i > 0 and v < edges[i]:
+        i -= 1
+    while i < nb - 1 and v >= edges[i + 1]:
+        i += 1
+    return i
+
+
+@njit(nogil=True, cache=True)
+def bin_counts(values, edges, counts):
+    """Add each finite value of `values` within the edges to ``counts[bin]``."""
+    scale = (len(edges) - 1) / (edges[-1] - edges[0])
+    for i in range(values.size):
+        v = np.float64(values[i])
+        if np.isfinite(v) and edges[0] <= v <= edges[-1]:
+            counts[_bin(v, edges, scale)] += 1
+
+
+@njit(nogil=True, cache=True)
+def joint_counts(before, after, x_edges, y_edges, counts):
+    """Add each pixel finite in both arrays to ``counts[bin of before, bin of after]``."""
+    sx = (len(x_edges) - 1) / (x_edges[-1] - x_edges[0])
+    sy = (len(y_edges) - 1) / (y_edges[-1] - y_edges[0])
+    for i in range(before.size):
+        u = np.float64(before[i])
+        v = np.float64(after[i])
+        if np.isfinite(u) and np.isfinite(v):
+            counts[_bin(u, x_edges, sx), _bin(v, y_edges, sy)] += 1

@@ -6,9 +6,12 @@ counts instead, so the histogram under a panel is the truth about the array.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from core import _engine
 
 __all__ = ["Histogram", "JointHistogram", "histogram", "joint_histogram"]
 
@@ -43,15 +46,31 @@ class JointHistogram:
     y_edges: np.ndarray
 
 
-def _edges(values: np.ndarray, bins: int, value_range: tuple[float, float] | None) -> np.ndarray:
-    """Bin edges for `values`: one bin per integer level when they fit, else `bins` equal bins."""
+def _finite_range(values: np.ndarray, others: np.ndarray | None = None) -> tuple[float, float, int]:
+    """Smallest and largest finite value of the 1-D `values` over the pixels where `others`
+    is finite too, and how many such pixels there are."""
+    compiled = _engine.kernels()
+    if compiled is not None:
+        lo, hi, count = compiled.finite_range(values, np.empty(1) if others is None else others)
+        return float(lo), float(hi), int(count)
+    ok = np.ones(values.shape, bool)
+    for v in (values, others):
+        if v is not None and v.dtype.kind == "f":
+            ok &= np.isfinite(v)
+    kept = values if ok.all() else values[ok]
+    if not kept.size:
+        return math.inf, -math.inf, 0
+    return float(kept.min()), float(kept.max()), int(kept.size)
+
+
+def _edges(
+    lo: float, hi: float, integral: bool, bins: int, value_range: tuple[float, float] | None
+) -> np.ndarray:
+    """Bin edges: one bin per integer level when they fit, else `bins` equal bins."""
     if value_range is not None:
         lo, hi = float(value_range[0]), float(value_range[1])
-    elif values.size:
-        lo, hi = float(values.min()), float(values.max())
-    else:
+    elif lo > hi:  # no finite value
         lo, hi = 0.0, 1.0
-    integral = values.dtype.kind in "uib"
     if integral and hi - lo + 1 <= bins:
         return np.arange(lo, hi + 2, dtype=np.float64) - 0.5
     if hi == lo:
@@ -65,6 +84,12 @@ def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
         return (values.astype(np.int64) - int(edges[0] + 0.5)).ravel()
     idx = np.searchsorted(edges, values.ravel(), side="right") - 1
     return np.minimum(idx, len(edges) - 2)
+
+
+def _within(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Mask of the finite values between the first and the last edge."""
+    with np.errstate(invalid="ignore"):
+        return (values >= edges[0]) & (values <= edges[-1])
 
 
 def histogram(
@@ -102,19 +127,19 @@ def histogram(
     if a.dtype.kind not in "uifb":
         raise TypeError(f"cannot histogram {a.dtype} data")
     values = a.ravel()
-    nonfinite = 0
-    if a.dtype.kind == "f":
-        finite = np.isfinite(values)
-        nonfinite = int(values.size - np.count_nonzero(finite))
-        if nonfinite:
-            values = values[finite]
     if a.dtype.kind == "b":
         values = values.view(np.uint8)
-    edges = _edges(values, bins, range)
-    if range is not None:
-        values = values[(values >= edges[0]) & (values <= edges[-1])]
-    counts = np.bincount(_bin_index(values, edges), minlength=len(edges) - 1)
-    return Histogram(counts.astype(np.int64), edges, nonfinite)
+    lo, hi, finite = _finite_range(values)
+    edges = _edges(lo, hi, a.dtype.kind in "uib", bins, range)
+    counts = np.zeros(len(edges) - 1, np.int64)
+    compiled = _engine.kernels()
+    if compiled is not None:
+        compiled.bin_counts(values, edges, counts)
+    else:
+        counts += np.bincount(
+            _bin_index(values[_within(values, edges)], edges), minlength=len(counts)
+        )
+    return Histogram(counts, edges, values.size - finite)
 
 
 def joint_histogram(before: np.ndarray, after: np.ndarray, *, bins: int = 128) -> JointHistogram:
@@ -134,18 +159,18 @@ def joint_histogram(before: np.ndarray, after: np.ndarray, *, bins: int = 128) -
     if b.shape != a.shape:
         raise ValueError(f"before {b.shape} and after {a.shape} differ in shape")
     b, a = b.ravel(), a.ravel()
-    ok = np.ones(b.shape, bool)
-    for v in (b, a):
-        if v.dtype.kind == "f":
-            ok &= np.isfinite(v)
-    if not ok.all():
-        b, a = b[ok], a[ok]
-    if b.dtype.kind == "b":
-        b = b.view(np.uint8)
-    if a.dtype.kind == "b":
-        a = a.view(np.uint8)
-    xe, ye = _edges(b, bins, None), _edges(a, bins, None)
-    nx, ny = len(xe) - 1, len(ye) - 1
-    flat = _bin_index(b, xe) * ny + _bin_index(a, ye)
-    counts = np.bincount(flat, minlength=nx * ny).reshape(nx, ny).astype(np.int64)
+    b = b.view(np.uint8) if b.dtype.kind == "b" else b
+    a = a.view(np.uint8) if a.dtype.kind == "b" else a
+    xlo, xhi, _ = _finite_range(b, a)
+    ylo, yhi, _ = _finite_range(a, b)
+    xe = _edges(xlo, xhi, b.dtype.kind in "uib", bins, None)
+    ye = _edges(ylo, yhi, a.dtype.kind in "uib", bins, None)
+    counts = np.zeros((len(xe) - 1, len(ye) - 1), np.int64)
+    compiled = _engine.kernels()
+    if compiled is not None:
+        compiled.joint_counts(b, a, xe, ye, counts)
+        return JointHistogram(counts, xe, ye)
+    ok = _within(b, xe) & _within(a, ye)
+    flat = _bin_index(b[ok], xe) * counts.shape[1] + _bin_index(a[ok], ye)
+    counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
     return JointHistogram(counts, xe, ye)

@@ -38,6 +38,7 @@ from typing import Literal
 
 import numpy as np
 
+from core import _engine
 from core.roles import SCOPES, Scope, infer_roles, scope_axes
 
 __all__ = [
@@ -214,9 +215,15 @@ class _Layout:
 
 
 def _as_groups(
-    before: np.ndarray, after: np.ndarray, scope: Scope, roles: str | None
+    before: np.ndarray,
+    after: np.ndarray,
+    scope: Scope,
+    roles: str | None,
+    *,
+    contiguous: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, _Layout]:
-    """Both arrays as (groups, pixels) rows, and how they were laid out."""
+    """Both arrays as (groups, pixels) rows (views where the strides allow, unless
+    `contiguous`), and how they were laid out."""
     b, a = np.asarray(before), np.asarray(after)
     if b.shape != a.shape:
         raise ValueError(f"before {b.shape} and after {a.shape} must have the same shape")
@@ -232,7 +239,9 @@ def _as_groups(
     kept_shape = tuple(b.shape[i] for i in kept)
     n = math.prod(b.shape[i] for i in axes)
     g = math.prod(kept_shape)
-    rows = [np.ascontiguousarray(np.transpose(v, order)).reshape(g, n) for v in (b, a)]
+    rows = [np.reshape(np.transpose(v, order), (g, n)) for v in (b, a)]
+    if contiguous:
+        rows = [np.ascontiguousarray(v) for v in rows]
     return rows[0], rows[1], _Layout(b.shape, axes, kept_shape, order)
 
 
@@ -471,14 +480,6 @@ class _Counts:
     after_keys: bool = False
 
 
-def _load_kernels():
-    try:
-        from core import _kernels
-    except ImportError:  # numba missing: the numpy engine does the work
-        return None
-    return _kernels
-
-
 def _raw32(v: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray | None] | None:
     """A uint32 per value that orders like the values, or (with the flag) the raw float32
     bits, still to be made order-preserving; and the exact values where float32 may merge
@@ -542,7 +543,7 @@ def _compiled_counts(
 ) -> _Counts | None:
     """Everything from one sort of uint64 keys per row plus compiled linear passes; None when
     numba is missing or the data does not suit (the numpy engine then runs)."""
-    kernels = _load_kernels()
+    kernels = _engine.kernels()
     g, n = b.shape
     after = _raw32(a) if kernels is not None and 0 < g * n and n < 2**30 else None
     if after is None:
@@ -690,7 +691,7 @@ def _counts(b: np.ndarray, a: np.ndarray, maps: bool, engine: Engine) -> _Counts
         fast = _compiled_counts(b, a, valid, maps)
         if fast is not None:
             return fast
-        if engine == "compiled" and _load_kernels() is None:
+        if engine == "compiled" and _engine.kernels() is None:
             raise ImportError("engine='compiled' needs numba, which is not installed")
     return _numpy_counts(b, a, valid, maps)
 
@@ -863,8 +864,9 @@ def _monotone_rows(b: np.ndarray, a: np.ndarray) -> np.ndarray | None:
     """Per row: is `a` a non-decreasing function of `b`? O(n) by a level table.
 
     Only for small-integer `b` and NaN-free `a`; None otherwise (the caller then counts pairs).
-    A function of `b` has no broken tie; a non-decreasing one has no discordant pair. Work is
-    done in chunks of about a million values, so no single numpy call holds the GIL for long.
+    A function of `b` has no broken tie; a non-decreasing one has no discordant pair. With
+    numba, one compiled pass (:func:`core._kernels.monotone`); in numpy, chunks of about a
+    million values, so no single numpy call holds the GIL for long.
     """
     g, n = b.shape
     if n == 0 or b.dtype.kind not in "uib" or b.dtype.itemsize > 2:
@@ -874,6 +876,14 @@ def _monotone_rows(b: np.ndarray, a: np.ndarray) -> np.ndarray | None:
     lo = int(b.min())
     k = int(b.max()) - lo + 1
     out = np.empty(g, bool)
+    kernels = _engine.kernels()
+    if kernels is not None:
+        codes = b.view(np.uint8) if b.dtype.kind == "b" else b
+        if lo != 0 or codes.dtype.kind == "i":
+            codes = _small(b.astype(np.int32) - lo, k - 1)
+        _in_parts(lambda r0, r1, *_: kernels.monotone(codes[r0:r1], k, a[r0:r1], out[r0:r1]),
+                  _row_parts(g))  # fmt: skip
+        return out
     rows_per = max(1, min(_CHUNK // n, _CHUNK // k))
     for r0 in range(0, g, rows_per):
         bb, aa = b[r0 : r0 + rows_per], a[r0 : r0 + rows_per]
@@ -911,7 +921,7 @@ def rank_preserving(
     >>> rank_preserving(x, y, scope="column", roles="HW"), rank_preserving(x, y, roles="HW")
     (True, False)
     """
-    b, a, *_ = _as_groups(before, after, scope, roles)
+    b, a, _ = _as_groups(before, after, scope, roles, contiguous=False)
     fast = _monotone_rows(b, a)
     if fast is not None:
         return bool(fast.all())

@@ -69,3 +69,32 @@ def test_display_levels_and_mapping() -> None:
         display_levels(np.zeros(2), mode="auto")
     assert to_uint8(np.array([[-1.0, 0.5]]), (0.0, 1.0)).tolist() == [[0, 128]]
     assert zoom_factor((28, 28)) == 12 and zoom_factor((2048, 100)) == 1
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "float32", "float64", "bool"])
+def test_compiled_and_numpy_histograms_agree(dtype, monkeypatch) -> None:
+    from core import _engine
+
+    rng = np.random.default_rng(1)
+    x = (
+        rng.normal(50, 30, (64, 48))
+        if dtype.startswith("float")
+        else rng.integers(-200, 300, (64, 48))
+    )
+    x = x.astype(dtype)
+    y = rng.random(x.shape) ** 3
+    if dtype.startswith("float"):
+        x[::7, ::5] = np.nan
+        x[1, 1], x[2, 2] = np.inf, -np.inf
+    y[3] = np.nan
+    runs = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(_engine, "kernels", lambda: None)
+        hists = [histogram(x), histogram(x, bins=17), histogram(x, range=(10, 60))]
+        runs.append([*hists, histogram(y, bins=9), joint_histogram(x, y, bins=11)])
+    for a, b in zip(*runs, strict=True):
+        if hasattr(a, "nonfinite"):
+            assert a.nonfinite == b.nonfinite
+            np.testing.assert_array_equal(a.edges, b.edges)
+        np.testing.assert_array_equal(a.counts, b.counts)
