@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["display_levels", "to_uint8", "zoom_factor"]
+from core.histogram import finite_range
+
+__all__ = ["display_levels", "symmetric_levels", "to_uint8", "zoom_factor"]
 
 
 def display_levels(image: np.ndarray, *, mode: str = "data") -> tuple[float, float]:
@@ -45,13 +47,27 @@ def display_levels(image: np.ndarray, *, mode: str = "data") -> tuple[float, flo
         return float(info.min), float(info.max)
     if mode == "dtype" and a.dtype.kind == "b":
         return 0.0, 1.0
-    finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
-    if finite.size == 0:
+    lo, hi, count = finite_range(a.view(np.uint8) if a.dtype.kind == "b" else a)
+    if count == 0:
         return 0.0, 1.0
-    lo, hi = float(finite.min()), float(finite.max())
     if lo == hi:
         return lo - 0.5, hi + 0.5
     return lo, hi
+
+
+def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
+    """Levels centred on 0, ``(-m, m)`` with m the largest finite magnitude, so that "no
+    change" is the middle of a diverging map; ``(-1, 1)`` when every value is 0 or none is
+    finite.
+
+    Examples
+    --------
+    >>> symmetric_levels(np.array([-0.25, 0.5, np.nan]))
+    (-0.5, 0.5)
+    """
+    lo, hi, count = finite_range(values)
+    top = max(abs(lo), abs(hi)) if count else 0.0
+    return (-top, top) if top > 0 else (-1.0, 1.0)
 
 
 def to_uint8(image: np.ndarray, levels: tuple[float, float]) -> np.ndarray:

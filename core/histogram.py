@@ -13,7 +13,7 @@ import numpy as np
 
 from core import _engine
 
-__all__ = ["Histogram", "JointHistogram", "histogram", "joint_histogram"]
+__all__ = ["Histogram", "JointHistogram", "finite_range", "histogram", "joint_histogram"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,9 +46,17 @@ class JointHistogram:
     y_edges: np.ndarray
 
 
-def _finite_range(values: np.ndarray, others: np.ndarray | None = None) -> tuple[float, float, int]:
-    """Smallest and largest finite value of the 1-D `values` over the pixels where `others`
-    is finite too, and how many such pixels there are."""
+def finite_range(values: np.ndarray, others: np.ndarray | None = None) -> tuple[float, float, int]:
+    """Smallest and largest finite value of `values`, over the pixels where `others` (same
+    shape) is finite too, and how many such pixels there are; ``(inf, -inf, 0)`` for none.
+
+    Examples
+    --------
+    >>> finite_range(np.array([2.0, np.nan, -1.0, np.inf]))
+    (-1.0, 2.0, 2)
+    """
+    values = np.ravel(values)
+    others = None if others is None else np.ravel(others)
     compiled = _engine.kernels()
     if compiled is not None:
         lo, hi, count = compiled.finite_range(values, np.empty(1) if others is None else others)
@@ -129,7 +137,7 @@ def histogram(
     values = a.ravel()
     if a.dtype.kind == "b":
         values = values.view(np.uint8)
-    lo, hi, finite = _finite_range(values)
+    lo, hi, finite = finite_range(values)
     edges = _edges(lo, hi, a.dtype.kind in "uib", bins, range)
     counts = np.zeros(len(edges) - 1, np.int64)
     compiled = _engine.kernels()
@@ -161,8 +169,8 @@ def joint_histogram(before: np.ndarray, after: np.ndarray, *, bins: int = 128) -
     b, a = b.ravel(), a.ravel()
     b = b.view(np.uint8) if b.dtype.kind == "b" else b
     a = a.view(np.uint8) if a.dtype.kind == "b" else a
-    xlo, xhi, _ = _finite_range(b, a)
-    ylo, yhi, _ = _finite_range(a, b)
+    xlo, xhi, _ = finite_range(b, a)
+    ylo, yhi, _ = finite_range(a, b)
     xe = _edges(xlo, xhi, b.dtype.kind in "uib", bins, None)
     ye = _edges(ylo, yhi, a.dtype.kind in "uib", bins, None)
     counts = np.zeros((len(xe) - 1, len(ye) - 1), np.int64)

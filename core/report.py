@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from core.display import display_levels
+from core.display import display_levels, symmetric_levels
 from core.histogram import Histogram, histogram
 from core.loading import Loaded
 from core.normalize import METHODS, Normalization, count_nonfinite_groups
@@ -223,9 +223,8 @@ def build_comparison(
     image_scope = "all" if scope in (None, "image", "all") else scope
     diff, maps = rank_compare(before, after, scope=image_scope, roles=image_roles)
     diag = diagnose(before, after, roles=image_roles)
-    shift = maps.displacement.mean(axis=-1) if maps.displacement.ndim == 3 else maps.displacement
-    top = float(np.abs(shift).max()) if shift.size else 0.0
-    top = top if top > 0 else 1.0
+    shift = maps.displacement
+    shift = shift.mean(axis=-1, dtype=np.float32) if shift.ndim == 3 else shift
     what = normalization.preset or normalization.method
     where = f"{loaded.name}" + (f", image {index}" if "N" in roles else "")
     caption = (
@@ -235,10 +234,10 @@ def build_comparison(
     return Comparison(
         original=before,
         normalized=after,
-        displacement=shift.astype(np.float32),
+        displacement=shift,
         original_levels=display_levels(before, mode="dtype"),
         normalized_levels=display_levels(after, mode="data"),
-        shift_levels=(-top, top),
+        shift_levels=symmetric_levels(shift),
         hist_original=histogram(before),
         hist_normalized=histogram(after),
         hist_shift=histogram(shift, bins=101),

@@ -47,9 +47,11 @@ class ImagePanel:
         self.plot.setMenuEnabled(False)
         for side in ("left", "bottom"):
             self.plot.getAxis(side).setStyle(tickLength=-4)
+            self.plot.getAxis(side).enableAutoSIPrefix(False)  # no label rewrite on each range
         self.item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.item)
         self.levels: tuple[float, float] = (0.0, 1.0)
+        self._title = ""
         self.set_caption("")
 
     @property
@@ -57,7 +59,10 @@ class ImagePanel:
         return self.plot.getViewBox()
 
     def set_caption(self, text: str) -> None:
-        self.plot.setTitle(f"<b>{self.title}</b>{'  ' + text if text else ''}", size="10pt")
+        title = f"<b>{self.title}</b>{'  ' + text if text else ''}"
+        if title != self._title:  # a new title lays the plot out again: only when it changes
+            self._title = title
+            self.plot.setTitle(title, size="10pt")
 
     def show(self, image: np.ndarray, levels: tuple[float, float], cmap: str | None) -> None:
         """Draw `image` (H, W) with `cmap`, or (H, W, 3) as colour, mapping `levels` to the ends."""
@@ -82,6 +87,8 @@ class HistogramPanel:
         self.plot.hideButtons()
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setMaximumHeight(150)
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.curve = self.plot.plot(
             stepMode="center", fillLevel=0, brush=(90, 140, 220, 150), pen=pg.mkPen(60, 110, 200)
         )
@@ -90,13 +97,17 @@ class HistogramPanel:
             line.setPen(pg.mkPen(255, 140, 0, width=2))
         self.plot.addItem(self.region)
         self.counts: np.ndarray = np.zeros(0, np.int64)
+        self.log = False
+        self.plot.setLabel("left", "count")
 
     def show(self, hist: Histogram, levels: tuple[float, float], log: bool) -> None:
         self.counts = hist.counts
         y = np.log10(hist.counts + 1.0) if log else hist.counts.astype(np.float64)
         self.curve.setData(hist.edges, y)
         self.region.setRegion(levels)
-        self.plot.setLabel("left", "log10(count + 1)" if log else "count")
+        if log != self.log:
+            self.log = log
+            self.plot.setLabel("left", "log10(count + 1)" if log else "count")
         self.plot.enableAutoRange()
 
 

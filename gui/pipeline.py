@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.display import symmetric_levels
 from core.histogram import Histogram, JointHistogram, histogram, joint_histogram
 from core.normalize import METHODS, Normalization
 from core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
@@ -39,11 +40,17 @@ class FrameVerdict:
 
 @dataclass(frozen=True)
 class FrameStats:
-    """Exact pair counts and the rank maps of the image on show: the slow part."""
+    """Exact pair counts and the rank maps of the image on show: the slow part, with what
+    the rank panel draws for all channels at once made ready off the GUI thread."""
 
     diff: RankDiff
     maps: RankMaps
     hist_shift: Histogram
+    shift_all: np.ndarray  # (H, W) displacement, the mean over channels for colour
+    shift_levels: tuple[float, float]
+    partners_all: np.ndarray  # (H, W) partners, the sum over channels for colour
+    partners_top: float
+    partners_moved: int  # pixels that changed order with any other
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,19 @@ def frame_job(
         joint=joint_histogram(before, after),
     )
     diff, maps = rank_compare(before, after, scope=slice_scope, roles=image_roles)
-    yield FrameStats(diff=diff, maps=maps, hist_shift=histogram(maps.displacement, bins=101))
+    shift, partners = maps.displacement, maps.partners
+    if "C" in image_roles:
+        shift, partners = shift.mean(axis=-1, dtype=np.float32), partners.sum(axis=-1)
+    yield FrameStats(
+        diff=diff,
+        maps=maps,
+        hist_shift=histogram(maps.displacement, bins=101),
+        shift_all=shift,
+        shift_levels=symmetric_levels(maps.displacement),
+        partners_all=partners,
+        partners_top=float(partners.max(initial=0)),
+        partners_moved=int(np.count_nonzero(partners)),
+    )
 
 
 def batch_job(

@@ -60,6 +60,7 @@ from gui.worker import LatestOnly
 
 APP_NAME = "NormScope"
 BATCH_DELAY_MS = 300
+DRAW_MS = 15  # results arriving within this many ms are drawn in one go
 ICON = Path(__file__).resolve().parent.parent / "resources" / "normscope.svg"
 SCOPE_WORDS = {
     "image": "the whole image",
@@ -78,13 +79,6 @@ def channel_view(image: np.ndarray, roles: str, channel: int) -> np.ndarray:
     return image[..., :3] if image.shape[-1] >= 3 else image[..., 0]
 
 
-def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
-    """Levels centred on 0, so no change is the middle of a diverging map."""
-    top = float(np.nanmax(np.abs(values))) if values.size else 0.0
-    top = top if np.isfinite(top) and top > 0 else 1.0
-    return (-top, top)
-
-
 class MainWindow(QMainWindow):
     """The inspector. ``open_source`` opens anything :func:`core.loading.load` accepts."""
 
@@ -94,6 +88,7 @@ class MainWindow(QMainWindow):
         self.model = InspectorModel(self)
         self.frame: Frame | None = None
         self.verdict_data: FrameVerdict | None = None
+        self._levels: dict[tuple[str, int, str], tuple[float, float]] = {}
         self.stats: FrameStats | None = None
         self.batch: BatchStats | None = None
         self.error_box: QMessageBox | None = None
@@ -101,6 +96,11 @@ class MainWindow(QMainWindow):
         self._frames = LatestOnly(self)
         self._batches = LatestOnly(self)
         # the whole-batch verdict waits until the controls have been still for a moment
+        self._draw_timer = QTimer(self)  # draws arrived results at most every DRAW_MS
+        self._draw_timer.setSingleShot(True)
+        self._draw_timer.setInterval(DRAW_MS)
+        self._draw_timer.timeout.connect(self._draw_arrived)
+        self._images_stale = False
         self._batch_timer = QTimer(self)
         self._batch_timer.setSingleShot(True)
         self._batch_timer.setInterval(BATCH_DELAY_MS)
@@ -125,8 +125,14 @@ class MainWindow(QMainWindow):
         self.verdict = QLabel("Open an image, a batch or a sample to begin.")
         self.verdict.setWordWrap(True)
         self.verdict.setTextFormat(Qt.TextFormat.RichText)
+        # texts change on every toggle; sizes that do not change keep the plots from being
+        # laid out (and their axes redrawn) again each time
+        self.verdict.setMinimumHeight(3 * self.verdict.fontMetrics().lineSpacing() + 4)
         self.batch_label = QLabel()
         self.jump = QPushButton("Jump to worst image")
+        keep = self.jump.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)
+        self.jump.setSizePolicy(keep)
         self.jump.setVisible(False)
         top = QHBoxLayout()
         top.addWidget(self.batch_label, 1)
@@ -327,11 +333,20 @@ class MainWindow(QMainWindow):
             return  # stale: the user has moved on
         if isinstance(item, Frame):
             self.frame, self.verdict_data, self.stats = item, None, None
+            self._levels.clear()
+            self._images_stale = True
         elif isinstance(item, FrameVerdict):
             self.verdict_data = item
         else:
             self.stats = item
-        self._redraw()
+        if not self._draw_timer.isActive():  # results that come together are drawn together
+            self._draw_timer.start()
+
+    def _draw_arrived(self) -> None:
+        if self._images_stale:
+            self._images_stale = False
+            self._draw_images()
+        self._draw_results()
 
     def _on_batch_result(self, generation: int, item: BatchStats) -> None:
         if self._batches.is_current(generation):
@@ -354,45 +369,60 @@ class MainWindow(QMainWindow):
 
     # --- drawing -----------------------------------------------------------------------------
     def _redraw(self) -> None:
+        """Everything, after a display option changed."""
+        self._draw_images()
+        self._draw_results()
+
+    def _view_levels(self, which: str, view: np.ndarray, mode: str) -> tuple[float, float]:
+        """Display levels of a view of the frame, once per frame, channel and mode."""
+        key = (which, self.model.channel, mode)
+        if key not in self._levels:
+            self._levels[key] = display_levels(view, mode=mode)
+        return self._levels[key]
+
+    def _draw_images(self) -> None:
         f = self.frame
         if f is None:
             return
         d, ch = self.model.display, self.model.channel
-        cmap = d.colormap
         before = channel_view(f.original, f.roles, ch)
         after = channel_view(f.normalized, f.roles, ch)
-        before_levels = display_levels(before, mode=d.original_levels)
-        after_levels = display_levels(after, mode="data")
-        self.original.show(before, before_levels, cmap)
-        self.normalized.show(after, after_levels, cmap)
-        v, s = self.verdict_data, self.stats
+        self.original.show(
+            before, self._view_levels("original", before, d.original_levels), d.colormap
+        )
+        self.normalized.show(after, self._view_levels("normalized", after, "data"), d.colormap)
+
+    def _draw_results(self) -> None:
+        f, v, s = self.frame, self.verdict_data, self.stats
+        if f is None:
+            return
         if v is None:
             self.verdict.setText("Checking where ranks are kept…")
             return
-        for panel, hist, levels in zip(
+        d = self.model.display
+        for panel, hist, image in zip(
             self.histograms[:2],
             (v.hist_original, v.hist_normalized),
-            (before_levels, after_levels),
+            (self.original, self.normalized),
             strict=True,
         ):
-            panel.show(hist, levels, d.log_histogram)
+            panel.show(hist, image.levels, d.log_histogram)
         self.joint.show(v.joint)
         self.verdict.setText(self.verdict_text(v, s))
         if s is None:
             return
-        shift_levels = symmetric_levels(s.maps.displacement)
+        ch = self.model.channel
         if d.rank_view == "partners":
-            shown = channel_view(s.maps.partners, f.roles, ch)
-            shown = shown.sum(axis=-1) if shown.ndim == 3 else shown
-            top = float(shown.max()) if shown.size else 0.0
-            self.rank.show(shown.astype(np.float32), (0.0, top or 1.0), PARTNERS)
-            self.rank.set_caption(f"pixels that changed order: {(shown > 0).sum():,}")
+            shown = s.partners_all if ch < 0 else channel_view(s.maps.partners, f.roles, ch)
+            top = s.partners_top if ch < 0 else float(shown.max(initial=0))
+            self.rank.show(shown, (0.0, top or 1.0), PARTNERS)
+            moved = s.partners_moved if ch < 0 else int(np.count_nonzero(shown))
+            self.rank.set_caption(f"pixels that changed order: {moved:,}")
         else:
-            shown = channel_view(s.maps.displacement, f.roles, ch)
-            shown = shown.mean(axis=-1) if shown.ndim == 3 else shown
-            self.rank.show(shown, shift_levels, DIVERGING)
-            self.rank.set_caption(f"rank shift, levels ±{format_level(shift_levels[1])}")
-        self.histograms[2].show(s.hist_shift, shift_levels, d.log_histogram)
+            shown = s.shift_all if ch < 0 else channel_view(s.maps.displacement, f.roles, ch)
+            self.rank.show(shown, s.shift_levels, DIVERGING)
+            self.rank.set_caption(f"rank shift, levels ±{format_level(s.shift_levels[1])}")
+        self.histograms[2].show(s.hist_shift, s.shift_levels, d.log_histogram)
 
     def verdict_text(self, v: FrameVerdict, s: FrameStats | None) -> str:
         """The verdict bar's words for the image on show."""

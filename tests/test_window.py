@@ -33,7 +33,8 @@ def wait_ready(qtbot, w: MainWindow) -> None:
 
     def ready() -> bool:
         batch_done = not w.model.is_batch or w.batch is not None
-        idle = not w._frames.busy and not w._batches.busy and not w._batch_timer.isActive()
+        timers = w._batch_timer.isActive() or w._draw_timer.isActive()
+        idle = not w._frames.busy and not w._batches.busy and not timers
         return w.stats is not None and idle and batch_done
 
     qtbot.waitUntil(ready, timeout=20_000)
