@@ -1,9 +1,16 @@
-"""Whether the compiled kernels (:mod:`core._kernels`, numba) can be used here."""
+"""The compiled kernels (:mod:`core._kernels`, numba), when they can be used here, and the
+threads they run on."""
 
 from __future__ import annotations
 
 import functools
+import itertools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
+
+import numpy as np
 
 
 @functools.cache
@@ -14,3 +21,23 @@ def kernels() -> ModuleType | None:
     except ImportError:
         return None
     return _kernels
+
+
+THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+def row_parts(g: int) -> list[tuple[int, int, int, int]]:
+    """Rows split into one block per thread: ``(r0, r1, 0, -1)``."""
+    cuts = np.linspace(0, g, min(g, THREADS) + 1).astype(int)
+    return [(int(a), int(b), 0, -1) for a, b in itertools.pairwise(cuts)]
+
+
+def in_parts(fn: Callable[..., object], parts: list) -> None:
+    """``fn(*part)`` for every part, on threads when there are several (the kernels and
+    numpy's sort release the GIL)."""
+    if len(parts) == 1:
+        fn(*parts[0])
+        return
+    with ThreadPoolExecutor(len(parts)) as pool:
+        for f in [pool.submit(fn, *p) for p in parts]:
+            f.result()

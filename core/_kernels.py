@@ -11,14 +11,20 @@ key is ``after_key << 32 | pixel index``, so one sort of each row orders the pix
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit
+
+# released GIL, cached machine code, and numpy's float semantics (x / 0 is inf or nan, not
+# an exception; it also spares a check per division)
+_jit = functools.partial(njit, nogil=True, cache=True, error_model="numpy")
 
 _LOW = np.uint64(0xFFFFFFFF)
 _INVALID = np.uint64(0xFFFFFFFF) << np.uint64(32)
 
 
-@njit(nogil=True, cache=True)
+@_jit
 def joint_keys(after_key, float_bits, valid, check_valid, keys):
     """``keys[r, i] = after_key[r, i] << 32 | i``; invalid pixels get the top key.
 
@@ -40,7 +46,7 @@ def joint_keys(after_key, float_bits, valid, check_valid, keys):
             keys[r, i] = (np.uint64(key) << np.uint64(32)) | np.uint64(i)
 
 
-@njit(nogil=True, cache=True)
+@_jit
 def dense_levels(order, equal, levels):
     """``levels[r, order[r, t]]``: the dense level of each pixel, from a sort of each row
     (`order`) and the sorted values (`equal`; equal values, equal level)."""
@@ -53,7 +59,7 @@ def dense_levels(order, equal, levels):
             levels[r, order[r, t]] = lev
 
 
-@njit(nogil=True, cache=True)
+@_jit
 def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, out, counts, sums, part):
     """Walk rows in after-order: tie runs, inversions, ranks and partners.
 
@@ -228,7 +234,7 @@ def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, out, count
         sums[r, 2] = syy
 
 
-@njit(nogil=True, cache=True)
+@_jit
 def unpack(packed, valid, check_valid, m, partners, displacement, part):
     """Split the words of :func:`scan` into partners and displacement (0 for invalid pixels),
     for rows r0 to r1 and pixels i0 to i1 of ``part = (r0, r1, i0, i1)`` (i1 < 0: all)."""
@@ -246,7 +252,7 @@ def unpack(packed, valid, check_valid, m, partners, displacement, part):
                 displacement[r, i] = twice * 0.5 / m[r]
 
 
-@njit(nogil=True, cache=True)
+@_jit
 def monotone(codes, k, after, out):
     """``out[r]``: is ``after[r]`` a non-decreasing function of the levels ``codes[r]``
     (``0 <= code < k``)? One pass per row with early exit; levels are stamped with their
@@ -288,7 +294,7 @@ def monotone(codes, k, after, out):
         out[r] = ok
 
 
-@njit(nogil=True, cache=True)
+@_jit
 def finite_range(values, others):
     """Smallest and largest finite value of `values` over the pixels where `others` (same
     size, or size 1 for none) is finite too, and how many such pixels there are."""
@@ -318,7 +324,7 @@ def _bin(v, edges, scale):
     return i
 
 
-@njit(nogil=True, cache=True)
+@_jit
 def bin_counts(values, edges, counts):
     """Add each finite value of `values` within the edges to ``counts[bin]``."""
     scale = (len(edges) - 1) / (edges[-1] - edges[0])
@@ -328,7 +334,7 @@ def bin_counts(values, edges, counts):
             counts[_bin(v, edges, scale)] += 1
 
 
-@njit(nogil=True, cache=True)
+@_jit
 def joint_counts(before, after, x_edges, y_edges, counts):
     """Add each pixel finite in both arrays to ``counts[bin of before, bin of after]``."""
     sx = (len(x_edges) - 1) / (x_edges[-1] - x_edges[0])
@@ -338,3 +344,159 @@ def joint_counts(before, after, x_edges, y_edges, counts):
         v = np.float64(after[i])
         if np.isfinite(u) and np.isfinite(v):
             counts[_bin(u, x_edges, sx), _bin(v, y_edges, sy)] += 1
+
+
+# --- normalization: every kernel sees (outer, m, inner) arrays, one group per (outer, inner),
+# its m values along the middle axis; each writes the same float operations numpy would.
+
+
+@_jit
+def norm_divide(x, order, out, part):
+    """``x / norm`` over the middle axis, norm the L1, L2 or max-abs norm (``order`` 1, 2 or
+    inf) of integers, whose sums are exact in float64 so any summation order gives numpy's
+    result; a zero norm divides by 1 (Keras' quirk, and the lp method's zero groups)."""
+    _, m, inner = x.shape
+    acc = np.empty(inner)
+    for o in range(part[0], part[1]):
+        acc[:] = 0.0
+        for j in range(m):
+            for i in range(inner):
+                v = np.float64(x[o, j, i])
+                if order == 2:
+                    acc[i] += v * v
+                elif order == 1:
+                    acc[i] += abs(v)
+                else:
+                    acc[i] = max(acc[i], abs(v))
+        for i in range(inner):
+            s = np.sqrt(acc[i]) if order == 2 else acc[i]
+            acc[i] = 1.0 if s == 0 else s
+        for j in range(m):
+            for i in range(inner):
+                out[o, j, i] = x[o, j, i] / acc[i]
+
+
+@_jit
+def min_max(x, low, high, out, part):
+    """``(x − min) / span · (high − low) + low`` per group (span 0 divides by 1), float64."""
+    _, m, inner = x.shape
+    lo = np.empty(inner)
+    den = np.empty(inner)
+    for o in range(part[0], part[1]):
+        for i in range(inner):
+            lo[i] = np.float64(x[o, 0, i])
+            den[i] = np.float64(x[o, 0, i])
+        for j in range(m):
+            for i in range(inner):
+                v = np.float64(x[o, j, i])
+                lo[i] = min(lo[i], v)
+                den[i] = max(den[i], v)
+        for i in range(inner):
+            span = den[i] - lo[i]
+            den[i] = 1.0 if span == 0 else span
+        for j in range(m):
+            for i in range(inner):
+                out[o, j, i] = (np.float64(x[o, j, i]) - lo[i]) / den[i] * (high - low) + low
+
+
+@_jit
+def mean_std(x, scale, mean, std, out, part):
+    """torchvision's ``(x.float() / scale - mean[c]) / std[c]`` in float32, the channel c on
+    the middle axis."""
+    _, c, inner = x.shape
+    for o in range(part[0], part[1]):
+        for j in range(c):
+            mj = mean[j]
+            sj = std[j]
+            for i in range(inner):
+                t = np.float32(x[o, j, i]) / scale
+                out[o, j, i] = (t - mj) / sj
+
+
+@njit(inline="always")
+def _kth(counts, k):
+    """The k-th smallest (0-based) level of a histogram."""
+    seen = 0
+    for level in range(len(counts)):
+        seen += counts[level]
+        if seen > k:
+            return level
+    return len(counts) - 1
+
+
+@njit(inline="always")
+def _lerp(a, b, t):
+    """numpy's ``_lerp``: a + (b − a)·t, from the upper end when t ≥ 0.5."""
+    d = b - a
+    return b - d * (1 - t) if t >= 0.5 else a + d * t
+
+
+@_jit
+def percentile_clip(x, k, below, above, gamma, out, part):
+    """Clip each group of small integers (levels below `k`) to its two percentiles, then
+    min-max to [0, 1] (float64), as ``np.percentile`` (linear) then clip, subtract, divide.
+
+    ``below[p]``, ``above[p]``: the order statistics (0-based) numpy interpolates between
+    for percentile p of a group of m values, and ``gamma[p]`` the weight. Groups of fewer
+    values than levels are sorted instead of counted.
+    """
+    _, m, inner = x.shape
+    small = 2 * m < k
+    counts = np.zeros((1 if small else inner, k), np.int64)
+    values = np.empty(m if small else 1, np.int64)
+    lo = np.empty(inner)
+    hi = np.empty(inner)
+    den = np.empty(inner)
+    q = np.empty(2)
+    for o in range(part[0], part[1]):
+        if not small:
+            counts[:] = 0
+            for j in range(m):
+                for i in range(inner):
+                    counts[i, x[o, j, i]] += 1
+        for i in range(inner):
+            if small:  # insertion sort: groups this small are a few values
+                for j in range(m):
+                    v = np.int64(x[o, j, i])
+                    t = j
+                    while t > 0 and values[t - 1] > v:
+                        values[t] = values[t - 1]
+                        t -= 1
+                    values[t] = v
+            for p in range(2):
+                if small:
+                    a = np.float64(values[below[p]])
+                    b = np.float64(values[above[p]])
+                else:
+                    a = np.float64(_kth(counts[i], below[p]))
+                    b = np.float64(_kth(counts[i], above[p]))
+                q[p] = _lerp(a, b, gamma[p])
+            lo[i] = q[0]
+            hi[i] = q[1]
+            den[i] = 1.0 if q[1] - q[0] == 0 else q[1] - q[0]
+        for j in range(m):
+            for i in range(inner):
+                v = np.float64(x[o, j, i])
+                out[o, j, i] = (min(max(v, lo[i]), hi[i]) - lo[i]) / den[i]
+
+
+@_jit
+def equalize(x, out, part):
+    """scikit-image ``equalize_hist`` of each group of integers: the cumulative histogram
+    over [min, max] divided by its total (float64), read at each value."""
+    _, m, inner = x.shape
+    for o in range(part[0], part[1]):
+        for i in range(inner):
+            lo = x[o, 0, i]
+            hi = x[o, 0, i]
+            for j in range(m):
+                lo = min(lo, x[o, j, i])
+                hi = max(hi, x[o, j, i])
+            cdf = np.zeros(np.int64(hi) - np.int64(lo) + 1, np.int64)
+            for j in range(m):
+                cdf[np.int64(x[o, j, i]) - lo] += 1
+            for level in range(1, len(cdf)):
+                cdf[level] += cdf[level - 1]
+            total = np.float64(cdf[-1])
+            for j in range(m):
+                out[o, j, i] = cdf[np.int64(x[o, j, i]) - lo] / total

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from core import _engine
 from core.roles import ROLE_WORDS, Axis, normalize_axis
 
 __all__ = [
@@ -108,6 +109,39 @@ def _kept(axes: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
     return () if axes is None else tuple(i for i in range(ndim) if i not in axes)
 
 
+# --- compiled paths ------------------------------------------------------------------------------
+
+
+def _grouped(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray | None:
+    """`x` as (outer, m, inner), each group's m values on the middle axis, for the compiled
+    kernels; None when the reduced axes are not adjacent (numpy then does the work)."""
+    if axes is None:
+        return np.ascontiguousarray(x).reshape(1, -1, 1)
+    axes = tuple(sorted(a % x.ndim for a in axes))
+    if not axes or axes != tuple(range(axes[0], axes[-1] + 1)):
+        return None
+    shape = x.shape
+    outer, inner = math.prod(shape[: axes[0]]), math.prod(shape[axes[-1] + 1 :])
+    return np.ascontiguousarray(x).reshape(outer, math.prod(shape[i] for i in axes), inner)
+
+
+def _compiled(
+    kernel: str, x: np.ndarray, axes: tuple[int, ...] | None, dtype: type, *args: object
+) -> np.ndarray | None:
+    """``kernels.<kernel>(groups, *args, out, part)`` over row blocks on every thread, or None
+    when numba is missing or the axes do not suit."""
+    kernels = _engine.kernels()
+    groups = None if kernels is None or x.size == 0 else _grouped(x, axes)
+    if groups is None:
+        return None
+    out = np.empty(groups.shape, dtype)
+    fn = getattr(kernels, kernel)
+    _engine.in_parts(
+        lambda o0, o1, *_: fn(groups, *args, out, (o0, o1)), _engine.row_parts(len(groups))
+    )
+    return out.reshape(x.shape)
+
+
 # --- the methods ---------------------------------------------------------------------------------
 
 
@@ -164,6 +198,9 @@ def _keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
     try:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             if _exact_squares(x, axis, order):
+                fast = _compiled("norm_divide", x, (axis,), np.float64, 2.0)
+                if fast is not None:
+                    return fast
                 norm = np.atleast_1d(np.sqrt(_sum_of_squares(x, axis)))
                 norm[norm == 0] = 1
                 return _divide_along(x, norm, axis)
@@ -175,6 +212,12 @@ def _keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
 
 
 def _lp(x: np.ndarray, axes: tuple[int, ...] | None, order: float) -> np.ndarray:
+    if x.dtype.kind in "uib" and x.dtype.itemsize <= 2 and order in (1, 2, math.inf):
+        size = x.size if axes is None else math.prod(x.shape[a] for a in axes)
+        if size < 2**21:  # sums of 16-bit squares stay exact in float64
+            fast = _compiled("norm_divide", x, axes, np.float64, float(order))
+            if fast is not None:
+                return fast
     v = x.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         if order == 2:
@@ -193,6 +236,10 @@ def _minmax(
     x: np.ndarray, axes: tuple[int, ...] | None, feature_range: tuple[float, float]
 ) -> np.ndarray:
     a, b = feature_range
+    if x.dtype.kind in "uib" and x.dtype.itemsize <= 4:
+        fast = _compiled("min_max", x, axes, np.float64, float(a), float(b))
+        if fast is not None:
+            return fast
     v = x.astype(np.float64)
     if v.size == 0:
         return v.astype(_float_out(x))
@@ -232,6 +279,11 @@ def _percentile(
         raise NormalizationError(
             f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}"
         )
+    if x.dtype in (np.uint8, np.uint16) and x.size:
+        fast = _compiled("percentile_clip", x, axes, np.float64, int(x.max()) + 1,
+                         *_percentile_points(x, axes, (low, high)))  # fmt: skip
+        if fast is not None:
+            return fast
     v = x.astype(np.float64)
     if v.size == 0:
         return v.astype(_float_out(x))
@@ -240,6 +292,19 @@ def _percentile(
         span = hi - lo  # the clipped group's own min and max: no second pass needed
         out = (np.clip(v, lo, hi) - lo) / np.where(span == 0, 1.0, span)
     return out.astype(_float_out(x), copy=False)
+
+
+def _percentile_points(
+    x: np.ndarray, axes: tuple[int, ...] | None, percentiles: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The order statistics np.percentile (linear) interpolates between for groups over
+    `axes`, and the weights: ``(below, above, gamma)``, as numpy computes them."""
+    m = x.size if axes is None else math.prod(x.shape[a] for a in axes)
+    virtual = (m - 1) * np.true_divide(np.asarray(percentiles, np.float64), 100)
+    below = np.clip(np.floor(virtual), 0, m - 1)
+    above = np.where(virtual >= m - 1, m - 1, below + 1)
+    below = np.where(virtual >= m - 1, m - 1, below)
+    return below.astype(np.int64), above.astype(np.int64), virtual - below
 
 
 def _equalize_group(g: np.ndarray, nbins: int) -> np.ndarray:
@@ -261,6 +326,10 @@ def _equalize_group(g: np.ndarray, nbins: int) -> np.ndarray:
 
 
 def _equalize(x: np.ndarray, axes: tuple[int, ...] | None, nbins: int = 256) -> np.ndarray:
+    if x.dtype in (np.uint8, np.uint16):
+        fast = _compiled("equalize", x, axes, np.float64)
+        if fast is not None:
+            return fast
     out_dtype = _float_out(x)
     if axes is None:
         return _equalize_group(x.ravel(), nbins).reshape(x.shape).astype(out_dtype)
@@ -303,6 +372,14 @@ def _meanstd(
         shape[c_axis] = len(mean)
     m = np.asarray(mean, np.float32).reshape(shape)
     s = np.asarray(std, np.float32).reshape(shape)
+    if x.dtype.kind in "uifb" and x.dtype.itemsize <= 4 and x.dtype != np.float16:
+        per = np.broadcast_to(m.ravel(), (channels,)), np.broadcast_to(s.ravel(), (channels,))
+        src, c_axes = (x[np.newaxis], (0,)) if c_axis is None else (x, (c_axis,))
+        fast = _compiled(
+            "mean_std", src, c_axes, np.float32, np.float32(scale), *map(np.ascontiguousarray, per)
+        )
+        if fast is not None:
+            return fast.reshape(x.shape)
     t = x.astype(np.float32) / np.float32(scale)
     return (t - m) / s
 

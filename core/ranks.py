@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -560,19 +558,19 @@ def _compiled_counts(
     keys = np.empty((g, n), np.uint64)
     kernels.joint_keys(a_bits, a_float, mask, check, keys)
     del a_bits
-    _in_parts(lambda r0, r1, *_: keys[r0:r1].sort(axis=1), _row_parts(g))
+    _engine.in_parts(lambda r0, r1, *_: keys[r0:r1].sort(axis=1), _engine.row_parts(g))
     use_exact = exact is not None
     values = exact if use_exact else np.empty((1, 1))
     packed = np.empty((g, n) if maps else (1, 1), np.uint64)
     after_sorted = np.empty((g, n) if maps and use_exact else (1, 1))
-    parts = _row_parts(g) if g > 1 else _cut_row(keys[0])
+    parts = _engine.row_parts(g) if g > 1 else _cut_row(keys[0])
     totals = [(np.zeros((g, 5), np.int64), np.zeros((g, 3))) for _ in parts]
 
     def scan(i: int, part: tuple[int, int, int, int]) -> None:
         out = (packed, after_sorted)
         kernels.scan(keys, levels, k, mask, check, values, use_exact, maps, out, *totals[i], part)
 
-    _in_parts(scan, list(enumerate(parts)))
+    _engine.in_parts(scan, list(enumerate(parts)))
     counts = sum(c for c, _ in totals)
     sums = sum(s for _, s in totals)
     partners = displacement = sorted_after = None
@@ -584,7 +582,7 @@ def _compiled_counts(
         def unpack(*part: int) -> None:
             kernels.unpack(packed, mask, check, m, partners, displacement, part)
 
-        _in_parts(unpack, _row_parts(g) if g > 1 else _pixel_parts(n))
+        _engine.in_parts(unpack, _engine.row_parts(g) if g > 1 else _pixel_parts(n))
         sorted_after = after_sorted if use_exact else (keys >> np.uint64(32)).astype(np.uint32)
     return _Counts(
         valid=counts[:, 0],
@@ -603,18 +601,9 @@ def _compiled_counts(
     )
 
 
-_THREADS = max(1, min(4, os.cpu_count() or 1))
-
-
-def _row_parts(g: int) -> list[tuple[int, int, int, int]]:
-    """Rows split into one block per thread: ``(r0, r1, 0, -1)``."""
-    cuts = np.linspace(0, g, min(g, _THREADS) + 1).astype(int)
-    return [(int(a), int(b), 0, -1) for a, b in itertools.pairwise(cuts)]
-
-
 def _pixel_parts(n: int) -> list[tuple[int, int, int, int]]:
     """The pixels of one row split into one range per thread: ``(0, 1, i0, i1)``."""
-    cuts = np.linspace(0, n, _THREADS + 1).astype(int)
+    cuts = np.linspace(0, n, _engine.THREADS + 1).astype(int)
     return [(0, 1, int(a), int(b)) for a, b in itertools.pairwise(cuts)]
 
 
@@ -623,23 +612,12 @@ def _cut_row(keys: np.ndarray) -> list[tuple[int, int, int, int]]:
     where the after key changes: ``(0, 1, t0, t1)``."""
     n = len(keys)
     cuts = [0]
-    for i in range(1, _THREADS if n >= 1 << 16 else 1):
-        high = int(keys[n * i // _THREADS]) >> 32
+    for i in range(1, _engine.THREADS if n >= 1 << 16 else 1):
+        high = int(keys[n * i // _engine.THREADS]) >> 32
         cut = n if high == 0xFFFFFFFF else int(np.searchsorted(keys, np.uint64(high + 1) << 32))
         cuts.append(max(cut, cuts[-1]))
     cuts.append(n)
     return [(0, 1, a, b) for a, b in itertools.pairwise(cuts)]
-
-
-def _in_parts(fn, parts: list) -> None:
-    """``fn(*part)`` for every part, on threads when there are several (the kernels and
-    numpy's sort release the GIL)."""
-    if len(parts) == 1:
-        fn(*parts[0])
-        return
-    with ThreadPoolExecutor(len(parts)) as pool:
-        for f in [pool.submit(fn, *p) for p in parts]:
-            f.result()
 
 
 def _numpy_counts(b: np.ndarray, a: np.ndarray, valid: np.ndarray | None, maps: bool) -> _Counts:
@@ -881,8 +859,8 @@ def _monotone_rows(b: np.ndarray, a: np.ndarray) -> np.ndarray | None:
         codes = b.view(np.uint8) if b.dtype.kind == "b" else b
         if lo != 0 or codes.dtype.kind == "i":
             codes = _small(b.astype(np.int32) - lo, k - 1)
-        _in_parts(lambda r0, r1, *_: kernels.monotone(codes[r0:r1], k, a[r0:r1], out[r0:r1]),
-                  _row_parts(g))  # fmt: skip
+        _engine.in_parts(lambda r0, r1, *_: kernels.monotone(codes[r0:r1], k, a[r0:r1], out[r0:r1]),
+                  _engine.row_parts(g))  # fmt: skip
         return out
     rows_per = max(1, min(_CHUNK // n, _CHUNK // k))
     for r0 in range(0, g, rows_per):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import albumentations as A
 import cv2
 import numpy as np
@@ -366,3 +368,44 @@ def test_descriptions_speak_the_users_words() -> None:
     )
     assert "whole array" in Normalization("minmax", axis=None).describe((28, 28), "HW")
     assert n.code("NHW") == "x = tf.keras.utils.normalize(x, axis=1, order=2)"
+
+
+COMPILED_CASES = [
+    ("keras", {}),
+    ("lp", {"order": 1}),
+    ("lp", {"order": 2}),
+    ("lp", {"order": math.inf}),
+    ("minmax", {}),
+    ("minmax", {"feature_range": (-1.0, 3.5)}),
+    ("percentile", {}),
+    ("percentile", {"percentiles": (0.0, 100.0)}),
+    ("percentile", {"percentiles": (12.5, 62.3)}),
+    ("equalize", {}),
+    ("meanstd", {"mean": (0.2, 0.4, 0.6), "std": (0.3, 0.2, 0.1)}),
+    ("meanstd", {"mean": (0.5,), "std": (0.25,)}),
+]
+
+
+@pytest.mark.parametrize(("method", "options"), COMPILED_CASES)
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+def test_compiled_paths_equal_numpy_to_the_bit(method, options, dtype, monkeypatch) -> None:
+    from core import _engine
+
+    rng = np.random.default_rng(7)
+    x = (rng.integers(0, 256, (5, 40, 33, 3)) * (257 if dtype == "uint16" else 1)).astype(dtype)
+    x[0, :, :5] = 0  # constant stretches: zero norms, zero spans
+    runs = [(x, "NHWC", axis) for axis in (None, 0, 1, 2, 3, (1, 2), (2, 3), (0, 2), -1)]
+    if method == "meanstd":
+        runs = [(x, "NHWC", None)] + (
+            [(x[..., 0], "NHW", None)] if len(options["mean"]) == 1 else []
+        )
+    for data, roles, axis in runs:
+        n = Normalization(method=method, axis=axis, **options)
+        if method == "keras" and not isinstance(axis, int):
+            continue
+        fast = n.apply(data, roles=roles)
+        with monkeypatch.context() as m:
+            m.setattr(_engine, "kernels", lambda: None)
+            slow = n.apply(data, roles=roles)
+        assert fast.dtype == slow.dtype
+        np.testing.assert_array_equal(fast, slow, err_msg=f"{method} axis {axis}")
