@@ -44,7 +44,7 @@ def main() -> None:
             out = run().dtype
             target = f"{out} out" + (", target x8" if method == "keras" else "")
             if method not in ("keras", "percentile", "equalize"):
-                target += ", target x4" if out == np.float32 else " (no target: float64 out)"
+                target += ", target x4" if out == np.float32 else " (no stated target)"
             if method in ("percentile", "equalize"):
                 over = None if method == "equalize" else axis
 

@@ -3,10 +3,12 @@ threads they run on."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
@@ -23,12 +25,30 @@ def kernels() -> ModuleType | None:
     return _kernels
 
 
-THREADS = max(1, min(4, os.cpu_count() or 1))
+_CORES = max(1, min(4, os.cpu_count() or 1))
+_local = threading.local()
+
+
+def threads() -> int:
+    """How many threads core's kernels may use from this thread (all cores, up to 4)."""
+    return getattr(_local, "threads", _CORES)
+
+
+@contextlib.contextmanager
+def limit_threads(n: int) -> Iterator[None]:
+    """Let core use at most `n` threads from this thread inside the block, e.g. to leave a
+    core free for interactive work while a background job runs."""
+    before = threads()
+    _local.threads = max(1, min(n, _CORES))
+    try:
+        yield
+    finally:
+        _local.threads = before
 
 
 def row_parts(g: int) -> list[tuple[int, int, int, int]]:
     """Rows split into one block per thread: ``(r0, r1, 0, -1)``."""
-    cuts = np.linspace(0, g, min(g, THREADS) + 1).astype(int)
+    cuts = np.linspace(0, g, min(g, threads()) + 1).astype(int)
     return [(int(a), int(b), 0, -1) for a, b in itertools.pairwise(cuts)]
 
 

@@ -81,13 +81,16 @@ def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, out, count
     pairs tied in both; ``sums[r]`` Σ(rx−μ)(ry−μ), Σ(rx−μ)², Σ(ry−μ)² over average ranks
     (μ the mean rank). Whole-row numbers (valid pixels, before ties, Σ(rx−μ)²) come only
     from the part with t0 = 0, so the parts' arrays simply add up. With `maps`,
-    ``out = (packed, after_sorted)`` receives per pixel ``(2·(rank after − rank before) +
-    2·valid) << 32 | discordant partners`` (see :func:`unpack`), and per row the sorted
-    exact after values.
+    ``out = (packed, after_sorted)``: ``packed[r, i]`` receives pixel i's word, the float32
+    bits of its (rank after − rank before) / valid pixels above its count of discordant
+    partners (so ``packed.view(uint32)`` holds both maps interleaved), and ``after_sorted``
+    each row's exact after values in order.
     """
     n = keys.shape[1]
     r0, r1, t0, t1 = part
     packed, after_sorted = out
+    shift32 = np.empty(1, np.float32)  # to read a float32's bits
+    shift_bits = shift32.view(np.uint32)
     tree = np.zeros(k + 1, np.int64)  # Fenwick tree: how many pixels so far at each level
     count = np.zeros(k + 1, np.int64)  # pixels per level, then pixels below each level
     inrun = np.zeros(k, np.int64)  # pixels of the current tie run at each level
@@ -185,7 +188,8 @@ def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, out, count
                     twice = below[lev] + below[lev + 1] + 1
                     twice_rx += twice
                     if maps:
-                        shifted = np.uint64((s + 1 + f) - twice + 2 * mr) << np.uint64(32)
+                        shift32[0] = ((s + 1 + f) - twice) * 0.5 / mr
+                        shifted = np.uint64(shift_bits[0]) << np.uint64(32)
                         word[u - start] = shifted | np.uint64(s - at_or_below)
                 sxy += (ry - mu) * (twice_rx / 2.0 - (f - s) * mu)
                 if maps and low == high_level:  # one level: later-smaller is one number
@@ -232,24 +236,6 @@ def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, out, count
         sums[r, 0] = sxy
         sums[r, 1] = sxx
         sums[r, 2] = syy
-
-
-@_jit
-def unpack(packed, valid, check_valid, m, partners, displacement, part):
-    """Split the words of :func:`scan` into partners and displacement (0 for invalid pixels),
-    for rows r0 to r1 and pixels i0 to i1 of ``part = (r0, r1, i0, i1)`` (i1 < 0: all)."""
-    r0, r1, i0, i1 = part
-    i1 = packed.shape[1] if i1 < 0 else i1
-    for r in range(r0, r1):
-        offset = 2 * m[r]
-        for i in range(i0, i1):
-            if check_valid and not valid[r, i]:
-                partners[r, i] = 0
-                displacement[r, i] = 0.0
-            else:
-                partners[r, i] = packed[r, i] & _LOW
-                twice = np.int64(packed[r, i] >> np.uint64(32)) - offset
-                displacement[r, i] = twice * 0.5 / m[r]
 
 
 @_jit

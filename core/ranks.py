@@ -561,7 +561,9 @@ def _compiled_counts(
     _engine.in_parts(lambda r0, r1, *_: keys[r0:r1].sort(axis=1), _engine.row_parts(g))
     use_exact = exact is not None
     values = exact if use_exact else np.empty((1, 1))
-    packed = np.empty((g, n) if maps else (1, 1), np.uint64)
+    # both maps in one buffer: each pixel's partners (int32) then its shift (float32)
+    both = (np.zeros if check else np.empty)((g, n, 2) if maps else (1, 1, 2), np.uint32)
+    packed = both.view(np.uint64).reshape(both.shape[:2])
     after_sorted = np.empty((g, n) if maps and use_exact else (1, 1))
     parts = _engine.row_parts(g) if g > 1 else _cut_row(keys[0])
     totals = [(np.zeros((g, 5), np.int64), np.zeros((g, 3))) for _ in parts]
@@ -575,14 +577,7 @@ def _compiled_counts(
     sums = sum(s for _, s in totals)
     partners = displacement = sorted_after = None
     if maps:
-        partners = np.empty((g, n), np.int32 if n < 2**31 else np.int64)
-        displacement = np.empty((g, n), np.float32)
-        m = counts[:, 0]
-
-        def unpack(*part: int) -> None:
-            kernels.unpack(packed, mask, check, m, partners, displacement, part)
-
-        _engine.in_parts(unpack, _engine.row_parts(g) if g > 1 else _pixel_parts(n))
+        partners, displacement = both[..., 0].view(np.int32), both[..., 1].view(np.float32)
         sorted_after = after_sorted if use_exact else (keys >> np.uint64(32)).astype(np.uint32)
     return _Counts(
         valid=counts[:, 0],
@@ -601,19 +596,14 @@ def _compiled_counts(
     )
 
 
-def _pixel_parts(n: int) -> list[tuple[int, int, int, int]]:
-    """The pixels of one row split into one range per thread: ``(0, 1, i0, i1)``."""
-    cuts = np.linspace(0, n, _engine.THREADS + 1).astype(int)
-    return [(0, 1, int(a), int(b)) for a, b in itertools.pairwise(cuts)]
-
-
 def _cut_row(keys: np.ndarray) -> list[tuple[int, int, int, int]]:
     """One sorted row of keys split into ranges of sorted positions, one per thread, each cut
     where the after key changes: ``(0, 1, t0, t1)``."""
     n = len(keys)
     cuts = [0]
-    for i in range(1, _engine.THREADS if n >= 1 << 16 else 1):
-        high = int(keys[n * i // _engine.THREADS]) >> 32
+    parts = _engine.threads() if n >= 1 << 16 else 1
+    for i in range(1, parts):
+        high = int(keys[n * i // parts]) >> 32
         cut = n if high == 0xFFFFFFFF else int(np.searchsorted(keys, np.uint64(high + 1) << 32))
         cuts.append(max(cut, cuts[-1]))
     cuts.append(n)

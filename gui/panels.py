@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QSizePolicy
 
 from core.histogram import Histogram, JointHistogram
 
@@ -52,6 +53,7 @@ class ImagePanel:
         self.plot.addItem(self.item)
         self.levels: tuple[float, float] = (0.0, 1.0)
         self._title = ""
+        self.plot.titleLabel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.set_caption("")
 
     @property
@@ -60,9 +62,12 @@ class ImagePanel:
 
     def set_caption(self, text: str) -> None:
         title = f"<b>{self.title}</b>{'  ' + text if text else ''}"
-        if title != self._title:  # a new title lays the plot out again: only when it changes
+        if title != self._title:
             self._title = title
             self.plot.setTitle(title, size="10pt")
+            # pyqtgraph makes the text's width the label's minimum, which lays out every plot
+            # (and redraws every axis) again each time a caption changes; the row is fixed
+            self.plot.titleLabel.setMinimumWidth(0)
 
     def show(self, image: np.ndarray, levels: tuple[float, float], cmap: str | None) -> None:
         """Draw `image` (H, W) with `cmap`, or (H, W, 3) as colour, mapping `levels` to the ends."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core._engine import limit_threads
 from core.display import symmetric_levels
 from core.histogram import Histogram, JointHistogram, histogram, joint_histogram
 from core.normalize import METHODS, Normalization
@@ -147,6 +148,9 @@ def frame_job(
 def batch_job(
     array: np.ndarray, roles: str, normalization: Normalization, cache: FullResultCache
 ) -> Iterator[BatchStats]:
-    """Diagnose the whole batch (only meaningful when `roles` has an N axis)."""
-    after = cache.get(array, roles, normalization)
-    yield BatchStats(diagnose(array, after, roles=roles), array.shape[roles.index("N")])
+    """Diagnose the whole batch (only meaningful when `roles` has an N axis), on one thread:
+    the other core stays with the image on show."""
+    with limit_threads(1):
+        after = cache.get(array, roles, normalization)
+        diagnosis = diagnose(array, after, roles=roles)
+    yield BatchStats(diagnosis, array.shape[roles.index("N")])

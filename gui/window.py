@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
         # laid out (and their axes redrawn) again each time
         self.verdict.setMinimumHeight(3 * self.verdict.fontMetrics().lineSpacing() + 4)
         self.batch_label = QLabel()
+        self.batch_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.jump = QPushButton("Jump to worst image")
         keep = self.jump.sizePolicy()
         keep.setRetainSizeWhenHidden(True)

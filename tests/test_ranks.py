@@ -288,3 +288,19 @@ def test_engines_agree_on_big_groups_split_over_threads(seed) -> None:
 def test_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="engine"):
         rank_diff(np.ones((2, 2)), np.ones((2, 2)), engine="fortran")
+
+
+def test_one_thread_gives_the_same_answer() -> None:
+    from core import _engine
+
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 256, (300, 400)).astype(np.uint8)
+    y = keras(x, 0)
+    d2, m2 = rank_compare(x, y)
+    with _engine.limit_threads(1):
+        assert len(_engine.row_parts(10)) == 1
+        d1, m1 = rank_compare(x, y)
+    assert len(_engine.row_parts(10)) == min(_engine.threads(), 10)
+    assert d1 == d2
+    np.testing.assert_array_equal(m1.partners, m2.partners)
+    np.testing.assert_array_equal(m1.displacement, m2.displacement)
