@@ -13,18 +13,24 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# numba compiles core's kernels once, into core/__pycache__, and again when core changes
+KERNELS := $(VENV)/.kernels-ready
+$(KERNELS): $(STAMP) $(wildcard core/*.py)
+	$(BIN)/python -m core._engine
+	touch $@
+
 ## run: set up, then open the inspector on the bundled digit batch (ARGS=path to open a file)
-run: $(STAMP)
+run: $(KERNELS)
 	$(BIN)/normscope $(ARGS)
 
 ## test: set up, then ruff and the whole test suite, headless
-test: $(STAMP)
+test: $(KERNELS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 ## bench: the speed benchmarks (ratios against baselines measured in the same run)
-bench: $(STAMP)
+bench: $(KERNELS)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench
 
 ## samples: rewrite resources/ from resources/make_samples.py
