@@ -60,7 +60,7 @@ def dense_levels(order, equal, levels):
 
 
 @_jit
-def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, out, counts, sums, part):
+def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, packed, counts, sums, part):
     """Walk rows in after-order: tie runs, inversions, ranks and partners.
 
     `keys` come sorted per row (valid pixels first). ``levels[r, i]`` is pixel i's before
@@ -81,14 +81,12 @@ def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, out, count
     pairs tied in both; ``sums[r]`` Σ(rx−μ)(ry−μ), Σ(rx−μ)², Σ(ry−μ)² over average ranks
     (μ the mean rank). Whole-row numbers (valid pixels, before ties, Σ(rx−μ)²) come only
     from the part with t0 = 0, so the parts' arrays simply add up. With `maps`,
-    ``out = (packed, after_sorted)``: ``packed[r, i]`` receives pixel i's word, the float32
-    bits of its (rank after − rank before) / valid pixels above its count of discordant
-    partners (so ``packed.view(uint32)`` holds both maps interleaved), and ``after_sorted``
-    each row's exact after values in order.
+    ``packed[r, i]`` receives pixel i's word: the float32 bits of its (rank after − rank
+    before) / valid pixels above its count of discordant partners (so ``packed.view(uint32)``
+    holds both maps interleaved). `keys` stay sorted by after, exactly, for look-ups.
     """
     n = keys.shape[1]
     r0, r1, t0, t1 = part
-    packed, after_sorted = out
     shift32 = np.empty(1, np.float32)  # to read a float32's bits
     shift_bits = shift32.view(np.uint32)
     tree = np.zeros(k + 1, np.int64)  # Fenwick tree: how many pixels so far at each level
@@ -225,9 +223,6 @@ def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, out, count
         if maps:
             for t in range(start, stop):
                 packed[r, keys[r, t] & _LOW] = word[t - start]
-            if use_exact:
-                for t in range(start, stop):
-                    after_sorted[r, t] = value[t - start]
         counts[r, 0] = mr if t0 == 0 else 0
         counts[r, 1] = disc
         counts[r, 2] = ties_x if t0 == 0 else 0
@@ -486,3 +481,20 @@ def equalize(x, out, part):
             total = np.float64(cdf[-1])
             for j in range(m):
                 out[o, j, i] = cdf[np.int64(x[o, j, i]) - lo] / total
+
+
+@_jit
+def merge(a, b, out):
+    """The sorted `a` and `b` merged into `out`."""
+    i = j = o = 0
+    while i < len(a) and j < len(b):
+        if b[j] < a[i]:
+            out[o] = b[j]
+            j += 1
+        else:
+            out[o] = a[i]
+            i += 1
+        o += 1
+    out[o : o + len(a) - i] = a[i:]
+    o += len(a) - i
+    out[o : o + len(b) - j] = b[j:]

@@ -102,8 +102,8 @@ class _Sorted:
     before: np.ndarray  # (G, n) grouped rows
     after: np.ndarray
     valid: np.ndarray  # (G,) valid pixels per group: the first ones of each sorted row
-    after_sorted: np.ndarray  # values, or uint32 keys of `_key32` when `after_keys`
-    after_keys: bool
+    after_order: np.ndarray  # (G, n) sorted valid values, or the engine's sorted keys
+    keyed: bool  # after_order holds `after_key << 32 | index`, sorted by after
     before_sorted: dict[int, np.ndarray] = field(default_factory=dict)
 
     def ranks(self, row: int, pos: int) -> tuple[float, float]:
@@ -115,14 +115,29 @@ class _Sorted:
             valid = b[~np.isnan(a)] if a.dtype.kind == "f" else b
             self.before_sorted[row] = np.sort(valid, kind=_sort_kind(valid))  # NaN last
         m = int(self.valid[row])
-        if self.after_keys:
-            key = _key32(np.array([y]))
-            assert key is not None
-            y = key[0][0]
-        return tuple(  # type: ignore[return-value]
-            (np.searchsorted(v, q, "left") + np.searchsorted(v, q, "right") + 1) / 2.0
-            for v, q in ((self.before_sorted[row][:m], x), (self.after_sorted[row, :m], y))
+        return _average_rank(self.before_sorted[row][:m], x), self._after_rank(row, m, y)
+
+    def _after_rank(self, row: int, m: int, y: float) -> float:
+        order = self.after_order[row, :m]
+        if not self.keyed:
+            return _average_rank(order, y)
+        key = _key32(np.array([y]))
+        assert key is not None
+        k = int(key[0][0])
+        lo = int(np.searchsorted(order, np.uint64(k) << np.uint64(32)))
+        hi = (
+            m if k == 0xFFFFFFFF else int(np.searchsorted(order, np.uint64(k + 1) << np.uint64(32)))
         )
+        # keys equal in their float32 part: compare the exact values of that run
+        run = self.after[row, (order[lo:hi] & np.uint64(0xFFFFFFFF)).astype(np.intp)]
+        below, equal = lo + np.count_nonzero(run < y), np.count_nonzero(run == y)
+        return below + (equal + 1) / 2.0
+
+
+def _average_rank(ordered: np.ndarray, value: float) -> float:
+    """1-based average rank of `value` among the sorted `ordered` (ties share a rank)."""
+    left, right = np.searchsorted(ordered, value, "left"), np.searchsorted(ordered, value, "right")
+    return (left + right + 1) / 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -474,8 +489,8 @@ class _Counts:
     nan_pixels: int
     partners: np.ndarray | None = None  # maps only
     displacement: np.ndarray | None = None
-    after_sorted: np.ndarray | None = None  # valid after values (or keys) in order, per row
-    after_keys: bool = False
+    after_order: np.ndarray | None = None  # see _Sorted
+    keyed: bool = False
 
 
 def _raw32(v: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray | None] | None:
@@ -558,27 +573,33 @@ def _compiled_counts(
     keys = np.empty((g, n), np.uint64)
     kernels.joint_keys(a_bits, a_float, mask, check, keys)
     del a_bits
-    _engine.in_parts(lambda r0, r1, *_: keys[r0:r1].sort(axis=1), _engine.row_parts(g))
+    if g == 1 and n >= 1 << 20 and _engine.threads() > 1:  # one big row: sort halves, merge
+        half = n // 2
+        _engine.in_parts(lambda a, b: keys[0, a:b].sort(), [(0, half), (half, n)])
+        merged = np.empty_like(keys)
+        kernels.merge(keys[0, :half], keys[0, half:], merged[0])
+        keys = merged
+    else:
+        _engine.in_parts(lambda r0, r1, *_: keys[r0:r1].sort(axis=1), _engine.row_parts(g))
     use_exact = exact is not None
     values = exact if use_exact else np.empty((1, 1))
     # both maps in one buffer: each pixel's partners (int32) then its shift (float32)
     both = (np.zeros if check else np.empty)((g, n, 2) if maps else (1, 1, 2), np.uint32)
     packed = both.view(np.uint64).reshape(both.shape[:2])
-    after_sorted = np.empty((g, n) if maps and use_exact else (1, 1))
     parts = _engine.row_parts(g) if g > 1 else _cut_row(keys[0])
     totals = [(np.zeros((g, 5), np.int64), np.zeros((g, 3))) for _ in parts]
 
     def scan(i: int, part: tuple[int, int, int, int]) -> None:
-        out = (packed, after_sorted)
-        kernels.scan(keys, levels, k, mask, check, values, use_exact, maps, out, *totals[i], part)
+        kernels.scan(
+            keys, levels, k, mask, check, values, use_exact, maps, packed, *totals[i], part
+        )
 
     _engine.in_parts(scan, list(enumerate(parts)))
     counts = sum(c for c, _ in totals)
     sums = sum(s for _, s in totals)
-    partners = displacement = sorted_after = None
+    partners = displacement = None
     if maps:
         partners, displacement = both[..., 0].view(np.int32), both[..., 1].view(np.float32)
-        sorted_after = after_sorted if use_exact else (keys >> np.uint64(32)).astype(np.uint32)
     return _Counts(
         valid=counts[:, 0],
         discordant=counts[:, 1],
@@ -591,8 +612,8 @@ def _compiled_counts(
         nan_pixels=int(g * n - counts[:, 0].sum()),
         partners=partners,
         displacement=displacement,
-        after_sorted=sorted_after,
-        after_keys=not use_exact,
+        after_order=keys if maps else None,
+        keyed=True,
     )
 
 
@@ -641,7 +662,7 @@ def _numpy_counts(b: np.ndarray, a: np.ndarray, valid: np.ndarray | None, maps: 
         nan_pixels=int(g * n - counts.sum()),
         partners=partners,
         displacement=shift,
-        after_sorted=sorted_after,
+        after_order=sorted_after,
     )
 
 
@@ -818,13 +839,13 @@ def rank_compare(
 
 
 def _maps(c: _Counts, b: np.ndarray, a: np.ndarray, layout: _Layout) -> RankMaps:
-    assert c.partners is not None and c.displacement is not None and c.after_sorted is not None
+    assert c.partners is not None and c.displacement is not None and c.after_order is not None
     sizes = np.expand_dims(c.valid.reshape(layout.kept_shape), layout.axes)
     return RankMaps(
         displacement=layout.ungroup(c.displacement),
         partners=layout.ungroup(c.partners),
         group_size=np.broadcast_to(sizes, layout.shape),
-        _sorted=_Sorted(layout, b, a, c.valid, c.after_sorted, c.after_keys),
+        _sorted=_Sorted(layout, b, a, c.valid, c.after_order, c.keyed),
     )
 
 

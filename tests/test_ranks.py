@@ -267,6 +267,9 @@ def test_engines_agree_where_float32_merges_float64_values() -> None:
     assert len(np.unique(y)) > len(np.unique(y.astype(np.float32)))
     both_engines(x, y, "all", "HW")
     both_engines(x, y, "row", "HW")
+    maps = rank_maps(x, y, engine="compiled")
+    after = np.stack([maps.ranks_at(i)[1] for i in range(len(x))])
+    np.testing.assert_array_equal(after, st.rankdata(y.ravel()).reshape(y.shape))
     counts, partners = brute(x[:6], y[:6])
     d, m = rank_compare(x[:6], y[:6], engine="compiled")
     p = d.pairs
@@ -294,13 +297,14 @@ def test_one_thread_gives_the_same_answer() -> None:
     from core import _engine
 
     rng = np.random.default_rng(4)
-    x = rng.integers(0, 256, (300, 400)).astype(np.uint8)
+    x = rng.integers(0, 256, (1024, 1100)).astype(np.uint8)  # over 2**20: halves sorted apart
     y = keras(x, 0)
     d2, m2 = rank_compare(x, y)
     with _engine.limit_threads(1):
         assert len(_engine.row_parts(10)) == 1
         d1, m1 = rank_compare(x, y)
     assert len(_engine.row_parts(10)) == min(_engine.threads(), 10)
-    assert d1 == d2
+    assert d1.pairs == d2.pairs and d1.kendall_mean == d2.kendall_mean
+    assert abs(d1.spearman_mean - d2.spearman_mean) < 1e-12  # sums split over threads
     np.testing.assert_array_equal(m1.partners, m2.partners)
     np.testing.assert_array_equal(m1.displacement, m2.displacement)
