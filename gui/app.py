@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 NO_DISPLAY = (
@@ -52,6 +53,7 @@ def run_window(
         return 1
     from PySide6.QtWidgets import QApplication
 
+    from core._engine import warm_up
     from gui.window import APP_NAME, MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -61,4 +63,7 @@ def run_window(
     window.show()
     if window.open_source(source or "sample:digits", key=key) and index is not None:
         window.model.set_index(index)
+    # load every compiled kernel now, while the first image is computed, rather than one by
+    # one at the user's first toggles (loading holds the GIL, so it would stall them)
+    threading.Thread(target=warm_up, name="normscope-warm-up", daemon=True).start()
     return app.exec()
