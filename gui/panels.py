@@ -17,6 +17,7 @@ from core.histogram import Histogram, JointHistogram
 COLORMAPS = ("gray", "viridis", "inferno", "magma", "cividis", "plasma")
 DIVERGING = "CET-D1"
 PARTNERS = "inferno"
+AXIS_WIDTH, AXIS_HEIGHT = 52, 26  # pixels: room for labels such as "-0.125" and "4096"
 
 
 def colormap(name: str) -> pg.ColorMap:
@@ -36,22 +37,53 @@ def format_level(value: float) -> str:
     return f"{value:.4g}"
 
 
+class SteadyAxis(pg.AxisItem):
+    """An axis that keeps its drawing when told a range it already shows (pyqtgraph redraws
+    every axis on every view update, which costs tens of ms per frame on a big window)."""
+
+    def __init__(self, orientation: str) -> None:
+        super().__init__(orientation)
+        self.enableAutoSIPrefix(False)
+
+    def setRange(self, mn: float, mx: float) -> None:
+        if [mn, mx] != list(getattr(self, "range", ())):  # pyqtgraph's __init__ sets it first
+            super().setRange(mn, mx)
+
+
+def add_plot(layout: pg.GraphicsLayoutWidget, **kwargs: object) -> pg.PlotItem:
+    """A plot in `layout` with steady left and bottom axes."""
+    axes = {side: SteadyAxis(side) for side in ("left", "bottom")}
+    return layout.addPlot(axisItems=axes, **kwargs)
+
+
+def steady_axes(plot: pg.PlotItem, *, tick_length: int | None = None) -> None:
+    """Axes whose size never follows their tick labels: pyqtgraph widens an axis to fit new
+    labels, which re-lays out every plot of the window (and redraws all their axes) whenever
+    a toggle changes a range."""
+    if tick_length is not None:
+        for side in ("left", "bottom"):
+            plot.getAxis(side).setStyle(tickLength=tick_length)
+    plot.getAxis("left").setWidth(AXIS_WIDTH)
+    plot.getAxis("bottom").setHeight(
+        AXIS_HEIGHT + (18 if plot.getAxis("bottom").label.isVisible() else 0)
+    )
+
+
 class ImagePanel:
     """A titled, aspect-locked view of one image with fixed levels."""
 
     def __init__(self, layout: pg.GraphicsLayoutWidget, title: str, row: int, col: int) -> None:
         self.title = title
-        self.plot: pg.PlotItem = layout.addPlot(row=row, col=col)
+        self.plot: pg.PlotItem = add_plot(layout, row=row, col=col)
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
-        for side in ("left", "bottom"):
-            self.plot.getAxis(side).setStyle(tickLength=-4)
-            self.plot.getAxis(side).enableAutoSIPrefix(False)  # no label rewrite on each range
+        steady_axes(self.plot, tick_length=-4)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.item)
         self.levels: tuple[float, float] = (0.0, 1.0)
+        self._shown: tuple | None = None  # (levels, colour map) of the image drawn
         self._title = ""
         self.plot.titleLabel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.set_caption("")
@@ -71,29 +103,34 @@ class ImagePanel:
 
     def show(self, image: np.ndarray, levels: tuple[float, float], cmap: str | None) -> None:
         """Draw `image` (H, W) with `cmap`, or (H, W, 3) as colour, mapping `levels` to the ends."""
-        first = self.item.image is None
+        new_shape = self.item.image is None or self.item.image.shape[:2] != image.shape[:2]
         self.levels = (float(levels[0]), float(levels[1]))
+        shown = (self.levels, None if image.ndim == 3 else cmap)
+        if image is self.item.image and shown == self._shown:
+            return  # the same picture: pyqtgraph would only render it again
+        self._shown = shown
         lut = None if image.ndim == 3 else colormap(cmap or "gray").getLookupTable(nPts=256)
         self.item.setImage(image, levels=self.levels, lut=lut, autoLevels=False)
         self.set_caption(f"levels {format_level(levels[0])} … {format_level(levels[1])}")
-        if first:
+        if new_shape:  # fit once per shape; then a new image does not move (and redraw) axes
             self.view.autoRange(padding=0.02)
+            self.view.disableAutoRange()
 
     def clear(self) -> None:
         self.item.clear()
+        self._shown = None
 
 
 class HistogramPanel:
     """Exact counts as a step plot, with the drawn level range shaded."""
 
     def __init__(self, layout: pg.GraphicsLayoutWidget, row: int, col: int) -> None:
-        self.plot: pg.PlotItem = layout.addPlot(row=row, col=col)
+        self.plot: pg.PlotItem = add_plot(layout, row=row, col=col)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setMaximumHeight(150)
-        for side in ("left", "bottom"):
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        steady_axes(self.plot)
         self.curve = self.plot.plot(
             stepMode="center", fillLevel=0, brush=(90, 140, 220, 150), pen=pg.mkPen(60, 110, 200)
         )
@@ -120,14 +157,13 @@ class JointPanel:
     """Before value against after value: a curve for a monotone map, a cloud otherwise."""
 
     def __init__(self, layout: pg.GraphicsLayoutWidget, row: int, col: int) -> None:
-        self.plot: pg.PlotItem = layout.addPlot(row=row, col=col, rowspan=2)
+        self.plot: pg.PlotItem = add_plot(layout, row=row, col=col, rowspan=2)
         self.plot.setTitle("<b>After vs before</b>", size="10pt")
         self.plot.setLabel("bottom", "original value")
         self.plot.setLabel("left", "normalized value")
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
-        for side in ("left", "bottom"):
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        steady_axes(self.plot)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.item)
         # empty bins white, then light to dark: the curve or cloud stands out

@@ -77,7 +77,9 @@ def channel_view(image: np.ndarray, roles: str, channel: int) -> np.ndarray:
         return image
     if channel >= 0:
         return image[..., channel]
-    return image[..., :3] if image.shape[-1] >= 3 else image[..., 0]
+    if image.shape[-1] == 3:
+        return image  # itself, so that a panel can tell the picture has not changed
+    return image[..., :3] if image.shape[-1] > 3 else image[..., 0]
 
 
 class MainWindow(QMainWindow):
@@ -128,7 +130,8 @@ class MainWindow(QMainWindow):
         self.verdict.setTextFormat(Qt.TextFormat.RichText)
         # texts change on every toggle; sizes that do not change keep the plots from being
         # laid out (and their axes redrawn) again each time
-        self.verdict.setMinimumHeight(3 * self.verdict.fontMetrics().lineSpacing() + 4)
+        self.verdict.setFixedHeight(4 * self.verdict.fontMetrics().lineSpacing() + 4)
+        self.verdict.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.batch_label = QLabel()
         self.batch_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.jump = QPushButton("Jump to worst image")
