@@ -145,20 +145,15 @@ def _compiled(
 # --- the methods ---------------------------------------------------------------------------------
 
 
-def _exact_squares(x: np.ndarray, axis: Axis, order: float) -> bool:
-    """Whether an L2 norm over one axis of `x` can be summed in any order, bit-identically.
+def _exact_sums(x: np.ndarray, axes: tuple[int, ...] | None) -> bool:
+    """Whether norms of `x` over `axes` can be summed in any order, bit-identically.
 
     For 8- and 16-bit integers every square is an integer below 2**32, so sums of fewer than
-    2**21 of them are exact in float64: any summation order gives np.linalg.norm's result.
+    2**21 of them are exact in float64: any summation order gives numpy's result.
     """
-    return (
-        order == 2
-        and isinstance(axis, int)
-        and x.dtype.kind in "uib"
-        and x.dtype.itemsize <= 2
-        and x.ndim > 0
-        and x.shape[axis] < 2**21
-    )
+    if x.dtype.kind not in "uib" or x.dtype.itemsize > 2 or x.ndim == 0:
+        return False
+    return (x.size if axes is None else math.prod(x.shape[a] for a in axes)) < 2**21
 
 
 def _sum_of_squares(x: np.ndarray, axis: int) -> np.ndarray:
@@ -197,7 +192,7 @@ def _keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
         )
     try:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            if _exact_squares(x, axis, order):
+            if order == 2 and isinstance(axis, int) and _exact_sums(x, (axis,)):
                 fast = _compiled("norm_divide", x, (axis,), np.float64, 2.0)
                 if fast is not None:
                     return fast
@@ -212,12 +207,10 @@ def _keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
 
 
 def _lp(x: np.ndarray, axes: tuple[int, ...] | None, order: float) -> np.ndarray:
-    if x.dtype.kind in "uib" and x.dtype.itemsize <= 2 and order in (1, 2, math.inf):
-        size = x.size if axes is None else math.prod(x.shape[a] for a in axes)
-        if size < 2**21:  # sums of 16-bit squares stay exact in float64
-            fast = _compiled("norm_divide", x, axes, np.float64, float(order))
-            if fast is not None:
-                return fast
+    if order in (1, 2, math.inf) and _exact_sums(x, axes):
+        fast = _compiled("norm_divide", x, axes, np.float64, float(order))
+        if fast is not None:
+            return fast
     v = x.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         if order == 2:
@@ -280,8 +273,8 @@ def _percentile(
             f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}"
         )
     if x.dtype in (np.uint8, np.uint16) and x.size:
-        fast = _compiled("percentile_clip", x, axes, np.float64, int(x.max()) + 1,
-                         *_percentile_points(x, axes, (low, high)))  # fmt: skip
+        points = _percentile_points(x, axes, (low, high))
+        fast = _compiled("percentile_clip", x, axes, np.float64, int(x.max()) + 1, *points)
         if fast is not None:
             return fast
     v = x.astype(np.float64)

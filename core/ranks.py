@@ -281,6 +281,13 @@ def _sort_kind(v: np.ndarray) -> str:
     return "stable" if v.dtype.kind in "uib" and v.dtype.itemsize <= 2 else "quicksort"
 
 
+def _codes(b: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Small integers (or bool) as unsigned codes ``b - lo`` (`b` itself when it already is)."""
+    if lo == 0 and b.dtype.kind in "ub":
+        return b.view(np.uint8) if b.dtype.kind == "b" else b
+    return _small(b.astype(np.int32) - lo, hi - lo)
+
+
 def _small(levels: np.ndarray, top: int) -> np.ndarray:
     """Levels in the smallest unsigned dtype that holds `top`, so sorts can use radix."""
     for dtype in (np.uint8, np.uint16):
@@ -476,7 +483,7 @@ Engine = Literal["auto", "compiled", "numpy"]
 class _Counts:
     """Per group (G,): valid pixels, discordant pairs, ties of before, of after and of both,
     and the Spearman sums; when maps were asked for, per pixel (G, n) the discordant partners
-    and the rank displacement, and per row the sorted valid after values."""
+    and the rank displacement, and per row the valid after values in order (see _Sorted)."""
 
     valid: np.ndarray
     discordant: np.ndarray
@@ -531,11 +538,7 @@ def _before_levels(b: np.ndarray, kernels) -> tuple[np.ndarray, int] | None:
     if b.dtype.kind in "uib" and b.dtype.itemsize <= 2:
         lo, hi = int(b.min()), int(b.max())
         if hi - lo < 4 * n:  # a level table per group is cheap next to the group
-            if b.dtype.kind == "b":
-                return b.view(np.uint8), 2
-            if lo == 0 and b.dtype.kind == "u":
-                return b, hi + 1
-            return _small(b.astype(np.int32) - lo, hi - lo), hi - lo + 1
+            return _codes(b, lo, hi), hi - lo + 1
     before = _key32(b)
     if before is None:
         return None
@@ -867,11 +870,12 @@ def _monotone_rows(b: np.ndarray, a: np.ndarray) -> np.ndarray | None:
     out = np.empty(g, bool)
     kernels = _engine.kernels()
     if kernels is not None:
-        codes = b.view(np.uint8) if b.dtype.kind == "b" else b
-        if lo != 0 or codes.dtype.kind == "i":
-            codes = _small(b.astype(np.int32) - lo, k - 1)
-        _engine.in_parts(lambda r0, r1, *_: kernels.monotone(codes[r0:r1], k, a[r0:r1], out[r0:r1]),
-                  _engine.row_parts(g))  # fmt: skip
+        codes = _codes(b, lo, lo + k - 1)
+
+        def check(r0: int, r1: int, *_: int) -> None:
+            kernels.monotone(codes[r0:r1], k, a[r0:r1], out[r0:r1])
+
+        _engine.in_parts(check, _engine.row_parts(g))
         return out
     rows_per = max(1, min(_CHUNK // n, _CHUNK // k))
     for r0 in range(0, g, rows_per):

@@ -50,23 +50,28 @@ class SteadyAxis(pg.AxisItem):
             super().setRange(mn, mx)
 
 
-def add_plot(layout: pg.GraphicsLayoutWidget, **kwargs: object) -> pg.PlotItem:
-    """A plot in `layout` with steady left and bottom axes."""
-    axes = {side: SteadyAxis(side) for side in ("left", "bottom")}
-    return layout.addPlot(axisItems=axes, **kwargs)
-
-
-def steady_axes(plot: pg.PlotItem, *, tick_length: int | None = None) -> None:
-    """Axes whose size never follows their tick labels: pyqtgraph widens an axis to fit new
-    labels, which re-lays out every plot of the window (and redraws all their axes) whenever
-    a toggle changes a range."""
+def add_plot(
+    layout: pg.GraphicsLayoutWidget,
+    *,
+    labels: dict[str, str] | None = None,
+    tick_length: int | None = None,
+    **kwargs: object,
+) -> pg.PlotItem:
+    """A plot in `layout` whose left and bottom axes are steady: they keep their drawing when
+    the range does not change, and their size never follows their tick labels (pyqtgraph
+    widens an axis to fit new labels, which re-lays out every plot of the window and redraws
+    all their axes whenever a toggle changes a range)."""
+    plot = layout.addPlot(
+        axisItems={side: SteadyAxis(side) for side in ("left", "bottom")}, **kwargs
+    )
+    for side, text in (labels or {}).items():
+        plot.setLabel(side, text)
     if tick_length is not None:
         for side in ("left", "bottom"):
             plot.getAxis(side).setStyle(tickLength=tick_length)
     plot.getAxis("left").setWidth(AXIS_WIDTH)
-    plot.getAxis("bottom").setHeight(
-        AXIS_HEIGHT + (18 if plot.getAxis("bottom").label.isVisible() else 0)
-    )
+    plot.getAxis("bottom").setHeight(AXIS_HEIGHT + (18 if labels and "bottom" in labels else 0))
+    return plot
 
 
 class ImagePanel:
@@ -74,12 +79,11 @@ class ImagePanel:
 
     def __init__(self, layout: pg.GraphicsLayoutWidget, title: str, row: int, col: int) -> None:
         self.title = title
-        self.plot: pg.PlotItem = add_plot(layout, row=row, col=col)
+        self.plot: pg.PlotItem = add_plot(layout, row=row, col=col, tick_length=-4)
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
-        steady_axes(self.plot, tick_length=-4)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.item)
         self.levels: tuple[float, float] = (0.0, 1.0)
@@ -130,7 +134,6 @@ class HistogramPanel:
         self.plot.hideButtons()
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setMaximumHeight(150)
-        steady_axes(self.plot)
         self.curve = self.plot.plot(
             stepMode="center", fillLevel=0, brush=(90, 140, 220, 150), pen=pg.mkPen(60, 110, 200)
         )
@@ -157,13 +160,11 @@ class JointPanel:
     """Before value against after value: a curve for a monotone map, a cloud otherwise."""
 
     def __init__(self, layout: pg.GraphicsLayoutWidget, row: int, col: int) -> None:
-        self.plot: pg.PlotItem = add_plot(layout, row=row, col=col, rowspan=2)
+        labels = {"bottom": "original value", "left": "normalized value"}
+        self.plot: pg.PlotItem = add_plot(layout, labels=labels, row=row, col=col, rowspan=2)
         self.plot.setTitle("<b>After vs before</b>", size="10pt")
-        self.plot.setLabel("bottom", "original value")
-        self.plot.setLabel("left", "normalized value")
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
-        steady_axes(self.plot)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.item)
         # empty bins white, then light to dark: the curve or cloud stands out
