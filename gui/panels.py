@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QSizeF, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QSizePolicy
 
 from core.histogram import Histogram, JointHistogram
 
@@ -50,6 +50,23 @@ class SteadyAxis(pg.AxisItem):
             super().setRange(mn, mx)
 
 
+class Caption(pg.LabelItem):
+    """A plot title that asks for no width: pyqtgraph makes a label's text width its minimum
+    and preferred width, so every new caption re-laid out all columns of the window (and
+    redrew all their axes). A caption longer than its plot is cut at the plot's edges."""
+
+    def updateMin(self) -> None:
+        self.setMinimumSize(0, self.itemRect().height())
+        self.updateGeometry()
+
+    def sizeHint(self, which: Qt.SizeHint, constraint: QSizeF | None = None) -> QSizeF:
+        if which == Qt.SizeHint.MaximumSize:
+            return QSizeF(-1, -1)
+        if which == Qt.SizeHint.MinimumDescent:
+            return QSizeF(0, 0)
+        return QSizeF(0, self.itemRect().height())
+
+
 def add_plot(
     layout: pg.GraphicsLayoutWidget,
     *,
@@ -57,13 +74,18 @@ def add_plot(
     tick_length: int | None = None,
     **kwargs: object,
 ) -> pg.PlotItem:
-    """A plot in `layout` whose left and bottom axes are steady: they keep their drawing when
-    the range does not change, and their size never follows their tick labels (pyqtgraph
-    widens an axis to fit new labels, which re-lays out every plot of the window and redraws
-    all their axes whenever a toggle changes a range)."""
-    plot = layout.addPlot(
-        axisItems={side: SteadyAxis(side) for side in ("left", "bottom")}, **kwargs
-    )
+    """A plot in `layout` that keeps still: its axes keep their drawing when the range does
+    not change, the shown axes never resize to their tick labels (pyqtgraph widens an axis to
+    fit new labels, which re-lays out every plot of the window and redraws all their axes
+    whenever a toggle changes a range), and its title is a :class:`Caption`."""
+    sides = ("left", "bottom", "top", "right")
+    plot = layout.addPlot(axisItems={side: SteadyAxis(side) for side in sides}, **kwargs)
+    title = Caption("", size="10pt", parent=plot)
+    plot.layout.removeItem(plot.titleLabel)
+    plot.scene().removeItem(plot.titleLabel)
+    plot.layout.addItem(title, 0, 1)
+    plot.titleLabel = title  # where PlotItem.setTitle writes
+    plot.setTitle(None)
     for side, text in (labels or {}).items():
         plot.setLabel(side, text)
     if tick_length is not None:
@@ -71,6 +93,8 @@ def add_plot(
             plot.getAxis(side).setStyle(tickLength=tick_length)
     plot.getAxis("left").setWidth(AXIS_WIDTH)
     plot.getAxis("bottom").setHeight(AXIS_HEIGHT + (18 if labels and "bottom" in labels else 0))
+    plot.getAxis("right").setWidth(0)  # hidden, but pyqtgraph would keep room for its labels
+    plot.getAxis("top").setHeight(0)
     return plot
 
 
@@ -89,7 +113,6 @@ class ImagePanel:
         self.levels: tuple[float, float] = (0.0, 1.0)
         self._shown: tuple | None = None  # (levels, colour map) of the image drawn
         self._title = ""
-        self.plot.titleLabel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.set_caption("")
 
     @property
@@ -101,9 +124,6 @@ class ImagePanel:
         if title != self._title:
             self._title = title
             self.plot.setTitle(title, size="10pt")
-            # pyqtgraph makes the text's width the label's minimum, which lays out every plot
-            # (and redraws every axis) again each time a caption changes; the row is fixed
-            self.plot.titleLabel.setMinimumWidth(0)
 
     def show(self, image: np.ndarray, levels: tuple[float, float], cmap: str | None) -> None:
         """Draw `image` (H, W) with `cmap`, or (H, W, 3) as colour, mapping `levels` to the ends."""

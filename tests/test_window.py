@@ -378,3 +378,19 @@ def test_a_burst_of_changes_starts_one_batch_job(qtbot, window: MainWindow) -> N
     wait_ready(qtbot, window)
     assert window._batches.generation == before + 1  # debounced: the last state only
     assert window.batch.diagnosis == diagnose(DIGITS, keras_formula(DIGITS, 2), roles="NHW")
+
+
+def test_new_captions_do_not_move_the_panels(qtbot, window: MainWindow) -> None:
+    """A caption is drawn in the room its plot has: pyqtgraph would make each new caption's
+    width a minimum, re-laying out every column (and redrawing every axis) on each toggle."""
+    views = [p.view for p in (window.original, window.normalized, window.rank)]
+    views += [h.plot.getViewBox() for h in window.histograms] + [window.joint.plot.getViewBox()]
+    qtbot.wait(50)
+    geometry = [v.sceneBoundingRect() for v in views]
+    window.rank.set_caption("a caption far longer than any the window writes itself " * 3)
+    window.normalized.set_caption("")
+    for axis in [(1,), (2,), (1, 2)]:
+        window.model.set_options(axis=axis)
+        wait_ready(qtbot, window)
+        qtbot.wait(20)
+        assert [v.sceneBoundingRect() for v in views] == geometry
