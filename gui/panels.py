@@ -3,14 +3,21 @@
 Each panel takes finished data from core (arrays, levels, counts) and draws it; none of
 them computes a statistic. Levels are always set explicitly: pyqtgraph's auto-levels would
 make x, x/255 and a min-max stretch look identical, which is the very thing NormScope shows.
+
+An image is handed to its panel as a :class:`Picture`: the exact data with the QImage that
+pyqtgraph's ``ImageItem`` would render of it, made by :func:`make_picture` on any thread, so
+that a 2048x2048 RGB image costs the GUI thread no rendering.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph import functions_qimage
 from PySide6.QtCore import QSizeF, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QImage
 
 from core.histogram import Histogram, JointHistogram
 
@@ -28,6 +35,65 @@ def colormap(name: str) -> pg.ColorMap:
     if cmap is None:  # pyqtgraph ships every name in COLORMAPS; guard against a typo
         raise ValueError(f"unknown colour map {name!r}")
     return cmap
+
+
+@dataclass(frozen=True, eq=False)
+class Picture:
+    """An image as a panel draws it: the exact data, the levels mapped to the ends of the
+    colour table (``lut``, None for colour data), and pyqtgraph's QImage of the three (None
+    where pyqtgraph renders such data only on the GUI thread)."""
+
+    data: np.ndarray
+    levels: tuple[float, float]
+    lut: np.ndarray | None
+    qimage: QImage | None
+
+
+def make_picture(data: np.ndarray, levels: tuple[float, float], cmap: str) -> Picture:
+    """The :class:`Picture` of `data` (H, W) drawn with `cmap`, or (H, W, 3) as colour, with
+    `levels` at the ends. Safe on any thread: it makes a QImage, no widget. The QImage is the
+    one ``ImageItem.render`` makes of the same data (NaN pixels transparent), pixel for pixel.
+    """
+    levels = (float(levels[0]), float(levels[1]))
+    lut = None if data.ndim == 3 else colormap(cmap).getLookupTable(nPts=256)
+    nan_at = None
+    if data.dtype.kind == "f" and data.size and np.isnan(data.min()):  # as ImageItem tests
+        nan = np.isnan(data)
+        nan_at = (nan.any(axis=2) if nan.ndim == 3 else nan).nonzero()
+    qimage = functions_qimage.try_make_qimage(
+        data, levels=levels, lut=lut, transparentLocations=nan_at
+    )
+    return Picture(data, levels, lut, qimage)
+
+
+class PictureItem(pg.ImageItem):
+    """An ``ImageItem`` that draws a :class:`Picture`'s ready QImage instead of rendering it
+    again; once anything else changes its data, levels or colours, it renders as usual."""
+
+    def __init__(self) -> None:
+        super().__init__(axisOrder="row-major")
+        self._ready: tuple[Picture, np.ndarray] | None = None  # and the view setImage made
+
+    def show_picture(self, picture: Picture) -> None:
+        self.setImage(picture.data, levels=picture.levels, lut=picture.lut, autoLevels=False)
+        self._ready = (picture, self.image) if picture.qimage is not None else None
+
+    def render(self) -> None:
+        if self._ready is not None:
+            picture, image = self._ready
+            unchanged = (
+                self.image is image
+                and self.lut is picture.lut
+                and self.levels is not None
+                and tuple(np.asarray(self.levels, np.float64).ravel()) == picture.levels
+            )
+            if unchanged:  # what ImageItem.render would end with, made earlier elsewhere
+                self.qimage = picture.qimage
+                self._renderRequired = False
+                self._unrenderable = False
+                return
+            self._ready = None
+        super().render()
 
 
 def format_level(value: float) -> str:
@@ -108,10 +174,10 @@ class ImagePanel:
         self.plot.invertY(True)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
-        self.item = pg.ImageItem(axisOrder="row-major")
+        self.item = PictureItem()
         self.plot.addItem(self.item)
         self.levels: tuple[float, float] = (0.0, 1.0)
-        self._shown: tuple | None = None  # (levels, colour map) of the image drawn
+        self.picture: Picture | None = None
         self._title = ""
         self.set_caption("")
 
@@ -125,24 +191,22 @@ class ImagePanel:
             self._title = title
             self.plot.setTitle(title, size="10pt")
 
-    def show(self, image: np.ndarray, levels: tuple[float, float], cmap: str | None) -> None:
-        """Draw `image` (H, W) with `cmap`, or (H, W, 3) as colour, mapping `levels` to the ends."""
-        new_shape = self.item.image is None or self.item.image.shape[:2] != image.shape[:2]
-        self.levels = (float(levels[0]), float(levels[1]))
-        shown = (self.levels, None if image.ndim == 3 else cmap)
-        if image is self.item.image and shown == self._shown:
-            return  # the same picture: pyqtgraph would only render it again
-        self._shown = shown
-        lut = None if image.ndim == 3 else colormap(cmap or "gray").getLookupTable(nPts=256)
-        self.item.setImage(image, levels=self.levels, lut=lut, autoLevels=False)
-        self.set_caption(f"levels {format_level(levels[0])} … {format_level(levels[1])}")
+    def show(self, picture: Picture) -> None:
+        """Draw `picture`, captioned with its levels; the same picture again draws nothing."""
+        if picture is self.picture:
+            return
+        new_shape = self.item.image is None or self.item.image.shape[:2] != picture.data.shape[:2]
+        self.picture = picture
+        self.levels = picture.levels
+        self.item.show_picture(picture)
+        self.set_caption(f"levels {format_level(self.levels[0])} … {format_level(self.levels[1])}")
         if new_shape:  # fit once per shape; then a new image does not move (and redraw) axes
             self.view.autoRange(padding=0.02)
             self.view.disableAutoRange()
 
     def clear(self) -> None:
         self.item.clear()
-        self._shown = None
+        self.picture = None
 
 
 class HistogramPanel:

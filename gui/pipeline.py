@@ -1,7 +1,9 @@
 """What the window computes for the image on show, as jobs for :class:`gui.worker.LatestOnly`.
 
-The jobs only call core; they touch no widget, so they are safe on a pool thread. A frame
-job yields the normalized image first (drawn at once) and the rank statistics after.
+The jobs call core and make the panels' pictures (QImages, no widget), so they are safe on a
+pool thread. A frame job yields the normalized image first (drawn at once) and the rank
+statistics after, each with its pictures ready for the :class:`Look` the window had when it
+asked; the window makes them again itself only when the look has changed since.
 """
 
 from __future__ import annotations
@@ -13,20 +15,78 @@ from dataclasses import dataclass
 import numpy as np
 
 from core._engine import limit_threads
-from core.display import symmetric_levels
+from core.display import display_levels, symmetric_levels
 from core.histogram import Histogram, JointHistogram, histogram, joint_histogram
 from core.normalize import METHODS, Normalization
 from core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
 from core.roles import as_displayed
+from gui.panels import DIVERGING, PARTNERS, Picture, format_level, make_picture
+
+
+@dataclass(frozen=True)
+class Look:
+    """What decides how the image panels draw: the channel (-1: all) and display options."""
+
+    channel: int = -1
+    colormap: str = "gray"
+    original_levels: str = "dtype"  # "dtype" or "data", see core.display.display_levels
+    rank_view: str = "displacement"  # or "partners"
+
+
+def channel_view(image: np.ndarray, roles: str, channel: int) -> np.ndarray:
+    """What a panel draws of one image: a channel, the RGB composite, or the gray image."""
+    if "C" not in roles:
+        return image
+    if channel >= 0:
+        return image[..., channel]
+    if image.shape[-1] == 3:
+        return image
+    return image[..., :3] if image.shape[-1] > 3 else image[..., 0]
+
+
+def frame_pictures(
+    original: np.ndarray, normalized: np.ndarray, roles: str, look: Look
+) -> tuple[Picture, Picture]:
+    """The original and normalized pictures: the original in its dtype or data range, the
+    normalized in its own data range."""
+    before = channel_view(original, roles, look.channel)
+    after = channel_view(normalized, roles, look.channel)
+    return (
+        make_picture(before, display_levels(before, mode=look.original_levels), look.colormap),
+        make_picture(after, display_levels(after, mode="data"), look.colormap),
+    )
+
+
+def rank_picture(
+    maps: RankMaps, roles: str, shift_levels: tuple[float, float], look: Look
+) -> tuple[Picture, str]:
+    """The rank panel's picture and caption: each pixel's signed rank shift (the mean over
+    channels for colour) on a diverging map, or how many pixels it changed order with (the
+    sum over channels)."""
+    every = "C" in roles and look.channel < 0
+    if look.rank_view == "partners":
+        partners = maps.partners
+        shown = partners.sum(axis=-1) if every else channel_view(partners, roles, look.channel)
+        top = float(shown.max(initial=0)) or 1.0
+        moved = int(np.count_nonzero(shown))
+        return make_picture(shown, (0.0, top), PARTNERS), f"pixels that changed order: {moved:,}"
+    shift = maps.displacement
+    shown = (
+        shift.mean(axis=-1, dtype=np.float32) if every else channel_view(shift, roles, look.channel)
+    )
+    caption = f"rank shift, levels ±{format_level(shift_levels[1])}"
+    return make_picture(shown, shift_levels, DIVERGING), caption
 
 
 @dataclass(frozen=True)
 class Frame:
-    """The image on show, before and after."""
+    """The image on show, before and after, with their pictures for `look`."""
 
     original: np.ndarray
     normalized: np.ndarray
     roles: str  # the roles of one image: "HW" or "HWC"
+    look: Look
+    pictures: tuple[Picture, Picture]  # original, normalized
 
 
 @dataclass(frozen=True)
@@ -41,17 +101,15 @@ class FrameVerdict:
 
 @dataclass(frozen=True)
 class FrameStats:
-    """Exact pair counts and the rank maps of the image on show: the slow part, with what
-    the rank panel draws for all channels at once made ready off the GUI thread."""
+    """Exact pair counts and the rank maps of the image on show: the slow part, with the
+    rank panel's picture for `look`."""
 
     diff: RankDiff
     maps: RankMaps
     hist_shift: Histogram
-    shift_all: np.ndarray  # (H, W) displacement, the mean over channels for colour
     shift_levels: tuple[float, float]
-    partners_all: np.ndarray  # (H, W) partners, the sum over channels for colour
-    partners_top: float
-    partners_moved: int  # pixels that changed order with any other
+    look: Look
+    rank: tuple[Picture, str]  # picture and caption
 
 
 @dataclass(frozen=True)
@@ -107,6 +165,7 @@ def frame_job(
     index: int,
     scope: str,
     cache: FullResultCache,
+    look: Look,
 ) -> Iterator[Frame | FrameVerdict | FrameStats]:
     """Normalize image `index` as the whole call would, then diff its ranks within `scope`.
 
@@ -121,7 +180,7 @@ def frame_job(
         after = np.take(normalization.apply(one, roles=roles), 0, axis=n)
     before, _ = as_displayed(image_of(array, roles, index), roles.replace("N", ""))
     after, image_roles = as_displayed(after, roles.replace("N", ""))
-    yield Frame(before, after, image_roles)
+    yield Frame(before, after, image_roles, look, frame_pictures(before, after, image_roles, look))
     slice_scope = "all" if scope == "image" else scope
     yield FrameVerdict(
         diagnosis=diagnose(before, after, roles=image_roles),
@@ -130,18 +189,14 @@ def frame_job(
         joint=joint_histogram(before, after),
     )
     diff, maps = rank_compare(before, after, scope=slice_scope, roles=image_roles)
-    shift, partners = maps.displacement, maps.partners
-    if "C" in image_roles:
-        shift, partners = shift.mean(axis=-1, dtype=np.float32), partners.sum(axis=-1)
+    shift_levels = symmetric_levels(maps.displacement)
     yield FrameStats(
         diff=diff,
         maps=maps,
         hist_shift=histogram(maps.displacement, bins=101),
-        shift_all=shift,
-        shift_levels=symmetric_levels(maps.displacement),
-        partners_all=partners,
-        partners_top=float(partners.max(initial=0)),
-        partners_moved=int(np.count_nonzero(partners)),
+        shift_levels=shift_levels,
+        look=look,
+        rank=rank_picture(maps, image_roles, shift_levels, look),
     )
 
 

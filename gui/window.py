@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.display import display_levels
 from core.loading import OPEN_FILTER, SAMPLES, LoadError, load
 from core.report import (
     build_comparison,
@@ -46,15 +46,18 @@ from core.report import (
 from gui.controls import ControlPanel
 from gui.export import render_comparison, save_image
 from gui.model import InspectorModel
-from gui.panels import DIVERGING, PARTNERS, HistogramPanel, ImagePanel, JointPanel, format_level
+from gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
 from gui.pipeline import (
     BatchStats,
     Frame,
     FrameStats,
     FrameVerdict,
     FullResultCache,
+    Look,
     batch_job,
     frame_job,
+    frame_pictures,
+    rank_picture,
 )
 from gui.settings import Settings
 from gui.worker import LatestOnly
@@ -71,17 +74,6 @@ SCOPE_WORDS = {
 }
 
 
-def channel_view(image: np.ndarray, roles: str, channel: int) -> np.ndarray:
-    """What a panel draws of one image: a channel, the RGB composite, or the gray image."""
-    if "C" not in roles:
-        return image
-    if channel >= 0:
-        return image[..., channel]
-    if image.shape[-1] == 3:
-        return image  # itself, so that a panel can tell the picture has not changed
-    return image[..., :3] if image.shape[-1] > 3 else image[..., 0]
-
-
 class MainWindow(QMainWindow):
     """The inspector. ``open_source`` opens anything :func:`core.loading.load` accepts."""
 
@@ -91,7 +83,6 @@ class MainWindow(QMainWindow):
         self.model = InspectorModel(self)
         self.frame: Frame | None = None
         self.verdict_data: FrameVerdict | None = None
-        self._levels: dict[tuple[str, int, str], tuple[float, float]] = {}
         self.stats: FrameStats | None = None
         self.batch: BatchStats | None = None
         self.error_box: QMessageBox | None = None
@@ -330,7 +321,7 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             self._on_job_error(self._frames.generation, str(exc))
             return
-        args = (m.loaded.array, m.roles, normalization, m.index, m.scope, self._cache)
+        args = (m.loaded.array, m.roles, normalization, m.index, m.scope, self._cache, self.look())
         self._frames.submit(lambda: frame_job(*args))
 
     def _on_frame_result(self, generation: int, item: Frame | FrameVerdict | FrameStats) -> None:
@@ -338,7 +329,6 @@ class MainWindow(QMainWindow):
             return  # stale: the user has moved on
         if isinstance(item, Frame):
             self.frame, self.verdict_data, self.stats = item, None, None
-            self._levels.clear()
             self._images_stale = True
         elif isinstance(item, FrameVerdict):
             self.verdict_data = item
@@ -378,27 +368,23 @@ class MainWindow(QMainWindow):
         self._draw_images()
         self._draw_results()
 
-    def _view_levels(self, which: str, view: np.ndarray, mode: str) -> tuple[float, float]:
-        """Display levels of a view of the frame, once per frame, channel and mode."""
-        key = (which, self.model.channel, mode)
-        if key not in self._levels:
-            self._levels[key] = display_levels(view, mode=mode)
-        return self._levels[key]
+    def look(self) -> Look:
+        """How the image panels draw now: what the worker makes their pictures for."""
+        d = self.model.display
+        return Look(self.model.channel, d.colormap, d.original_levels, d.rank_view)
 
     def _draw_images(self) -> None:
-        f = self.frame
+        f, look = self.frame, self.look()
         if f is None:
             return
-        d, ch = self.model.display, self.model.channel
-        before = channel_view(f.original, f.roles, ch)
-        after = channel_view(f.normalized, f.roles, ch)
-        self.original.show(
-            before, self._view_levels("original", before, d.original_levels), d.colormap
-        )
-        self.normalized.show(after, self._view_levels("normalized", after, "data"), d.colormap)
+        if f.look != look:  # the display changed since the job was asked for
+            pictures = frame_pictures(f.original, f.normalized, f.roles, look)
+            f = self.frame = replace(f, look=look, pictures=pictures)
+        self.original.show(f.pictures[0])
+        self.normalized.show(f.pictures[1])
 
     def _draw_results(self) -> None:
-        f, v, s = self.frame, self.verdict_data, self.stats
+        f, v, s, look = self.frame, self.verdict_data, self.stats, self.look()
         if f is None:
             return
         if v is None:
@@ -416,17 +402,12 @@ class MainWindow(QMainWindow):
         self.verdict.setText(self.verdict_text(v, s))
         if s is None:
             return
-        ch = self.model.channel
-        if d.rank_view == "partners":
-            shown = s.partners_all if ch < 0 else channel_view(s.maps.partners, f.roles, ch)
-            top = s.partners_top if ch < 0 else float(shown.max(initial=0))
-            self.rank.show(shown, (0.0, top or 1.0), PARTNERS)
-            moved = s.partners_moved if ch < 0 else int(np.count_nonzero(shown))
-            self.rank.set_caption(f"pixels that changed order: {moved:,}")
-        else:
-            shown = s.shift_all if ch < 0 else channel_view(s.maps.displacement, f.roles, ch)
-            self.rank.show(shown, s.shift_levels, DIVERGING)
-            self.rank.set_caption(f"rank shift, levels ±{format_level(s.shift_levels[1])}")
+        if s.look != look:
+            rank = rank_picture(s.maps, f.roles, s.shift_levels, look)
+            s = self.stats = replace(s, look=look, rank=rank)
+        picture, caption = s.rank
+        self.rank.show(picture)
+        self.rank.set_caption(caption)
         self.histograms[2].show(s.hist_shift, s.shift_levels, d.log_histogram)
 
     def verdict_text(self, v: FrameVerdict, s: FrameStats | None) -> str:

@@ -9,12 +9,13 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
+from qimages import pixels, rendered_by_pyqtgraph
 
 from core.display import display_levels
 from core.loading import load
 from core.normalize import Normalization, from_preset
 from core.ranks import diagnose, rank_diff, rank_maps
-from gui.panels import format_level
+from gui.panels import colormap, format_level
 from gui.settings import Settings
 from gui.window import MainWindow
 
@@ -394,3 +395,33 @@ def test_new_captions_do_not_move_the_panels(qtbot, window: MainWindow) -> None:
         wait_ready(qtbot, window)
         qtbot.wait(20)
         assert [v.sceneBoundingRect() for v in views] == geometry
+
+
+def drawn_as_pyqtgraph_would(panel) -> bool:
+    """The panel's QImage is, pixel for pixel, what pyqtgraph renders of its data and levels."""
+    item = panel.item
+    item.render()
+    want = rendered_by_pyqtgraph(item.image, item.levels, item.lut)
+    return np.array_equal(pixels(item.qimage), want)
+
+
+def test_pictures_are_made_off_the_gui_thread_for_the_display(qtbot, window: MainWindow) -> None:
+    window.model.set_options(axis=(1,))
+    wait_ready(qtbot, window)
+    f, s = window.frame, window.stats
+    assert f.look == window.look() and s.look == window.look()
+    assert window.original.picture is f.pictures[0] and window.normalized.picture is f.pictures[1]
+    assert window.rank.picture is s.rank[0]
+    assert all(drawn_as_pyqtgraph_would(p) for p in window.panels)
+    # display changes are drawn at once, from pictures the window makes itself
+    window.controls.colormap.setCurrentText("viridis")
+    window.controls.rank_view.setCurrentIndex(window.controls.rank_view.findData("partners"))
+    assert window.frame.look == window.look() == window.stats.look
+    assert window.look().colormap == "viridis" and window.look().rank_view == "partners"
+    np.testing.assert_array_equal(
+        window.normalized.item.lut, colormap("viridis").getLookupTable(nPts=256)
+    )
+    partners = rank_maps(*shown(window), scope="all", roles="HW").partners
+    np.testing.assert_array_equal(window.rank.item.image, partners)
+    assert window.rank.levels == (0.0, float(partners.max()))
+    assert all(drawn_as_pyqtgraph_would(p) for p in window.panels)

@@ -1,0 +1,80 @@
+"""Pictures made off the GUI thread are exactly what pyqtgraph would render on it."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from qimages import pixels, rendered_by_pyqtgraph
+
+from gui import panels
+from gui.panels import DIVERGING, PictureItem, colormap, make_picture
+
+
+def rendered(data: np.ndarray, levels, cmap: str) -> np.ndarray:
+    lut = None if data.ndim == 3 else colormap(cmap).getLookupTable(nPts=256)
+    return rendered_by_pyqtgraph(data, levels, lut)
+
+
+rng = np.random.default_rng(7)
+with_nan = rng.standard_normal((31, 17))
+with_nan[3, 4] = np.nan
+rgb_nan = rng.random((9, 12, 3))
+rgb_nan[2, 5, 1] = np.nan
+CASES = {
+    "uint8 gray, dtype range": (rng.integers(0, 256, (20, 30)).astype(np.uint8), (0, 255)),
+    "uint8 RGB, dtype range": (rng.integers(0, 256, (20, 30, 3)).astype(np.uint8), (0, 255)),
+    "uint16 gray, data range": (rng.integers(0, 4096, (25, 11)).astype(np.uint16), (3, 4090)),
+    "float64 RGB, own range": (rng.random((40, 33, 3)) * 0.02, (0.0001, 0.0193)),
+    "float64 gray with NaN": (with_nan, (-2.5, 2.5)),
+    "float64 RGB with NaN": (rgb_nan, (0.0, 1.0)),
+    "float32 gray, levels inside": (rng.standard_normal((16, 16)).astype(np.float32), (-1, 1)),
+    "constant": (np.full((5, 6), 3.0), (2.5, 3.5)),
+}
+
+
+@pytest.mark.parametrize("cmap", ["gray", "viridis", DIVERGING])
+@pytest.mark.parametrize("case", list(CASES))
+def test_picture_is_pyqtgraphs_own_rendering(qapp, case: str, cmap: str) -> None:
+    data, levels = CASES[case]
+    picture = make_picture(data, levels, cmap)
+    assert picture.qimage is not None and picture.levels == tuple(map(float, levels))
+    np.testing.assert_array_equal(pixels(picture.qimage), rendered(data, levels, cmap))
+
+
+def test_pictures_can_be_made_on_a_worker_thread(qapp) -> None:
+    data, levels = CASES["float64 RGB with NaN"]
+    made: list = []
+    worker = threading.Thread(target=lambda: made.append(make_picture(data, levels, "gray")))
+    worker.start()
+    worker.join()
+    np.testing.assert_array_equal(pixels(made[0].qimage), rendered(data, levels, ""))
+
+
+def test_item_draws_the_ready_picture_without_rendering(qapp, monkeypatch) -> None:
+    data, levels = CASES["float64 gray with NaN"]
+    picture = make_picture(data, levels, "viridis")
+    item = PictureItem()
+    item.show_picture(picture)
+    assert item.image is not None and np.shares_memory(item.image, data)
+
+    def no_render(*_args, **_kwargs):
+        raise AssertionError("rendered again on the GUI thread")
+
+    monkeypatch.setattr(panels.functions_qimage, "try_make_qimage", no_render)
+    item.render()
+    assert item.qimage is picture.qimage
+
+
+def test_item_renders_again_once_the_picture_is_changed(qapp) -> None:
+    data, levels = CASES["float32 gray, levels inside"]
+    item = PictureItem()
+    item.show_picture(make_picture(data, levels, "gray"))
+    item.setLevels((-3, 3))  # anything that changes the drawing is pyqtgraph's to render
+    item.render()
+    np.testing.assert_array_equal(pixels(item.qimage), rendered(data, (-3, 3), "gray"))
+    other = data[::-1].copy()
+    item.setImage(other, autoLevels=False)
+    item.render()
+    np.testing.assert_array_equal(pixels(item.qimage), rendered(other, (-3, 3), "gray"))
