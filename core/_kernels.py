@@ -332,11 +332,34 @@ def joint_counts(before, after, x_edges, y_edges, counts):
 
 
 @_jit
+def _norm_of(x, o, i, order):
+    """The norm of group (o, i); 1 where it is 0."""
+    s = 0.0
+    for j in range(x.shape[1]):
+        v = np.float64(x[o, j, i])
+        if order == 2:
+            s += v * v
+        elif order == 1:
+            s += abs(v)
+        else:
+            s = max(s, abs(v))
+    s = np.sqrt(s) if order == 2 else s
+    return 1.0 if s == 0 else s
+
+
+@_jit
 def norm_divide(x, order, out, part):
     """``x / norm`` over the middle axis, norm the L1, L2 or max-abs norm (``order`` 1, 2 or
     inf) of integers, whose sums are exact in float64 so any summation order gives numpy's
     result; a zero norm divides by 1 (Keras' quirk, and the lp method's zero groups)."""
     _, m, inner = x.shape
+    if inner < 16:  # few groups side by side (e.g. RGB): one group at a time, in registers
+        for o in range(part[0], part[1]):
+            for i in range(inner):
+                s = _norm_of(x, o, i, order)
+                for j in range(m):
+                    out[o, j, i] = x[o, j, i] / s
+        return
     acc = np.empty(inner)
     for o in range(part[0], part[1]):
         acc[:] = 0.0
