@@ -46,19 +46,23 @@ def limit_threads(n: int) -> Iterator[None]:
         _local.threads = before
 
 
-def row_parts(g: int) -> list[tuple[int, int, int, int]]:
-    """Rows split into one block per thread: ``(r0, r1, 0, -1)``."""
-    cuts = np.linspace(0, g, min(g, threads()) + 1).astype(int)
+def row_parts(g: int, per_thread: int = 1) -> list[tuple[int, int, int, int]]:
+    """Rows split into `per_thread` blocks per thread: ``(r0, r1, 0, -1)``. Several blocks
+    per thread let a thread that runs free take over the work of one held up (on a busy
+    machine one of two halves often finishes tens of ms after the other)."""
+    blocks = threads() * per_thread if threads() > 1 else 1
+    cuts = np.linspace(0, g, min(g, blocks) + 1).astype(int)
     return [(int(a), int(b), 0, -1) for a, b in itertools.pairwise(cuts)]
 
 
 def in_parts(fn: Callable[..., object], parts: list) -> None:
-    """``fn(*part)`` for every part, on threads when there are several (the kernels and
-    numpy's sort release the GIL)."""
-    if len(parts) == 1:
-        fn(*parts[0])
+    """``fn(*part)`` for every part, on up to :func:`threads` threads, each taking the next
+    part when it is done with one (the kernels and numpy's sort release the GIL)."""
+    if len(parts) == 1 or threads() == 1:
+        for part in parts:
+            fn(*part)
         return
-    with ThreadPoolExecutor(len(parts)) as pool:
+    with ThreadPoolExecutor(min(len(parts), threads())) as pool:
         for f in [pool.submit(fn, *p) for p in parts]:
             f.result()
 

@@ -137,7 +137,7 @@ def _compiled(
     out = np.empty(groups.shape, dtype)
     fn = getattr(kernels, kernel)
     _engine.in_parts(
-        lambda o0, o1, *_: fn(groups, *args, out, (o0, o1)), _engine.row_parts(len(groups))
+        lambda o0, o1, *_: fn(groups, *args, out, (o0, o1)), _engine.row_parts(len(groups), 8)
     )
     return out.reshape(x.shape)
 

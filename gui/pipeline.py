@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,16 +45,21 @@ def channel_view(image: np.ndarray, roles: str, channel: int) -> np.ndarray:
 
 
 def frame_pictures(
-    original: np.ndarray, normalized: np.ndarray, roles: str, look: Look
+    original: np.ndarray,
+    normalized: np.ndarray,
+    roles: str,
+    look: Look,
+    *,
+    reuse: Picture | None = None,
 ) -> tuple[Picture, Picture]:
-    """The original and normalized pictures: the original in its dtype or data range, the
-    normalized in its own data range."""
-    before = channel_view(original, roles, look.channel)
+    """The original and normalized pictures: the original in its dtype or data range (or
+    `reuse`, the picture already made of it), the normalized in its own data range."""
+    if reuse is None:
+        before = channel_view(original, roles, look.channel)
+        levels = display_levels(before, mode=look.original_levels)
+        reuse = make_picture(before, levels, look.colormap)
     after = channel_view(normalized, roles, look.channel)
-    return (
-        make_picture(before, display_levels(before, mode=look.original_levels), look.colormap),
-        make_picture(after, display_levels(after, mode="data"), look.colormap),
-    )
+    return reuse, make_picture(after, display_levels(after, mode="data"), look.colormap)
 
 
 def rank_picture(
@@ -87,6 +92,14 @@ class Frame:
     roles: str  # the roles of one image: "HW" or "HWC"
     look: Look
     pictures: tuple[Picture, Picture]  # original, normalized
+    source: tuple[np.ndarray, str, int]  # the array, its roles, the image index
+
+    def original_picture(self, source: tuple[np.ndarray, str, int], look: Look) -> Picture | None:
+        """This frame's original picture if it shows image `source` as `look` would."""
+        array, roles, index = self.source
+        same = array is source[0] and (roles, index) == source[1:]
+        unchanged = replace(self.look, rank_view=look.rank_view) == look
+        return self.pictures[0] if same and unchanged else None
 
 
 @dataclass(frozen=True)
@@ -166,11 +179,13 @@ def frame_job(
     scope: str,
     cache: FullResultCache,
     look: Look,
+    previous: Frame | None = None,
 ) -> Iterator[Frame | FrameVerdict | FrameStats]:
     """Normalize image `index` as the whole call would, then diff its ranks within `scope`.
 
     Yields the :class:`Frame` first, then the :class:`FrameVerdict` (O(n) checks), then the
     :class:`FrameStats` (exact pair counts and maps), so each can be drawn as it arrives.
+    The original's picture is taken from the `previous` frame when it shows the same image.
     """
     if needs_whole_array(normalization, roles):
         after = image_of(cache.get(array, roles, normalization), roles, index)
@@ -180,7 +195,10 @@ def frame_job(
         after = np.take(normalization.apply(one, roles=roles), 0, axis=n)
     before, _ = as_displayed(image_of(array, roles, index), roles.replace("N", ""))
     after, image_roles = as_displayed(after, roles.replace("N", ""))
-    yield Frame(before, after, image_roles, look, frame_pictures(before, after, image_roles, look))
+    source = (array, roles, index)
+    reuse = previous.original_picture(source, look) if previous is not None else None
+    pictures = frame_pictures(before, after, image_roles, look, reuse=reuse)
+    yield Frame(before, after, image_roles, look, pictures, source)
     slice_scope = "all" if scope == "image" else scope
     yield FrameVerdict(
         diagnosis=diagnose(before, after, roles=image_roles),

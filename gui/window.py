@@ -322,7 +322,8 @@ class MainWindow(QMainWindow):
             self._on_job_error(self._frames.generation, str(exc))
             return
         args = (m.loaded.array, m.roles, normalization, m.index, m.scope, self._cache, self.look())
-        self._frames.submit(lambda: frame_job(*args))
+        previous = self.frame  # its original picture is reused when the image is the same
+        self._frames.submit(lambda: frame_job(*args, previous))
 
     def _on_frame_result(self, generation: int, item: Frame | FrameVerdict | FrameStats) -> None:
         if not self._frames.is_current(generation):
@@ -378,7 +379,8 @@ class MainWindow(QMainWindow):
         if f is None:
             return
         if f.look != look:  # the display changed since the job was asked for
-            pictures = frame_pictures(f.original, f.normalized, f.roles, look)
+            reuse = f.original_picture(f.source, look)
+            pictures = frame_pictures(f.original, f.normalized, f.roles, look, reuse=reuse)
             f = self.frame = replace(f, look=look, pictures=pictures)
         self.original.show(f.pictures[0])
         self.normalized.show(f.pictures[1])

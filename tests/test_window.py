@@ -406,13 +406,18 @@ def drawn_as_pyqtgraph_would(panel) -> bool:
 
 
 def test_pictures_are_made_off_the_gui_thread_for_the_display(qtbot, window: MainWindow) -> None:
+    original = window.original.picture
     window.model.set_options(axis=(1,))
     wait_ready(qtbot, window)
+    assert window.original.picture is original  # same image, same look: not made again
     f, s = window.frame, window.stats
     assert f.look == window.look() and s.look == window.look()
     assert window.original.picture is f.pictures[0] and window.normalized.picture is f.pictures[1]
     assert window.rank.picture is s.rank[0]
     assert all(drawn_as_pyqtgraph_would(p) for p in window.panels)
+    window.model.set_index(3)
+    wait_ready(qtbot, window)
+    np.testing.assert_array_equal(window.original.picture.data, DIGITS[3])
     # display changes are drawn at once, from pictures the window makes itself
     window.controls.colormap.setCurrentText("viridis")
     window.controls.rank_view.setCurrentIndex(window.controls.rank_view.findData("partners"))
