@@ -1,13 +1,15 @@
 """Run heavy work off the GUI thread, keeping only the newest request.
 
-`LatestOnly` runs one job at a time on the global ``QThreadPool``. A job submitted while
+`LatestOnly` runs one job at a time on a thread of its own (a one-thread ``QThreadPool``),
+so one queue's job never waits behind another's. A job submitted while
 another runs waits as the single pending job; a newer submission replaces it. So dragging
 the index slider across a 60,000-image batch runs at most two jobs, not 60,000, and every
 result carries the generation it was asked for: the owner drops the ones that are stale.
 
 A job is a generator function: each value it yields reaches the GUI thread at once
 (``yielded``), so a quick first result (the normalized image) can be drawn before a slow
-one (the rank statistics) is ready.
+one (the rank statistics) is ready. A job superseded by a newer submission stops at its
+next yield: its later, slower stages never run.
 """
 
 from __future__ import annotations
@@ -30,22 +32,31 @@ class _Relay(QObject):
 
 
 class _Task(QRunnable):
-    def __init__(self, generation: int, job: Job, relay: _Relay) -> None:
+    def __init__(
+        self, generation: int, job: Job, relay: _Relay, current: Callable[[int], bool]
+    ) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self._generation = generation
         self._job = job
         self._relay = relay
+        self._current = current
 
     def run(self) -> None:
+        items = None
         try:
-            for item in self._job():
+            items = self._job()
+            for item in items:
+                if not self._current(self._generation):
+                    return  # superseded: nobody wants this or what would follow
                 if not self._emit(self._relay.yielded, item):
-                    return  # the owner is gone: nobody wants the rest
+                    return  # the owner is gone
         except Exception as exc:  # reported to the GUI thread, never lost in the pool
             detail = "".join(traceback.format_exception_only(exc)).strip()
             self._emit(self._relay.failed, detail)
         finally:
+            if hasattr(items, "close"):
+                items.close()  # a stopped generator runs its own clean-up now
             self._emit(self._relay.done)
 
     def _emit(self, signal, *args) -> bool:
@@ -79,6 +90,8 @@ class LatestOnly(QObject):
         self._running = False
         self._pending: tuple[int, Job] | None = None
         self._relay = _Relay()
+        self._pool = QThreadPool(self)  # a thread of its own: never behind another queue's job
+        self._pool.setMaxThreadCount(1)
         self._relay.yielded.connect(self.result)
         self._relay.failed.connect(self.error)
         self._relay.done.connect(self._on_done)
@@ -101,12 +114,21 @@ class LatestOnly(QObject):
     def is_current(self, generation: int) -> bool:
         return generation == self.generation
 
+    def cancel(self) -> None:
+        """Make every job asked so far stale: the pending one never starts, the running one
+        stops at its next result."""
+        self.generation += 1
+        if self._pending is not None:
+            self._pending = None
+            if not self._running:
+                self.busyChanged.emit(False)
+
     def _start_pending(self) -> None:
         assert self._pending is not None
         generation, job = self._pending
         self._pending = None
         self._running = True
-        QThreadPool.globalInstance().start(_Task(generation, job, self._relay))
+        self._pool.start(_Task(generation, job, self._relay, self.is_current))
 
     @Slot(int)
     def _on_done(self, _generation: int) -> None:

@@ -48,3 +48,48 @@ def test_errors_reach_the_gui_thread(qtbot) -> None:
         generation = runner.submit(broken)
     assert blocker.args == [generation, "ValueError: axis 5 is out of range"]
     qtbot.waitUntil(lambda: not runner.busy)
+
+
+def test_a_superseded_job_stops_at_its_next_result(qtbot) -> None:
+    runner = LatestOnly()
+    gate = threading.Event()
+    stages: list[str] = []
+    results: list[object] = []
+    runner.result.connect(lambda _g, item: results.append(item))
+
+    def slow():
+        stages.append("normalize")
+        gate.wait(10)
+        yield "image"
+        stages.append("rank statistics")  # seconds on a big image: not for a stale request
+        yield "statistics"
+
+    runner.submit(slow)
+    qtbot.waitUntil(lambda: stages == ["normalize"])
+    runner.submit(lambda: iter(["newer image"]))
+    gate.set()
+    qtbot.waitUntil(lambda: not runner.busy, timeout=10_000)
+    assert stages == ["normalize"]
+    assert results == ["newer image"]
+
+
+def test_cancel_drops_the_pending_job_and_the_running_ones_results(qtbot) -> None:
+    runner = LatestOnly()
+    gate = threading.Event()
+    started: list[str] = []
+    results: list[object] = []
+    runner.result.connect(lambda _g, item: results.append(item))
+
+    def job(name: str):
+        started.append(name)
+        gate.wait(10)
+        yield name
+
+    runner.submit(lambda: job("running"))
+    runner.submit(lambda: job("pending"))
+    qtbot.waitUntil(lambda: started == ["running"])
+    runner.cancel()
+    assert runner.busy  # until the running job has stopped
+    gate.set()
+    qtbot.waitUntil(lambda: not runner.busy, timeout=10_000)
+    assert started == ["running"] and results == []
