@@ -1,9 +1,10 @@
 """What the window computes for the image on show, as jobs for :class:`gui.worker.LatestOnly`.
 
 The jobs call core and make the panels' pictures (QImages, no widget), so they are safe on a
-pool thread. A frame job yields the normalized image first (drawn at once) and the rank
-statistics after, each with its pictures ready for the :class:`Look` the window had when it
-asked; the window makes them again itself only when the look has changed since.
+pool thread. A frame job makes the normalized image (drawn at once); a stats job, started
+when that image arrives, the rank statistics after it. Each comes with its pictures ready for
+the :class:`Look` the window had when it asked; the window makes them again itself only when
+the look has changed since.
 """
 
 from __future__ import annotations
@@ -176,16 +177,14 @@ def frame_job(
     roles: str,
     normalization: Normalization,
     index: int,
-    scope: str,
     cache: FullResultCache,
     look: Look,
     previous: Frame | None = None,
-) -> Iterator[Frame | FrameVerdict | FrameStats]:
-    """Normalize image `index` as the whole call would, then diff its ranks within `scope`.
+) -> Iterator[Frame]:
+    """Normalize image `index` as the whole call would and make its pictures for `look`.
 
-    Yields the :class:`Frame` first, then the :class:`FrameVerdict` (O(n) checks), then the
-    :class:`FrameStats` (exact pair counts and maps), so each can be drawn as it arrives.
-    The original's picture is taken from the `previous` frame when it shows the same image.
+    Yields one :class:`Frame`. The original's picture is taken from the `previous` frame when
+    it shows the same image.
     """
     if needs_whole_array(normalization, roles):
         after = image_of(cache.get(array, roles, normalization), roles, index)
@@ -199,14 +198,25 @@ def frame_job(
     reuse = previous.original_picture(source, look) if previous is not None else None
     pictures = frame_pictures(before, after, image_roles, look, reuse=reuse)
     yield Frame(before, after, image_roles, look, pictures, source)
-    slice_scope = "all" if scope == "image" else scope
+
+
+def stats_job(frame: Frame, scope: str, look: Look) -> Iterator[FrameVerdict | FrameStats]:
+    """Diff the ranks of `frame` within `scope` ("image", "row", "column", "channel").
+
+    Yields the :class:`FrameVerdict` (O(n) checks and histograms) first, then the
+    :class:`FrameStats` (exact pair counts and maps, the slow part), so each can be drawn as
+    it arrives. A job of its own, so that a new image never waits for the last one's counts.
+    """
+    before, after, roles = frame.original, frame.normalized, frame.roles
     yield FrameVerdict(
-        diagnosis=diagnose(before, after, roles=image_roles),
+        diagnosis=diagnose(before, after, roles=roles),
         hist_original=histogram(before),
         hist_normalized=histogram(after),
         joint=joint_histogram(before, after),
     )
-    diff, maps = rank_compare(before, after, scope=slice_scope, roles=image_roles)
+    diff, maps = rank_compare(
+        before, after, scope="all" if scope == "image" else scope, roles=roles
+    )
     shift_levels = symmetric_levels(maps.displacement)
     yield FrameStats(
         diff=diff,
@@ -214,7 +224,7 @@ def frame_job(
         hist_shift=histogram(maps.displacement, bins=101),
         shift_levels=shift_levels,
         look=look,
-        rank=rank_picture(maps, image_roles, shift_levels, look),
+        rank=rank_picture(maps, roles, shift_levels, look),
     )
 
 

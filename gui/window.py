@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import replace
@@ -58,6 +59,7 @@ from gui.pipeline import (
     frame_job,
     frame_pictures,
     rank_picture,
+    stats_job,
 )
 from gui.settings import Settings
 from gui.worker import LatestOnly
@@ -87,8 +89,10 @@ class MainWindow(QMainWindow):
         self.batch: BatchStats | None = None
         self.error_box: QMessageBox | None = None
         self._cache = FullResultCache()
-        self._frames = LatestOnly(self)
+        self._frames = LatestOnly(self)  # the image on show, normalized
+        self._stats = LatestOnly(self)  # its rank statistics, asked when the image arrives
         self._batches = LatestOnly(self)
+        self._queues = (self._frames, self._stats, self._batches)
         # the whole-batch verdict waits until the controls have been still for a moment
         self._draw_timer = QTimer(self)  # draws arrived results at most every DRAW_MS
         self._draw_timer.setSingleShot(True)
@@ -215,16 +219,16 @@ class MainWindow(QMainWindow):
         m.loadedChanged.connect(self._on_loaded)
         m.optionsChanged.connect(self._recompute_all)
         m.indexChanged.connect(self._recompute_frame)
-        m.scopeChanged.connect(self._recompute_frame)
+        m.scopeChanged.connect(self._recompute_stats)
         m.channelChanged.connect(self._redraw)
         m.displayChanged.connect(self._redraw)
         m.displayChanged.connect(self._link_views)
         self._frames.result.connect(self._on_frame_result)
-        self._frames.error.connect(self._on_job_error)
+        self._stats.result.connect(self._on_stats_result)
         self._batches.result.connect(self._on_batch_result)
-        self._batches.error.connect(self._on_job_error)
-        self._frames.busyChanged.connect(self._update_busy)
-        self._batches.busyChanged.connect(self._update_busy)
+        for queue in self._queues:
+            queue.error.connect(functools.partial(self._on_job_error, queue))
+            queue.busyChanged.connect(self._update_busy)
         self.jump.clicked.connect(self.jump_to_worst)
         self.controls.rolesRejected.connect(self.show_error)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -313,28 +317,42 @@ class MainWindow(QMainWindow):
 
     def _recompute_frame(self) -> None:
         self._update_title()
+        self._stats.cancel()  # the image on show is about to change: its statistics are stale
         m = self.model
         if m.loaded is None:
             return
         try:
             normalization = m.normalization
         except ValueError as exc:
-            self._on_job_error(self._frames.generation, str(exc))
+            self._show_job_error(str(exc))
             return
-        args = (m.loaded.array, m.roles, normalization, m.index, m.scope, self._cache, self.look())
+        args = (m.loaded.array, m.roles, normalization, m.index, self._cache, self.look())
         previous = self.frame  # its original picture is reused when the image is the same
         self._frames.submit(lambda: frame_job(*args, previous))
 
-    def _on_frame_result(self, generation: int, item: Frame | FrameVerdict | FrameStats) -> None:
+    def _recompute_stats(self) -> None:
+        if self.frame is not None:  # the image on show (a newer one asks again when it comes)
+            frame, scope, look = self.frame, self.model.scope, self.look()
+            self._stats.submit(lambda: stats_job(frame, scope, look))
+
+    def _on_frame_result(self, generation: int, item: Frame) -> None:
         if not self._frames.is_current(generation):
             return  # stale: the user has moved on
-        if isinstance(item, Frame):
-            self.frame, self.verdict_data, self.stats = item, None, None
-            self._images_stale = True
-        elif isinstance(item, FrameVerdict):
+        self.frame, self.verdict_data, self.stats = item, None, None
+        self._images_stale = True
+        self._recompute_stats()
+        self._schedule_draw()
+
+    def _on_stats_result(self, generation: int, item: FrameVerdict | FrameStats) -> None:
+        if not self._stats.is_current(generation):
+            return
+        if isinstance(item, FrameVerdict):
             self.verdict_data = item
         else:
             self.stats = item
+        self._schedule_draw()
+
+    def _schedule_draw(self) -> None:
         if not self._draw_timer.isActive():  # results that come together are drawn together
             self._draw_timer.start()
 
@@ -349,9 +367,11 @@ class MainWindow(QMainWindow):
             self.batch = item
             self._show_batch()
 
-    def _on_job_error(self, generation: int, message: str) -> None:
-        if generation != self._frames.generation and generation != self._batches.generation:
-            return
+    def _on_job_error(self, queue: LatestOnly, generation: int, message: str) -> None:
+        if queue.is_current(generation):
+            self._show_job_error(message)
+
+    def _show_job_error(self, message: str) -> None:
         self.frame = self.verdict_data = self.stats = None
         self.normalized.clear()
         self.rank.clear()
@@ -361,7 +381,7 @@ class MainWindow(QMainWindow):
         )
 
     def _update_busy(self, _busy: bool = False) -> None:
-        self.busy.setVisible(self._frames.busy or self._batches.busy)
+        self.busy.setVisible(any(queue.busy for queue in self._queues))
 
     # --- drawing -----------------------------------------------------------------------------
     def _redraw(self) -> None:
@@ -628,4 +648,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
+        for queue in self._queues:
+            queue.cancel()  # running jobs stop at their next result
         super().closeEvent(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ from qimages import pixels, rendered_by_pyqtgraph
 from core.display import display_levels
 from core.loading import load
 from core.normalize import Normalization, from_preset
-from core.ranks import diagnose, rank_diff, rank_maps
+from core.ranks import diagnose, rank_compare, rank_diff, rank_maps
+from gui import pipeline
 from gui.panels import colormap, format_level
 from gui.settings import Settings
 from gui.window import MainWindow
@@ -35,7 +37,7 @@ def wait_ready(qtbot, w: MainWindow) -> None:
     def ready() -> bool:
         batch_done = not w.model.is_batch or w.batch is not None
         timers = w._batch_timer.isActive() or w._draw_timer.isActive()
-        idle = not w._frames.busy and not w._batches.busy and not timers
+        idle = not any(queue.busy for queue in w._queues) and not timers
         return w.stats is not None and idle and batch_done
 
     qtbot.waitUntil(ready, timeout=20_000)
@@ -245,9 +247,11 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
         "row",
         "column",
     ]
+    frame = window.frame
     scope.setCurrentIndex(scope.findData("channel"))
     wait_ready(qtbot, window)
     assert window.stats.diff.scope == "channel"
+    assert window.frame is frame  # a scope changes the statistics only, not the image
 
 
 def test_display_controls_and_settings_persist(qtbot, window: MainWindow, tmp_path) -> None:
@@ -430,3 +434,30 @@ def test_pictures_are_made_off_the_gui_thread_for_the_display(qtbot, window: Mai
     np.testing.assert_array_equal(window.rank.item.image, partners)
     assert window.rank.levels == (0.0, float(partners.max()))
     assert all(drawn_as_pyqtgraph_would(p) for p in window.panels)
+
+
+def test_a_new_image_never_waits_for_the_last_ones_statistics(
+    qtbot, window: MainWindow, monkeypatch
+) -> None:
+    gate = threading.Event()
+    compared: list[np.ndarray] = []
+
+    def held_at_gate(before, after, **kwargs):  # the pair counts of a big image: seconds
+        compared.append(after)
+        gate.wait(10)
+        return rank_compare(before, after, **kwargs)
+
+    monkeypatch.setattr(pipeline, "rank_compare", held_at_gate)
+    window.model.set_options(axis=(1,))
+    qtbot.waitUntil(lambda: len(compared) == 1)  # image on show, its counts held
+    window.model.set_options(axis=(1, 2))
+    expected = keras_formula(DIGITS, (1, 2))[0]
+    qtbot.waitUntil(lambda: np.array_equal(shown(window)[1], expected), timeout=5_000)
+    assert window.stats is None and len(compared) == 1  # counts of both still to come
+    gate.set()
+    wait_ready(qtbot, window)
+    assert len(compared) == 2  # the stale job stopped: nothing computed for it after its counts
+    assert compared[1] is window.frame.normalized
+    diff, maps = rank_compare(*shown(window), scope="all", roles="HW")
+    assert window.stats.diff == diff
+    np.testing.assert_array_equal(window.rank.item.image, maps.displacement)
