@@ -82,7 +82,8 @@ class PictureItem(pg.ImageItem):
         if self._ready is not None:
             picture, image = self._ready
             unchanged = (
-                self.image is image
+                not self.autoDownsample  # else pyqtgraph renders a reduced image
+                and self.image is image
                 and self.lut is picture.lut
                 and self.levels is not None
                 and tuple(np.asarray(self.levels, np.float64).ravel()) == picture.levels

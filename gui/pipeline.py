@@ -1,8 +1,8 @@
 """What the window computes for the image on show, as jobs for :class:`gui.worker.LatestOnly`.
 
 The jobs call core and make the panels' pictures (QImages, no widget), so they are safe on a
-pool thread. A frame job makes the normalized image (drawn at once); a stats job, started
-when that image arrives, the rank statistics after it. Each comes with its pictures ready for
+pool thread. A frame job makes the normalized image (drawn at once); a stats job, asked
+when that image arrives, its rank statistics. Each comes with its pictures ready for
 the :class:`Look` the window had when it asked; the window makes them again itself only when
 the look has changed since.
 """
@@ -32,6 +32,14 @@ class Look:
     colormap: str = "gray"
     original_levels: str = "dtype"  # "dtype" or "data", see core.display.display_levels
     rank_view: str = "displacement"  # or "partners"
+
+    def same_images(self, other: Look) -> bool:
+        """Whether the original and normalized pictures made for this look serve `other`."""
+        return replace(self, rank_view=other.rank_view) == other
+
+    def same_rank(self, other: Look) -> bool:
+        """Whether the rank panel's picture made for this look serves `other`."""
+        return (self.channel, self.rank_view) == (other.channel, other.rank_view)
 
 
 def channel_view(image: np.ndarray, roles: str, channel: int) -> np.ndarray:
@@ -68,11 +76,13 @@ def rank_picture(
 ) -> tuple[Picture, str]:
     """The rank panel's picture and caption: each pixel's signed rank shift (the mean over
     channels for colour) on a diverging map, or how many pixels it changed order with (the
-    sum over channels)."""
+    sum over channels, as float32: exact below 2**24, and pictured here, where pyqtgraph
+    would render integers only on the GUI thread)."""
     every = "C" in roles and look.channel < 0
     if look.rank_view == "partners":
         partners = maps.partners
         shown = partners.sum(axis=-1) if every else channel_view(partners, roles, look.channel)
+        shown = shown.astype(np.float32)
         top = float(shown.max(initial=0)) or 1.0
         moved = int(np.count_nonzero(shown))
         return make_picture(shown, (0.0, top), PARTNERS), f"pixels that changed order: {moved:,}"
@@ -99,8 +109,7 @@ class Frame:
         """This frame's original picture if it shows image `source` as `look` would."""
         array, roles, index = self.source
         same = array is source[0] and (roles, index) == source[1:]
-        unchanged = replace(self.look, rank_view=look.rank_view) == look
-        return self.pictures[0] if same and unchanged else None
+        return self.pictures[0] if same and self.look.same_images(look) else None
 
 
 @dataclass(frozen=True)
@@ -200,23 +209,29 @@ def frame_job(
     yield Frame(before, after, image_roles, look, pictures, source)
 
 
-def stats_job(frame: Frame, scope: str, look: Look) -> Iterator[FrameVerdict | FrameStats]:
+def stats_job(
+    frame: Frame, scope: str, look: Look, verdict: FrameVerdict | None = None
+) -> Iterator[FrameVerdict | FrameStats | None]:
     """Diff the ranks of `frame` within `scope` ("image", "row", "column", "channel").
 
-    Yields the :class:`FrameVerdict` (O(n) checks and histograms) first, then the
+    Yields the :class:`FrameVerdict` (O(n) checks and histograms; not when the `verdict` of
+    this frame is given, as it does not depend on the scope) first, then the
     :class:`FrameStats` (exact pair counts and maps, the slow part), so each can be drawn as
-    it arrives. A job of its own, so that a new image never waits for the last one's counts.
+    it arrives; and None after the counts, where a superseded job stops. A job of its own, so
+    that a new image never waits for the last one's counts.
     """
     before, after, roles = frame.original, frame.normalized, frame.roles
-    yield FrameVerdict(
-        diagnosis=diagnose(before, after, roles=roles),
-        hist_original=histogram(before),
-        hist_normalized=histogram(after),
-        joint=joint_histogram(before, after),
-    )
+    if verdict is None:
+        yield FrameVerdict(
+            diagnosis=diagnose(before, after, roles=roles),
+            hist_original=histogram(before),
+            hist_normalized=histogram(after),
+            joint=joint_histogram(before, after),
+        )
     diff, maps = rank_compare(
         before, after, scope="all" if scope == "image" else scope, roles=roles
     )
+    yield None
     shift_levels = symmetric_levels(maps.displacement)
     yield FrameStats(
         diff=diff,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 import json
 import os
 from dataclasses import replace
@@ -68,12 +69,18 @@ APP_NAME = "NormScope"
 BATCH_DELAY_MS = 300
 DRAW_MS = 15  # results arriving within this many ms are drawn in one go
 ICON = Path(__file__).resolve().parent.parent / "resources" / "normscope.svg"
-SCOPE_WORDS = {
-    "image": "the whole image",
+STALE_OPACITY = 0.35
+SCOPE_WORDS = {  # by core's scope names (the whole image is "all")
+    "all": "the whole image",
     "channel": "each channel",
     "row": "each row",
     "column": "each column",
 }
+
+
+def error_html(what: str, message: str) -> str:
+    """An error line for the verdict or batch bar."""
+    return f"<span style='color:#b00020'><b>{what}:</b> {html.escape(message)}</span>"
 
 
 class MainWindow(QMainWindow):
@@ -86,6 +93,7 @@ class MainWindow(QMainWindow):
         self.frame: Frame | None = None
         self.verdict_data: FrameVerdict | None = None
         self.stats: FrameStats | None = None
+        self.stats_error: str | None = None  # why the image on show has no statistics
         self.batch: BatchStats | None = None
         self.error_box: QMessageBox | None = None
         self._cache = FullResultCache()
@@ -93,12 +101,12 @@ class MainWindow(QMainWindow):
         self._stats = LatestOnly(self)  # its rank statistics, asked when the image arrives
         self._batches = LatestOnly(self)
         self._queues = (self._frames, self._stats, self._batches)
-        # the whole-batch verdict waits until the controls have been still for a moment
         self._draw_timer = QTimer(self)  # draws arrived results at most every DRAW_MS
         self._draw_timer.setSingleShot(True)
         self._draw_timer.setInterval(DRAW_MS)
         self._draw_timer.timeout.connect(self._draw_arrived)
         self._images_stale = False
+        # the whole-batch verdict waits until the controls have been still for a moment
         self._batch_timer = QTimer(self)
         self._batch_timer.setSingleShot(True)
         self._batch_timer.setInterval(BATCH_DELAY_MS)
@@ -154,7 +162,7 @@ class MainWindow(QMainWindow):
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(90)
         self.busy.setVisible(False)
-        self.busy.setToolTip("computing rank statistics…")
+        self.busy.setToolTip("computing: the normalized image, its rank statistics or the batch's")
         self.statusBar().addWidget(self.hover, 1)
         self.statusBar().addPermanentWidget(self.busy)
 
@@ -219,7 +227,7 @@ class MainWindow(QMainWindow):
         m.loadedChanged.connect(self._on_loaded)
         m.optionsChanged.connect(self._recompute_all)
         m.indexChanged.connect(self._recompute_frame)
-        m.scopeChanged.connect(self._recompute_stats)
+        m.scopeChanged.connect(self._on_scope_changed)
         m.channelChanged.connect(self._redraw)
         m.displayChanged.connect(self._redraw)
         m.displayChanged.connect(self._link_views)
@@ -311,7 +319,7 @@ class MainWindow(QMainWindow):
         try:
             normalization = self.model.normalization
         except ValueError:
-            return  # the frame job reports it
+            return  # _recompute_frame reports it
         args = (loaded.array, loaded.roles, normalization, self._cache)
         self._batches.submit(lambda: batch_job(*args))
 
@@ -330,10 +338,16 @@ class MainWindow(QMainWindow):
         previous = self.frame  # its original picture is reused when the image is the same
         self._frames.submit(lambda: frame_job(*args, previous))
 
-    def _recompute_stats(self) -> None:
+    def _recompute_stats(self, verdict: FrameVerdict | None = None) -> None:
+        self.stats_error = None
         if self.frame is not None:  # the image on show (a newer one asks again when it comes)
             frame, scope, look = self.frame, self.model.scope, self.look()
-            self._stats.submit(lambda: stats_job(frame, scope, look))
+            self._stats.submit(lambda: stats_job(frame, scope, look, verdict))
+
+    def _on_scope_changed(self) -> None:
+        self.stats = None  # the counts on show are the old scope's; where ranks are kept is not
+        self._recompute_stats(self.verdict_data)
+        self._draw_results()
 
     def _on_frame_result(self, generation: int, item: Frame) -> None:
         if not self._frames.is_current(generation):
@@ -368,17 +382,22 @@ class MainWindow(QMainWindow):
             self._show_batch()
 
     def _on_job_error(self, queue: LatestOnly, generation: int, message: str) -> None:
-        if queue.is_current(generation):
+        if not queue.is_current(generation):
+            return
+        if queue is self._frames:
             self._show_job_error(message)
+        elif queue is self._stats:  # the images on show are right; only their counts failed
+            self.stats, self.stats_error = None, message
+            self._schedule_draw()
+        else:
+            self.batch_label.setText(error_html("Cannot check the whole batch", message))
 
     def _show_job_error(self, message: str) -> None:
         self.frame = self.verdict_data = self.stats = None
         self.normalized.clear()
         self.rank.clear()
         self.normalized.set_caption("")
-        self.verdict.setText(
-            f"<span style='color:#b00020'><b>Cannot normalize:</b> {message}</span>"
-        )
+        self.verdict.setText(error_html("Cannot normalize", message))
 
     def _update_busy(self, _busy: bool = False) -> None:
         self.busy.setVisible(any(queue.busy for queue in self._queues))
@@ -398,19 +417,22 @@ class MainWindow(QMainWindow):
         f, look = self.frame, self.look()
         if f is None:
             return
-        if f.look != look:  # the display changed since the job was asked for
+        if not f.look.same_images(look):  # the display changed since the job was asked for
             reuse = f.original_picture(f.source, look)
             pictures = frame_pictures(f.original, f.normalized, f.roles, look, reuse=reuse)
             f = self.frame = replace(f, look=look, pictures=pictures)
+        elif f.look != look:
+            f = self.frame = replace(f, look=look)  # the same pictures serve it
         self.original.show(f.pictures[0])
         self.normalized.show(f.pictures[1])
 
     def _draw_results(self) -> None:
-        f, v, s, look = self.frame, self.verdict_data, self.stats, self.look()
+        f, v = self.frame, self.verdict_data
         if f is None:
             return
+        self._draw_rank()
+        self.verdict.setText(self.verdict_text(v, self.stats))
         if v is None:
-            self.verdict.setText("Checking where ranks are kept…")
             return
         d = self.model.display
         for panel, hist, image in zip(
@@ -421,27 +443,40 @@ class MainWindow(QMainWindow):
         ):
             panel.show(hist, image.levels, d.log_histogram)
         self.joint.show(v.joint)
-        self.verdict.setText(self.verdict_text(v, s))
-        if s is None:
+
+    def _draw_rank(self) -> None:
+        s, look = self.stats, self.look()
+        if s is None and self.stats_error is not None:
+            self.rank.clear()
+            self.rank.set_caption("")
             return
-        if s.look != look:
-            rank = rank_picture(s.maps, f.roles, s.shift_levels, look)
+        if s is None:  # the last map stays in sight, faded, until the new counts come
+            self.rank.item.setOpacity(STALE_OPACITY)
+            self.rank.set_caption("counting pixel pairs…")
+            return
+        if not s.look.same_rank(look):
+            rank = rank_picture(s.maps, self.frame.roles, s.shift_levels, look)
             s = self.stats = replace(s, look=look, rank=rank)
+        elif s.look != look:
+            s = self.stats = replace(s, look=look)  # the same picture serves it
         picture, caption = s.rank
+        self.rank.item.setOpacity(1.0)
         self.rank.show(picture)
         self.rank.set_caption(caption)
-        self.histograms[2].show(s.hist_shift, s.shift_levels, d.log_histogram)
+        self.histograms[2].show(s.hist_shift, s.shift_levels, self.model.display.log_histogram)
 
-    def verdict_text(self, v: FrameVerdict, s: FrameStats | None) -> str:
+    def verdict_text(self, v: FrameVerdict | None, s: FrameStats | None) -> str:
         """The verdict bar's words for the image on show."""
-        head = f"<b>Ranks kept within:</b> {v.diagnosis.summary()}<br>"
+        head = f"<b>Ranks kept within:</b> {v.diagnosis.summary()}<br>" if v else ""
+        if s is None and self.stats_error is not None:
+            return head + error_html("Cannot compare ranks", self.stats_error)
         if s is None:
-            return head + "Counting pixel pairs…"
+            return head + ("Counting pixel pairs…" if v else "Checking where ranks are kept…")
         p = s.diff.pairs
         share = p.discordant / p.total if p.total else 0.0
         rho = s.diff.spearman_mean
         tau = s.diff.kendall_mean
-        scope = SCOPE_WORDS.get(self.model.scope, f"axes {s.diff.axes}")
+        scope = SCOPE_WORDS.get(s.diff.scope, f"axes {s.diff.axes}")
         return head + (
             f"Within {scope}: <b>{share:.2%}</b> of pixel pairs inverted "
             f"({p.discordant:,} of {p.total:,}) · Spearman ρ {rho:.4f} · Kendall τ-b {tau:.4f}"
@@ -648,6 +683,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
-        for queue in self._queues:
-            queue.cancel()  # running jobs stop at their next result
+        self._batch_timer.stop()
+        self._draw_timer.stop()
+        for queue in self._queues:  # running jobs stop at their next yield (deleting the
+            queue.cancel()  # window waits for that: at most the stage they are in)
         super().closeEvent(event)

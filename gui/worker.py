@@ -7,9 +7,10 @@ the index slider across a 60,000-image batch runs at most two jobs, not 60,000, 
 result carries the generation it was asked for: the owner drops the ones that are stale.
 
 A job is a generator function: each value it yields reaches the GUI thread at once
-(``yielded``), so a quick first result (the normalized image) can be drawn before a slow
-one (the rank statistics) is ready. A job superseded by a newer submission stops at its
-next yield: its later, slower stages never run.
+(``yielded``), so a quick first result (the verdict) can be drawn before a slow one (the
+pair counts) is ready. A job superseded by a newer submission or :meth:`LatestOnly.cancel`
+stops at its next yield, so its later stages never run; it may yield None between stages to
+offer such a stop without sending anything.
 """
 
 from __future__ import annotations
@@ -49,15 +50,21 @@ class _Task(QRunnable):
             for item in items:
                 if not self._current(self._generation):
                     return  # superseded: nobody wants this or what would follow
-                if not self._emit(self._relay.yielded, item):
+                if item is not None and not self._emit(self._relay.yielded, item):
                     return  # the owner is gone
         except Exception as exc:  # reported to the GUI thread, never lost in the pool
-            detail = "".join(traceback.format_exception_only(exc)).strip()
-            self._emit(self._relay.failed, detail)
+            self._report(exc)
         finally:
-            if hasattr(items, "close"):
-                items.close()  # a stopped generator runs its own clean-up now
-            self._emit(self._relay.done)
+            try:
+                if hasattr(items, "close"):
+                    items.close()  # a stopped generator runs its own clean-up now
+            except Exception as exc:  # e.g. it ignored GeneratorExit
+                self._report(exc)
+            finally:
+                self._emit(self._relay.done)  # whatever happened: the queue moves on
+
+    def _report(self, exc: Exception) -> None:
+        self._emit(self._relay.failed, "".join(traceback.format_exception_only(exc)).strip())
 
     def _emit(self, signal, *args) -> bool:
         try:
@@ -68,7 +75,8 @@ class _Task(QRunnable):
 
 
 class LatestOnly(QObject):
-    """A one-slot job queue: the running job finishes, only the newest pending one follows.
+    """A one-slot job queue: the running job goes on to its next yield (to its end if it is
+    still the newest), then only the newest pending one follows.
 
     Signals
     -------
@@ -116,12 +124,9 @@ class LatestOnly(QObject):
 
     def cancel(self) -> None:
         """Make every job asked so far stale: the pending one never starts, the running one
-        stops at its next result."""
+        stops at its next yield (:attr:`busy` until then)."""
         self.generation += 1
-        if self._pending is not None:
-            self._pending = None
-            if not self._running:
-                self.busyChanged.emit(False)
+        self._pending = None  # there is one only while a job runs, so busy ends with that
 
     def _start_pending(self) -> None:
         assert self._pending is not None

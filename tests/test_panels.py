@@ -78,3 +78,8 @@ def test_item_renders_again_once_the_picture_is_changed(qapp) -> None:
     item.setImage(other, autoLevels=False)
     item.render()
     np.testing.assert_array_equal(pixels(item.qimage), rendered(other, (-3, 3), "gray"))
+    picture = make_picture(data, levels, "gray")
+    item.show_picture(picture)
+    item.setAutoDownsample(True)  # pyqtgraph renders a reduced image of what the view shows
+    item.render()
+    assert item.qimage is not picture.qimage

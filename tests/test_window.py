@@ -17,7 +17,7 @@ from core.loading import load
 from core.normalize import Normalization, from_preset
 from core.ranks import diagnose, rank_compare, rank_diff, rank_maps
 from gui import pipeline
-from gui.panels import colormap, format_level
+from gui.panels import colormap, format_level, make_picture
 from gui.settings import Settings
 from gui.window import MainWindow
 
@@ -247,11 +247,15 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
         "row",
         "column",
     ]
-    frame = window.frame
+    frame, verdict = window.frame, window.verdict_data
     scope.setCurrentIndex(scope.findData("channel"))
+    assert window.stats is None  # the whole image's counts are not shown as the channels'
+    assert "Counting pixel pairs" in window.verdict.text()
+    assert "counting" in window.rank.plot.titleLabel.text
     wait_ready(qtbot, window)
-    assert window.stats.diff.scope == "channel"
+    assert window.stats.diff.scope == "channel" and "Within each channel" in window.verdict.text()
     assert window.frame is frame  # a scope changes the statistics only, not the image
+    assert window.verdict_data is verdict  # nor where ranks are kept: not computed again
 
 
 def test_display_controls_and_settings_persist(qtbot, window: MainWindow, tmp_path) -> None:
@@ -409,10 +413,20 @@ def drawn_as_pyqtgraph_would(panel) -> bool:
     return np.array_equal(pixels(item.qimage), want)
 
 
-def test_pictures_are_made_off_the_gui_thread_for_the_display(qtbot, window: MainWindow) -> None:
+def test_pictures_are_made_off_the_gui_thread_for_the_display(
+    qtbot, window: MainWindow, monkeypatch
+) -> None:
+    made_on: list[threading.Thread] = []
+
+    def recorded(*args):
+        made_on.append(threading.current_thread())
+        return make_picture(*args)
+
+    monkeypatch.setattr(pipeline, "make_picture", recorded)
     original = window.original.picture
     window.model.set_options(axis=(1,))
     wait_ready(qtbot, window)
+    assert len(made_on) == 2 and threading.main_thread() not in made_on  # normalized, rank
     assert window.original.picture is original  # same image, same look: not made again
     f, s = window.frame, window.stats
     assert f.look == window.look() and s.look == window.look()
@@ -422,9 +436,14 @@ def test_pictures_are_made_off_the_gui_thread_for_the_display(qtbot, window: Mai
     window.model.set_index(3)
     wait_ready(qtbot, window)
     np.testing.assert_array_equal(window.original.picture.data, DIGITS[3])
-    # display changes are drawn at once, from pictures the window makes itself
+    # display changes are drawn at once, from pictures the window makes itself, and only
+    # the pictures they change: a colour map leaves the rank panel, a rank view the images
+    rank = window.rank.picture
     window.controls.colormap.setCurrentText("viridis")
+    assert window.rank.picture is rank
+    normalized = window.normalized.picture
     window.controls.rank_view.setCurrentIndex(window.controls.rank_view.findData("partners"))
+    assert window.normalized.picture is normalized
     assert window.frame.look == window.look() == window.stats.look
     assert window.look().colormap == "viridis" and window.look().rank_view == "partners"
     np.testing.assert_array_equal(
@@ -442,12 +461,19 @@ def test_a_new_image_never_waits_for_the_last_ones_statistics(
     gate = threading.Event()
     compared: list[np.ndarray] = []
 
+    pictured: list[object] = []
+
     def held_at_gate(before, after, **kwargs):  # the pair counts of a big image: seconds
         compared.append(after)
         gate.wait(10)
         return rank_compare(before, after, **kwargs)
 
+    def rank_picture(maps, *args, real=pipeline.rank_picture):
+        pictured.append(maps)
+        return real(maps, *args)
+
     monkeypatch.setattr(pipeline, "rank_compare", held_at_gate)
+    monkeypatch.setattr(pipeline, "rank_picture", rank_picture)
     window.model.set_options(axis=(1,))
     qtbot.waitUntil(lambda: len(compared) == 1)  # image on show, its counts held
     window.model.set_options(axis=(1, 2))
@@ -456,8 +482,38 @@ def test_a_new_image_never_waits_for_the_last_ones_statistics(
     assert window.stats is None and len(compared) == 1  # counts of both still to come
     gate.set()
     wait_ready(qtbot, window)
-    assert len(compared) == 2  # the stale job stopped: nothing computed for it after its counts
-    assert compared[1] is window.frame.normalized
+    assert len(compared) == 2 and compared[1] is window.frame.normalized
+    assert pictured == [window.stats.maps]  # the stale job stopped right after its counts
     diff, maps = rank_compare(*shown(window), scope="all", roles="HW")
     assert window.stats.diff == diff
     np.testing.assert_array_equal(window.rank.item.image, maps.displacement)
+
+
+def test_a_failed_rank_comparison_says_so_and_keeps_the_image(
+    qtbot, window: MainWindow, monkeypatch
+) -> None:
+    def broken(*_args, **_kwargs):
+        raise MemoryError("no room for the pair counts")
+
+    monkeypatch.setattr(pipeline, "rank_compare", broken)
+    window.model.set_options(axis=(1,))
+
+    def failed() -> bool:
+        drawn = not (window._draw_timer.isActive() or window._stats.busy)
+        return drawn and "Cannot compare ranks" in window.verdict.text()
+
+    qtbot.waitUntil(failed, timeout=10_000)
+    assert "no room for the pair counts" in window.verdict.text()
+    assert window.stats is None and window.rank.item.image is None
+    np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, 1)[0])
+
+
+def test_a_partners_map_is_pictured_off_the_gui_thread(qtbot, window: MainWindow) -> None:
+    window.controls.rank_view.setCurrentIndex(window.controls.rank_view.findData("partners"))
+    window.model.set_options(axis=(1,))
+    wait_ready(qtbot, window)
+    assert window.stats.look == window.look()
+    assert window.rank.picture is window.stats.rank[0]
+    assert window.rank.picture.qimage is not None  # ready, not rendered at paint time
+    assert drawn_as_pyqtgraph_would(window.rank)
+    np.testing.assert_array_equal(window.rank.item.image, window.stats.maps.partners)

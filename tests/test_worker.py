@@ -93,3 +93,27 @@ def test_cancel_drops_the_pending_job_and_the_running_ones_results(qtbot) -> Non
     gate.set()
     qtbot.waitUntil(lambda: not runner.busy, timeout=10_000)
     assert started == ["running"] and results == []
+
+
+def test_a_job_that_will_not_close_still_frees_its_queue(qtbot) -> None:
+    runner = LatestOnly()
+    gate = threading.Event()
+    errors: list[str] = []
+    runner.error.connect(lambda _g, message: errors.append(message))
+
+    def stubborn():
+        gate.wait(10)
+        refused = False
+        while True:
+            try:
+                yield "again"
+            except GeneratorExit:
+                if refused:
+                    return  # the second time (when it is garbage): it closes
+                refused = True  # yields on the first time: close() raises RuntimeError
+
+    runner.submit(stubborn)
+    runner.cancel()
+    gate.set()
+    qtbot.waitUntil(lambda: not runner.busy, timeout=10_000)
+    assert errors and "RuntimeError" in errors[0]
