@@ -69,6 +69,7 @@ APP_NAME = "NormScope"
 BATCH_DELAY_MS = 300
 DRAW_MS = 15  # results arriving within this many ms are drawn in one go
 ICON = Path(__file__).resolve().parent.parent / "resources" / "normscope.svg"
+STALE_AFTER_MS = 250  # counts slower than this fade the rank map until they come
 STALE_OPACITY = 0.35
 SCOPE_WORDS = {  # by core's scope names (the whole image is "all")
     "all": "the whole image",
@@ -106,6 +107,10 @@ class MainWindow(QMainWindow):
         self._draw_timer.setInterval(DRAW_MS)
         self._draw_timer.timeout.connect(self._draw_arrived)
         self._images_stale = False
+        self._stale_timer = QTimer(self)
+        self._stale_timer.setSingleShot(True)
+        self._stale_timer.setInterval(STALE_AFTER_MS)
+        self._stale_timer.timeout.connect(self._draw_results)
         # the whole-batch verdict waits until the controls have been still for a moment
         self._batch_timer = QTimer(self)
         self._batch_timer.setSingleShot(True)
@@ -340,6 +345,7 @@ class MainWindow(QMainWindow):
 
     def _recompute_stats(self, verdict: FrameVerdict | None = None) -> None:
         self.stats_error = None
+        self._stale_timer.start()
         if self.frame is not None:  # the image on show (a newer one asks again when it comes)
             frame, scope, look = self.frame, self.model.scope, self.look()
             self._stats.submit(lambda: stats_job(frame, scope, look, verdict))
@@ -450,9 +456,10 @@ class MainWindow(QMainWindow):
             self.rank.clear()
             self.rank.set_caption("")
             return
-        if s is None:  # the last map stays in sight, faded, until the new counts come
-            self.rank.item.setOpacity(STALE_OPACITY)
-            self.rank.set_caption("counting pixel pairs…")
+        if s is None:  # the last map stays in sight, faded if the new counts are slow
+            if not self._stale_timer.isActive():
+                self.rank.item.setOpacity(STALE_OPACITY)
+                self.rank.set_caption("counting pixel pairs…")
             return
         if not s.look.same_rank(look):
             rank = rank_picture(s.maps, self.frame.roles, s.shift_levels, look)
@@ -683,8 +690,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
-        self._batch_timer.stop()
-        self._draw_timer.stop()
+        for timer in (self._batch_timer, self._draw_timer, self._stale_timer):
+            timer.stop()
         for queue in self._queues:  # running jobs stop at their next yield (deleting the
             queue.cancel()  # window waits for that: at most the stage they are in)
         super().closeEvent(event)

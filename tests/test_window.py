@@ -19,7 +19,7 @@ from core.ranks import diagnose, rank_compare, rank_diff, rank_maps
 from gui import pipeline
 from gui.panels import colormap, format_level, make_picture
 from gui.settings import Settings
-from gui.window import MainWindow
+from gui.window import STALE_OPACITY, MainWindow
 
 DIGITS = load("sample:digits").array
 
@@ -251,7 +251,6 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
     scope.setCurrentIndex(scope.findData("channel"))
     assert window.stats is None  # the whole image's counts are not shown as the channels'
     assert "Counting pixel pairs" in window.verdict.text()
-    assert "counting" in window.rank.plot.titleLabel.text
     wait_ready(qtbot, window)
     assert window.stats.diff.scope == "channel" and "Within each channel" in window.verdict.text()
     assert window.frame is frame  # a scope changes the statistics only, not the image
@@ -480,10 +479,15 @@ def test_a_new_image_never_waits_for_the_last_ones_statistics(
     expected = keras_formula(DIGITS, (1, 2))[0]
     qtbot.waitUntil(lambda: np.array_equal(shown(window)[1], expected), timeout=5_000)
     assert window.stats is None and len(compared) == 1  # counts of both still to come
+    rank = window.rank
+    assert rank.item.opacity() == 1.0  # quick counts do not make the rank map flicker
+    qtbot.waitUntil(lambda: "counting" in rank.plot.titleLabel.text)  # slow ones are marked
+    assert rank.item.opacity() == STALE_OPACITY
     gate.set()
     wait_ready(qtbot, window)
     assert len(compared) == 2 and compared[1] is window.frame.normalized
     assert pictured == [window.stats.maps]  # the stale job stopped right after its counts
+    assert rank.item.opacity() == 1.0 and "counting" not in rank.plot.titleLabel.text
     diff, maps = rank_compare(*shown(window), scope="all", roles="HW")
     assert window.stats.diff == diff
     np.testing.assert_array_equal(window.rank.item.image, maps.displacement)
