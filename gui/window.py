@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.verdict_data: FrameVerdict | None = None
         self.stats: FrameStats | None = None
         self.stats_error: str | None = None  # why the image on show has no statistics
+        self._hovered: tuple[int, int] | None = None  # (row, col) last under the cursor
         self.batch: BatchStats | None = None
         self.error_box: QMessageBox | None = None
         self._cache = FullResultCache()
@@ -306,6 +307,7 @@ class MainWindow(QMainWindow):
         self.frame = self.verdict_data = self.stats = self.batch = None
         for panel in self.panels:
             panel.clear()
+        self._show_hovered()
         self._update_title()
         self._recompute_all()
         QTimer.singleShot(0, self.zoom_to_fit)
@@ -404,6 +406,7 @@ class MainWindow(QMainWindow):
         self.rank.clear()
         self.normalized.set_caption("")
         self.verdict.setText(error_html("Cannot normalize", message))
+        self._show_hovered()
 
     def _update_busy(self, _busy: bool = False) -> None:
         self.busy.setVisible(any(queue.busy for queue in self._queues))
@@ -434,6 +437,7 @@ class MainWindow(QMainWindow):
 
     def _draw_results(self) -> None:
         f, v = self.frame, self.verdict_data
+        self._show_hovered()
         if f is None:
             return
         self._draw_rank()
@@ -537,15 +541,16 @@ class MainWindow(QMainWindow):
 
     # --- hover -----------------------------------------------------------------------------
     def _on_mouse_moved(self, pos: QPointF) -> None:
-        f = self.frame
-        if f is None:
-            return
         for panel in self.panels:
             if panel.plot.sceneBoundingRect().contains(pos):
                 p = panel.view.mapSceneToView(pos)
-                row, col = int(np.floor(p.y())), int(np.floor(p.x()))
-                self.hover.setText(self.pixel_text(row, col))
+                self._hovered = (int(np.floor(p.y())), int(np.floor(p.x())))
+                self._show_hovered()
                 return
+
+    def _show_hovered(self) -> None:
+        """The status line for the pixel last pointed at, as it is in the image on show now."""
+        self.hover.setText(self.pixel_text(*self._hovered) if self._hovered else "")
 
     def pixel_text(self, row: int, col: int) -> str:
         """The status line for pixel (row, col) of the image on show, the same in every panel."""

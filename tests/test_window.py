@@ -290,6 +290,21 @@ def test_hover_reads_the_same_pixel_everywhere(window: MainWindow) -> None:
     assert window.pixel_text(-1, 0) == "" and window.pixel_text(0, 10_000) == ""
 
 
+def test_the_status_line_follows_the_image_under_a_still_cursor(qtbot, window: MainWindow) -> None:
+    r, c = 14, 14
+    scene = window.graphics.scene()
+    scene.sigMouseMoved.emit(window.normalized.view.mapViewToScene(QPointF(c + 0.5, r + 0.5)))
+    assert f"original {DIGITS[0][r, c]}" in window.hover.text()
+    window.model.set_index(1)  # the cursor stays; the pixel under it changes
+    wait_ready(qtbot, window)
+    assert window.hover.text() == window.pixel_text(r, c)
+    assert f"original {DIGITS[1][r, c]}" in window.hover.text()
+    assert window.open_source("sample:gray16")
+    wait_ready(qtbot, window)
+    gray16 = load("sample:gray16").array
+    assert f"original {gray16[r, c]}" in window.hover.text()
+
+
 def test_export_actions_write_what_core_computes(qtbot, window: MainWindow, monkeypatch, tmp_path):
     import json
 
