@@ -199,10 +199,10 @@ def _print_report(r: dict) -> None:
     share = p["discordant"] / p["total"] if p["total"] else 0.0
     kept = [s for s, ok in r["preserved_within"].items() if ok]
     lost = [s for s, ok in r["preserved_within"].items() if ok is False]
-    rho, tau = ranks["spearman"]["mean"], ranks["kendall_tau_b"]["mean"]
+    rho, tau = (_coefficient(ranks[k]["mean"]) for k in ("spearman", "kendall_tau_b"))
     lines = [
         f"{inp['path']}: {' x '.join(map(str, inp['shape']))} {inp['dtype']} ({inp['roles']})",
-        f"normalization: {norm['preset'] or norm['method']}, axis {norm['axis']}",
+        f"normalization: {norm['preset'] or norm['method']}{_axes(norm, inp['roles'])}",
         f"  {norm['description']}",
         f"  {norm['code']}",
         f"output: {out['dtype']}, min {out['min']}, max {out['max']}, mean {out['mean']}",
@@ -211,18 +211,40 @@ def _print_report(r: dict) -> None:
         f"with inversions; {share:.2%} of {p['total']:,} pairs inverted",
         f"  concordant {p['concordant']:,}, discordant {p['discordant']:,}, ties broken "
         f"{p['ties_broken']:,}, created {p['ties_created']:,}, kept {p['ties_kept']:,}",
-        f"  Spearman rho {rho if rho is None else f'{rho:.6f}'}, Kendall tau-b "
-        f"{tau if tau is None else f'{tau:.6f}'}",
+        f"  Spearman rho {rho}, Kendall tau-b {tau}",
         f"rank preserving: {ranks['rank_preserving']}, "
         f"strictly: {ranks['strictly_rank_preserving']}",
     ]
-    if r.get("batch"):
+    if inp["nonfinite_groups"]:
+        lines.insert(1, f"  {inp['nonfinite_groups']:,} groups hold NaN or inf")
+    if ranks["nan_pixels"]:
+        lines.append(f"  {ranks['nan_pixels']:,} NaN pixels are left out of every pair")
+    if r["batch"]:
         b = r["batch"]
+        worst = "" if b["worst_image"] is None else f"; the most in image {b['worst_image']}"
         lines.append(
-            f"batch: {b['images_with_inversions']:,} images have flipped pairs; worst image "
-            f"{b['worst_image']}"
+            f"batch: {b['images_with_inversions']:,} of {b['images']:,} images have pairs "
+            f"flipped within the image{worst}"
         )
     print("\n".join(lines))
+
+
+def _coefficient(value: float | None) -> str:
+    return "undefined (constant)" if value is None else f"{value:.6f}"
+
+
+def _axes(norm: dict, roles: str) -> str:
+    """``, axis 1 (H)``, ``, axes 1, 2 (H, W)``, ``, the whole array``, or nothing for a
+    method without an axis."""
+    from core.normalize import METHODS
+
+    axis = norm["axis"]
+    if not METHODS[norm["method"]].uses_axis:
+        return ""
+    if axis is None:
+        return ", the whole array"
+    numbers, letters = ", ".join(map(str, axis)), ", ".join(roles[a] for a in axis)
+    return f", {'axis' if len(axis) == 1 else 'axes'} {numbers} ({letters})"
 
 
 def main(argv: list[str] | None = None) -> int:

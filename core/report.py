@@ -88,8 +88,9 @@ def build_report(
     Returns
     -------
     dict
-        Keys ``input``, ``normalization``, ``output``, ``ranks``, ``preserved_within``;
-        see the README for each field. Values that do not exist are None.
+        Keys ``input``, ``normalization``, ``output``, ``ranks``, ``preserved_within``,
+        ``batch`` (None for one image, or one `index` of a batch); see the README for each
+        field. Values that do not exist are None.
 
     Examples
     --------
@@ -138,8 +139,9 @@ def build_report(
         "ranks": _ranks_dict(diff),
         "preserved_within": dict(diag.preserved),
         "batch": None
-        if diag.images_with_inversions is None
+        if diag.images_with_inversions is None or index is not None
         else {
+            "images": x.shape[roles.index("N")],
             "images_with_inversions": diag.images_with_inversions,
             "worst_image": diag.worst_image,
         },
@@ -169,14 +171,37 @@ def _ranks_dict(diff: RankDiff) -> dict[str, Any]:
     }
 
 
+SCOPE_WORDS = {  # for one image, where "all" is the whole image
+    "all": "the whole image",
+    "image": "each image",
+    "channel": "each channel",
+    "row": "each row",
+    "column": "each column",
+}
+
+
+def within(diff: RankDiff) -> str:
+    """Where one image's pairs were counted, in words: ``"each column"``.
+
+    Examples
+    --------
+    >>> x = np.array([[1, 2], [3, 4]])
+    >>> within(rank_diff(x, x, scope="column", roles="HW"))
+    'each column'
+    """
+    named = isinstance(diff.scope, str) and diff.scope in SCOPE_WORDS
+    return SCOPE_WORDS[diff.scope] if named else f"axes {diff.axes}"
+
+
 def verdict_line(diff: RankDiff, summary: str) -> str:
-    """The verdict in one line of plain text."""
+    """The verdict on one image in one line of plain text."""
     p = diff.pairs
     share = p.discordant / p.total if p.total else 0.0
     rho = "n/a" if math.isnan(diff.spearman_mean) else f"{diff.spearman_mean:.4f}"
     tau = "n/a" if math.isnan(diff.kendall_mean) else f"{diff.kendall_mean:.4f}"
     return (
-        f"Ranks kept within: {summary}  |  {share:.2%} of pixel pairs inverted "
+        f"Ranks kept within: {summary}  |  Within {within(diff)}: {share:.2%} of pixel pairs "
+        f"inverted "
         f"({p.discordant:,} of {p.total:,})  |  Spearman ρ {rho}  |  Kendall τ-b {tau}  |  "
         f"ties broken {p.ties_broken:,}, created {p.ties_created:,}"
     )

@@ -135,7 +135,7 @@ def render_comparison(comp: Comparison) -> QImage:
         p.setPen(QColor(20, 20, 20))
         width = lay.size[0] - 2 * MARGIN
         legend = (
-            "Rank change: red, the pixel rose in rank; blue, it fell; white, unchanged. "
+            "Rank change: red, the pixel rose in rank; blue, it fell; pale grey, unchanged. "
             "Histograms count every pixel (log scale); orange lines mark the display levels."
         )
         lines = (*comp.verdict.split("  |  ", 1), *comp.caption, legend)

@@ -42,6 +42,7 @@ from core.report import (
     build_comparison,
     build_report,
     default_export_name,
+    within,
     write_atomically,
     write_normalized,
 )
@@ -71,12 +72,6 @@ DRAW_MS = 15  # results arriving within this many ms are drawn in one go
 ICON = Path(__file__).resolve().parent.parent / "resources" / "normscope.svg"
 STALE_AFTER_MS = 250  # counts slower than this fade the rank map until they come
 STALE_OPACITY = 0.35
-SCOPE_WORDS = {  # by core's scope names (the whole image is "all")
-    "all": "the whole image",
-    "channel": "each channel",
-    "row": "each row",
-    "column": "each column",
-}
 
 
 def error_html(what: str, message: str) -> str:
@@ -487,7 +482,7 @@ class MainWindow(QMainWindow):
         share = p.discordant / p.total if p.total else 0.0
         rho = s.diff.spearman_mean
         tau = s.diff.kendall_mean
-        scope = SCOPE_WORDS.get(s.diff.scope, f"axes {s.diff.axes}")
+        scope = within(s.diff)
         return head + (
             f"Within {scope}: <b>{share:.2%}</b> of pixel pairs inverted "
             f"({p.discordant:,} of {p.total:,}) · Spearman ρ {rho:.4f} · Kendall τ-b {tau:.4f}"
@@ -507,8 +502,9 @@ class MainWindow(QMainWindow):
         dg = b.diagnosis
         self.batch_label.setText(
             f"<b>Whole batch</b> ({b.images:,} images): ranks kept within {dg.summary()} · "
-            f"{dg.images_with_inversions:,} of {b.images:,} images have flipped pairs"
-            + (f" · worst: image {dg.worst_image}" if dg.worst_image is not None else "")
+            f"{dg.images_with_inversions:,} of {b.images:,} images have pairs flipped within "
+            "the image"
+            + (f" · the most: image {dg.worst_image}" if dg.worst_image is not None else "")
         )
         self.jump.setVisible(dg.worst_image is not None)
 

@@ -53,14 +53,30 @@ def test_report_json_equals_core(capsys) -> None:
     assert r["ranks"]["pairs"]["discordant"] == d.pairs.discordant
     assert r["ranks"]["spearman"]["mean"] == d.spearman_mean
     assert r["ranks"]["kendall_tau_b"]["min"] == d.kendall_min
-    assert r["preserved_within"] == diagnose(DIGITS.array, y, roles="NHW").preserved
+    diag = diagnose(DIGITS.array, y, roles="NHW")
+    assert r["preserved_within"] == diag.preserved
+    assert r["batch"] == {
+        "images": 64,
+        "images_with_inversions": diag.images_with_inversions,
+        "worst_image": diag.worst_image,
+    }
     assert r == build_report(DIGITS, Normalization(method="keras", axis=1))
 
 
 def test_report_text_and_defaults(capsys) -> None:
     code, out, _ = run(capsys, "report", "sample:photo")
     assert code == 0
-    assert "keras, axis [2]" in out and "ranks kept within:" in out and "scope all" in out
+    assert "keras, axis 2 (C)" in out and "ranks kept within:" in out and "scope all" in out
+    code, out, _ = run(capsys, "report", "sample:digits", "--axis", "1")
+    y = Normalization(method="keras", axis=1).apply(DIGITS.array, roles="NHW")
+    diag = diagnose(DIGITS.array, y, roles="NHW")
+    assert "keras, axis 1 (H)" in out
+    assert (
+        f"batch: {diag.images_with_inversions} of 64 images have pairs flipped within the "
+        f"image; the most in image {diag.worst_image}"
+    ) in out
+    code, out, _ = run(capsys, "report", "sample:digits", "--axis", "1,2")
+    assert "keras, axes 1, 2 (H, W)" in out
     code, out, _ = run(capsys, "report", "sample:gray16", "--method", "minmax", "--axis", "none")
     assert code == 0 and "rank preserving: True, strictly: True" in out
 
@@ -83,8 +99,8 @@ def test_options(capsys, options) -> None:
         r["ranks"]["pairs"][k]
         for k in ("concordant", "discordant", "ties_broken", "ties_created", "ties_kept")
     )
-    if "--index" in options:
-        assert r["input"]["index"] == 3 and r["ranks"]["groups"] == 1
+    if "--index" in options:  # a report on one image: no batch figures
+        assert r["input"]["index"] == 3 and r["ranks"]["groups"] == 1 and r["batch"] is None
 
 
 def test_nonfinite_groups_are_counted(capsys, tmp_path) -> None:
@@ -97,6 +113,11 @@ def test_nonfinite_groups_are_counted(capsys, tmp_path) -> None:
     assert code == 0 and r["input"]["nonfinite_groups"] == 2  # two rows hold NaN or inf
     # NaN spreads over row 1; inf / inf is NaN in row 3: those pixels leave every pair
     assert r["ranks"]["nan_pixels"] == 7 and r["output"]["nonfinite"] == 7
+    code, out, _ = run(capsys, "report", str(tmp_path / "nan.npy"), "--axis", "1")
+    assert "2 groups hold NaN or inf" in out and "7 NaN pixels are left out of every pair" in out
+    np.save(tmp_path / "flat.npy", np.full((4, 6), 7, np.uint8))
+    code, out, _ = run(capsys, "report", str(tmp_path / "flat.npy"), "--method", "minmax")
+    assert "Spearman rho undefined (constant), Kendall tau-b undefined (constant)" in out
 
 
 def test_pixel_limit_can_be_lowered_and_raised(capsys) -> None:
@@ -131,6 +152,16 @@ def test_normalize_writes_the_array(capsys, tmp_path, suffix) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's private 0600
+
+
+def test_the_comparison_names_the_scope_of_its_counts() -> None:
+    keras = Normalization(method="keras", axis=1)
+    whole = build_comparison(DIGITS, keras, index=0)
+    assert "Within the whole image: 2.07% of pixel pairs inverted (6,368 of 306,936)" in (
+        whole.verdict
+    )
+    columns = build_comparison(DIGITS, keras, index=0, scope="column")
+    assert "Within each column: 0.00% of pixel pairs inverted (0 of " in columns.verdict
 
 
 def test_normalize_one_image_of_a_batch(capsys, tmp_path) -> None:
