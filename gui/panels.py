@@ -180,6 +180,7 @@ class ImagePanel:
         self.levels: tuple[float, float] = (0.0, 1.0)
         self.picture: Picture | None = None
         self._title = ""
+        self.caption = ""
         self.set_caption("")
 
     @property
@@ -187,6 +188,7 @@ class ImagePanel:
         return self.plot.getViewBox()
 
     def set_caption(self, text: str) -> None:
+        self.caption = text
         title = f"<b>{self.title}</b>{'  ' + text if text else ''}"
         if title != self._title:
             self._title = title
@@ -252,6 +254,7 @@ class JointPanel:
         self.plot.hideButtons()
         self.item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.item)
+        self.histogram: JointHistogram | None = None
         # empty bins white, then light to dark: the curve or cloud stands out
         self.item.setColorMap(
             pg.ColorMap(
@@ -261,6 +264,7 @@ class JointPanel:
         )
 
     def show(self, joint: JointHistogram) -> None:
+        self.histogram = joint
         # counts are [before_bin, after_bin]; draw x = before, y = after (y up)
         shown = np.log10(joint.counts.T.astype(np.float64) + 1.0)
         top = float(shown.max()) or 1.0

@@ -23,6 +23,8 @@ from core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
 from core.roles import as_displayed
 from gui.panels import DIVERGING, PARTNERS, Picture, format_level, make_picture
 
+RANK_BINS = 101  # odd: one bin centred on "no change"
+
 
 @dataclass(frozen=True)
 class Look:
@@ -71,27 +73,43 @@ def frame_pictures(
     return reuse, make_picture(after, display_levels(after, mode="data"), look.colormap)
 
 
+@dataclass(frozen=True)
+class RankView:
+    """What the rank panel shows: its picture, caption, and the histogram of the same data."""
+
+    picture: Picture
+    caption: str
+    histogram: Histogram
+
+
 def rank_picture(
     maps: RankMaps, roles: str, shift_levels: tuple[float, float], look: Look
-) -> tuple[Picture, str]:
-    """The rank panel's picture and caption: each pixel's signed rank shift (the mean over
-    channels for colour) on a diverging map, or how many pixels it changed order with (the
-    sum over channels, as float32: exact below 2**24, and pictured here, where pyqtgraph
-    would render integers only on the GUI thread)."""
+) -> RankView:
+    """The rank panel for `look`: each pixel's signed rank shift (the mean over channels for
+    colour) on a diverging map, or how many pixels it changed order with (the sum over
+    channels, as float32: exact below 2**24, and pictured here, where pyqtgraph would render
+    integers only on the GUI thread); with the histogram of what it shows."""
     every = "C" in roles and look.channel < 0
     if look.rank_view == "partners":
         partners = maps.partners
         shown = partners.sum(axis=-1) if every else channel_view(partners, roles, look.channel)
         shown = shown.astype(np.float32)
-        top = float(shown.max(initial=0)) or 1.0
-        moved = int(np.count_nonzero(shown))
-        return make_picture(shown, (0.0, top), PARTNERS), f"pixels that changed order: {moved:,}"
-    shift = maps.displacement
-    shown = (
-        shift.mean(axis=-1, dtype=np.float32) if every else channel_view(shift, roles, look.channel)
-    )
-    caption = f"rank shift, levels ±{format_level(shift_levels[1])}"
-    return make_picture(shown, shift_levels, DIVERGING), caption
+        levels = (0.0, float(shown.max(initial=0)) or 1.0)
+        caption = (
+            f"pixels that changed order: {np.count_nonzero(shown):,}, "
+            f"levels 0 … {format_level(levels[1])}"
+        )
+        picture = make_picture(shown, levels, PARTNERS)
+    else:
+        shift = maps.displacement
+        shown = (
+            shift.mean(axis=-1, dtype=np.float32)
+            if every
+            else channel_view(shift, roles, look.channel)
+        )
+        caption = f"rank shift, levels ±{format_level(shift_levels[1])}"
+        picture = make_picture(shown, shift_levels, DIVERGING)
+    return RankView(picture, caption, histogram(shown, bins=RANK_BINS))
 
 
 @dataclass(frozen=True)
@@ -114,11 +132,19 @@ class Frame:
 
 @dataclass(frozen=True)
 class FrameVerdict:
-    """Where ranks are kept in the image on show, and its histograms: quick, O(n)."""
+    """Where ranks are kept in the image on show: quick, O(n)."""
 
     diagnosis: Diagnosis
-    hist_original: Histogram
-    hist_normalized: Histogram
+
+
+@dataclass(frozen=True)
+class FrameHistograms:
+    """Exact histograms of what the image panels show of the image on show: `channel` (-1:
+    what the composite or gray panel shows), before, after, and after against before."""
+
+    channel: int
+    original: Histogram
+    normalized: Histogram
     joint: JointHistogram
 
 
@@ -129,10 +155,9 @@ class FrameStats:
 
     diff: RankDiff
     maps: RankMaps
-    hist_shift: Histogram
     shift_levels: tuple[float, float]
     look: Look
-    rank: tuple[Picture, str]  # picture and caption
+    rank: RankView
 
 
 @dataclass(frozen=True)
@@ -222,12 +247,7 @@ def stats_job(
     """
     before, after, roles = frame.original, frame.normalized, frame.roles
     if verdict is None:
-        yield FrameVerdict(
-            diagnosis=diagnose(before, after, roles=roles),
-            hist_original=histogram(before),
-            hist_normalized=histogram(after),
-            joint=joint_histogram(before, after),
-        )
+        yield FrameVerdict(diagnose(before, after, roles=roles))
     diff, maps = rank_compare(
         before, after, scope="all" if scope == "image" else scope, roles=roles
     )
@@ -236,10 +256,20 @@ def stats_job(
     yield FrameStats(
         diff=diff,
         maps=maps,
-        hist_shift=histogram(maps.displacement, bins=101),
         shift_levels=shift_levels,
         look=look,
         rank=rank_picture(maps, roles, shift_levels, look),
+    )
+
+
+def histogram_job(frame: Frame, channel: int) -> Iterator[FrameHistograms]:
+    """The histograms of what the image panels show of `frame` for `channel`: a job of its
+    own, asked with the image and again when the channel changes (on a 2048x2048 RGB image
+    they take the GUI thread's budget for a whole toggle)."""
+    before = channel_view(frame.original, frame.roles, channel)
+    after = channel_view(frame.normalized, frame.roles, channel)
+    yield FrameHistograms(
+        channel, histogram(before), histogram(after), joint_histogram(before, after)
     )
 
 

@@ -53,6 +53,7 @@ from gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
 from gui.pipeline import (
     BatchStats,
     Frame,
+    FrameHistograms,
     FrameStats,
     FrameVerdict,
     FullResultCache,
@@ -60,6 +61,7 @@ from gui.pipeline import (
     batch_job,
     frame_job,
     frame_pictures,
+    histogram_job,
     rank_picture,
     stats_job,
 )
@@ -89,6 +91,7 @@ class MainWindow(QMainWindow):
         self.frame: Frame | None = None
         self.verdict_data: FrameVerdict | None = None
         self.stats: FrameStats | None = None
+        self.hists: FrameHistograms | None = None
         self.stats_error: str | None = None  # why the image on show has no statistics
         self._hovered: tuple[int, int] | None = None  # (row, col) last under the cursor
         self.batch: BatchStats | None = None
@@ -96,8 +99,9 @@ class MainWindow(QMainWindow):
         self._cache = FullResultCache()
         self._frames = LatestOnly(self)  # the image on show, normalized
         self._stats = LatestOnly(self)  # its rank statistics, asked when the image arrives
+        self._hists = LatestOnly(self)  # the histograms of what the image panels show
         self._batches = LatestOnly(self)
-        self._queues = (self._frames, self._stats, self._batches)
+        self._queues = (self._frames, self._stats, self._hists, self._batches)
         self._draw_timer = QTimer(self)  # draws arrived results at most every DRAW_MS
         self._draw_timer.setSingleShot(True)
         self._draw_timer.setInterval(DRAW_MS)
@@ -230,10 +234,12 @@ class MainWindow(QMainWindow):
         m.indexChanged.connect(self._recompute_frame)
         m.scopeChanged.connect(self._on_scope_changed)
         m.channelChanged.connect(self._redraw)
+        m.channelChanged.connect(self._recompute_histograms)
         m.displayChanged.connect(self._redraw)
         m.displayChanged.connect(self._link_views)
         self._frames.result.connect(self._on_frame_result)
         self._stats.result.connect(self._on_stats_result)
+        self._hists.result.connect(self._on_histograms_result)
         self._batches.result.connect(self._on_batch_result)
         for queue in self._queues:
             queue.error.connect(functools.partial(self._on_job_error, queue))
@@ -299,7 +305,7 @@ class MainWindow(QMainWindow):
 
     # --- computing -----------------------------------------------------------------------------
     def _on_loaded(self) -> None:
-        self.frame = self.verdict_data = self.stats = self.batch = None
+        self.frame = self.verdict_data = self.stats = self.hists = self.batch = None
         for panel in self.panels:
             panel.clear()
         self._show_hovered()
@@ -355,10 +361,21 @@ class MainWindow(QMainWindow):
     def _on_frame_result(self, generation: int, item: Frame) -> None:
         if not self._frames.is_current(generation):
             return  # stale: the user has moved on
-        self.frame, self.verdict_data, self.stats = item, None, None
+        self.frame, self.verdict_data, self.stats, self.hists = item, None, None, None
+        self._recompute_histograms()
         self._images_stale = True
         self._recompute_stats()
         self._schedule_draw()
+
+    def _recompute_histograms(self) -> None:
+        frame, channel = self.frame, self.model.channel
+        if frame is not None and (self.hists is None or self.hists.channel != channel):
+            self._hists.submit(lambda: histogram_job(frame, channel))
+
+    def _on_histograms_result(self, generation: int, item: FrameHistograms) -> None:
+        if self._hists.is_current(generation):
+            self.hists = item
+            self._schedule_draw()
 
     def _on_stats_result(self, generation: int, item: FrameVerdict | FrameStats) -> None:
         if not self._stats.is_current(generation):
@@ -389,14 +406,14 @@ class MainWindow(QMainWindow):
             return
         if queue is self._frames:
             self._show_job_error(message)
-        elif queue is self._stats:  # the images on show are right; only their counts failed
+        elif queue in (self._stats, self._hists):  # the images on show are right
             self.stats, self.stats_error = None, message
             self._schedule_draw()
         else:
             self.batch_label.setText(error_html("Cannot check the whole batch", message))
 
     def _show_job_error(self, message: str) -> None:
-        self.frame = self.verdict_data = self.stats = None
+        self.frame = self.verdict_data = self.stats = self.hists = None
         self.normalized.clear()
         self.rank.clear()
         self.normalized.set_caption("")
@@ -437,17 +454,13 @@ class MainWindow(QMainWindow):
             return
         self._draw_rank()
         self.verdict.setText(self.verdict_text(v, self.stats))
-        if v is None:
-            return
-        d = self.model.display
-        for panel, hist, image in zip(
-            self.histograms[:2],
-            (v.hist_original, v.hist_normalized),
-            (self.original, self.normalized),
-            strict=True,
-        ):
-            panel.show(hist, image.levels, d.log_histogram)
-        self.joint.show(v.joint)
+        h = self.hists
+        if h is None or h.channel != self.model.channel:
+            return  # on their way
+        log = self.model.display.log_histogram
+        self.histograms[0].show(h.original, self.original.levels, log)
+        self.histograms[1].show(h.normalized, self.normalized.levels, log)
+        self.joint.show(h.joint)
 
     def _draw_rank(self) -> None:
         s, look = self.stats, self.look()
@@ -465,11 +478,11 @@ class MainWindow(QMainWindow):
             s = self.stats = replace(s, look=look, rank=rank)
         elif s.look != look:
             s = self.stats = replace(s, look=look)  # the same picture serves it
-        picture, caption = s.rank
         self.rank.item.setOpacity(1.0)
-        self.rank.show(picture)
-        self.rank.set_caption(caption)
-        self.histograms[2].show(s.hist_shift, s.shift_levels, self.model.display.log_histogram)
+        self.rank.show(s.rank.picture)
+        self.rank.set_caption(s.rank.caption)
+        log = self.model.display.log_histogram
+        self.histograms[2].show(s.rank.histogram, s.rank.picture.levels, log)
 
     def verdict_text(self, v: FrameVerdict | None, s: FrameStats | None) -> str:
         """The verdict bar's words for the image on show."""

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog
 from qimages import pixels, rendered_by_pyqtgraph
 
 from core.display import display_levels
+from core.histogram import JointHistogram, histogram, joint_histogram
 from core.loading import load
 from core.normalize import Normalization, from_preset
 from core.ranks import diagnose, rank_compare, rank_diff, rank_maps
@@ -53,6 +54,12 @@ def window(qtbot, tmp_path: Path) -> MainWindow:
     wait_ready(qtbot, w)
     yield w
     w.close()
+
+
+def same_joint(a: JointHistogram, b: JointHistogram) -> bool:
+    return all(
+        np.array_equal(getattr(a, k), getattr(b, k)) for k in ("counts", "x_edges", "y_edges")
+    )
 
 
 def shown(w: MainWindow) -> tuple[np.ndarray, np.ndarray]:
@@ -240,6 +247,15 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
     window.controls.channel.setCurrentIndex(window.controls.channel.findData(1))
     assert window.model.channel == 1
     np.testing.assert_array_equal(shown(window)[0], photo[..., 1])
+    # every histogram counts what its panel shows: channel 1, not all three
+    wait_ready(qtbot, window)
+    after = window.frame.normalized[..., 1]
+    for panel, image in zip(window.histograms, (photo[..., 1], after), strict=False):
+        np.testing.assert_array_equal(panel.counts, histogram(image).counts)
+    assert same_joint(window.joint.histogram, joint_histogram(photo[..., 1], after))
+    shift = window.stats.maps.displacement[..., 1]
+    np.testing.assert_array_equal(window.rank.item.image, shift)
+    np.testing.assert_array_equal(window.histograms[2].counts, histogram(shift, bins=101).counts)
     scope = window.controls.scope
     assert [scope.itemData(i) for i in range(scope.count())] == [
         "image",
@@ -445,7 +461,7 @@ def test_pictures_are_made_off_the_gui_thread_for_the_display(
     f, s = window.frame, window.stats
     assert f.look == window.look() and s.look == window.look()
     assert window.original.picture is f.pictures[0] and window.normalized.picture is f.pictures[1]
-    assert window.rank.picture is s.rank[0]
+    assert window.rank.picture is s.rank.picture
     assert all(drawn_as_pyqtgraph_would(p) for p in window.panels)
     window.model.set_index(3)
     wait_ready(qtbot, window)
@@ -465,7 +481,11 @@ def test_pictures_are_made_off_the_gui_thread_for_the_display(
     )
     partners = rank_maps(*shown(window), scope="all", roles="HW").partners
     np.testing.assert_array_equal(window.rank.item.image, partners)
-    assert window.rank.levels == (0.0, float(partners.max()))
+    top = float(partners.max())
+    assert window.rank.levels == (0.0, top) and f"levels 0 … {top:g}" in window.rank.caption
+    counts = histogram(partners.astype(np.float32), bins=101).counts
+    np.testing.assert_array_equal(window.histograms[2].counts, counts)  # not the shift's
+    np.testing.assert_allclose(window.histograms[2].region.getRegion(), (0.0, top))
     assert all(drawn_as_pyqtgraph_would(p) for p in window.panels)
 
 
@@ -532,7 +552,7 @@ def test_a_partners_map_is_pictured_off_the_gui_thread(qtbot, window: MainWindow
     window.model.set_options(axis=(1,))
     wait_ready(qtbot, window)
     assert window.stats.look == window.look()
-    assert window.rank.picture is window.stats.rank[0]
+    assert window.rank.picture is window.stats.rank.picture
     assert window.rank.picture.qimage is not None  # ready, not rendered at paint time
     assert drawn_as_pyqtgraph_would(window.rank)
     np.testing.assert_array_equal(window.rank.item.image, window.stats.maps.partners)
