@@ -124,17 +124,22 @@ class ControlPanel(QWidget):
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lines = 3  # room kept for the usual description, so the rows below keep still
+        self.description.setMinimumHeight(lines * self.description.fontMetrics().lineSpacing())
+        self.description.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         form.addRow(self.description)
-        code_row = QHBoxLayout()
-        self.code = QLineEdit()
-        self.code.setReadOnly(True)
+        self.code = QLabel()  # a row of its own, wrapped: the whole line shows
+        self.code.setWordWrap(True)
+        self.code.setTextFormat(Qt.TextFormat.PlainText)
+        self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.code.setStyleSheet("font-family: monospace;")
+        self.code.setMinimumHeight(2 * self.code.fontMetrics().lineSpacing())
+        self.code.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.copy_code = QToolButton()
         self.copy_code.setText("Copy")
         self.copy_code.setToolTip("Copy the equivalent line of code")
-        code_row.addWidget(self.code)
-        code_row.addWidget(self.copy_code)
-        form.addRow("Code", code_row)
+        form.addRow("Code", self.copy_code)
+        form.addRow(self.code)
         outer.addWidget(norm)
 
         # --- what is on show -------------------------------------------------------------
@@ -343,4 +348,3 @@ class ControlPanel(QWidget):
             w.setEnabled(norm.method == "meanstd" and opts.preset is None)
         self.description.setText(norm.describe(m.loaded.array.shape, m.roles))
         self.code.setText(norm.code(m.roles))
-        self.code.setCursorPosition(0)

@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from pyqtgraph import functions_qimage
 from PySide6.QtCore import QSizeF, Qt
 from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QGraphicsItem
 
 from core.histogram import Histogram, JointHistogram
 
@@ -120,7 +121,18 @@ class SteadyAxis(pg.AxisItem):
 class Caption(pg.LabelItem):
     """A plot title that asks for no width: pyqtgraph makes a label's text width its minimum
     and preferred width, so every new caption re-laid out all columns of the window (and
-    redrew all their axes). A caption longer than its plot is cut at the plot's edges."""
+    redrew all their axes). A caption longer than its plot starts at the plot's left edge
+    and is cut at its right one."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)  # the cut
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)
+        overflow = self.itemRect().left() - self.rect().left()
+        if overflow < 0:  # too long to centre: show its start, cut at the right
+            self.item.moveBy(-overflow, 0)
 
     def updateMin(self) -> None:
         self.setMinimumSize(0, self.itemRect().height())

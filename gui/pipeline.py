@@ -96,8 +96,8 @@ def rank_picture(
         shown = shown.astype(np.float32)
         levels = (0.0, float(shown.max(initial=0)) or 1.0)
         caption = (
-            f"pixels that changed order: {np.count_nonzero(shown):,}, "
-            f"levels 0 … {format_level(levels[1])}"
+            f"levels 0 … {format_level(levels[1])} · "
+            f"{np.count_nonzero(shown):,} pixels changed order"
         )
         picture = make_picture(shown, levels, PARTNERS)
     else:
@@ -107,7 +107,7 @@ def rank_picture(
             if every
             else channel_view(shift, roles, look.channel)
         )
-        caption = f"rank shift, levels ±{format_level(shift_levels[1])}"
+        caption = f"levels ±{format_level(shift_levels[1])}"
         picture = make_picture(shown, shift_levels, DIVERGING)
     return RankView(picture, caption, histogram(shown, bins=RANK_BINS))
 

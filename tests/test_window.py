@@ -435,6 +435,22 @@ def test_new_captions_do_not_move_the_panels(qtbot, window: MainWindow) -> None:
         assert [v.sceneBoundingRect() for v in views] == geometry
 
 
+def test_a_long_caption_is_cut_at_its_plot(qtbot, window: MainWindow) -> None:
+    def over_the_rank_panel() -> np.ndarray:
+        qtbot.wait(20)
+        grab = window.graphics.grab().toImage()
+        title = window.rank.plot.titleLabel.sceneBoundingRect()
+        left = int(window.rank.plot.sceneBoundingRect().left() * grab.devicePixelRatio())
+        return pixels(grab)[: int(title.bottom()), left : left + 60]
+
+    window.normalized.set_caption("")
+    before = over_the_rank_panel()
+    window.normalized.set_caption("levels 0.006813 … 0.1507 and more words " * 4)
+    np.testing.assert_array_equal(over_the_rank_panel(), before)
+    title = window.normalized.plot.titleLabel  # its start shows: "Normalized levels 0.0068…"
+    assert title.itemRect().left() == title.rect().left()
+
+
 def drawn_as_pyqtgraph_would(panel) -> bool:
     """The panel's QImage is, pixel for pixel, what pyqtgraph renders of its data and levels."""
     item = panel.item
