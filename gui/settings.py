@@ -38,8 +38,9 @@ class Settings:
     splitter_state = _Value("window/splitter", QByteArray(), QByteArray)
     #: The last method, or ``"preset:NAME"`` for a library preset.
     method = _Value("view/method", "keras", str)
-    #: The last axis as typed on the command line: ``"default"``, ``"none"`` or ``"1,2"``.
-    axis = _Value("view/axis", "default", str)
+    #: The last axis as typed on the command line: ``"default"``, ``"none"`` or ``"1,2"``;
+    #: the first run opens on the tutorial's call, ``tf.keras.utils.normalize(x, axis=1)``.
+    axis = _Value("view/axis", "1", str)
     colormap = _Value("view/colormap", "gray", str)
     log_histogram = _Value("view/log_histogram", True, bool)
 

@@ -9,7 +9,7 @@ from gui.settings import MAX_RECENT, Settings
 
 def test_round_trip_with_types(qapp, tmp_path) -> None:
     s = Settings(tmp_path)
-    assert (s.method, s.axis, s.colormap, s.log_histogram) == ("keras", "default", "gray", True)
+    assert (s.method, s.axis, s.colormap, s.log_histogram) == ("keras", "1", "gray", True)
     assert s.recent_files == [] and s.last_folder == "" and s.geometry.isEmpty()
     s.method, s.axis, s.colormap, s.log_histogram = "preset:cv2.NORM_L2", "1,2", "viridis", False
     s.last_folder = str(tmp_path)

@@ -46,7 +46,9 @@ def wait_ready(qtbot, w: MainWindow) -> None:
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path) -> MainWindow:
-    w = MainWindow(Settings(tmp_path / "settings"))
+    settings = Settings(tmp_path / "settings")
+    settings.axis = "default"  # keras' own axis (-1): the tests toggle away from it
+    w = MainWindow(settings)
     qtbot.addWidget(w)
     with qtbot.waitExposed(w):
         w.show()
@@ -73,6 +75,17 @@ def test_opens_on_digits_and_shows_core_output(window: MainWindow) -> None:
     assert after.dtype == np.float64
     np.testing.assert_array_equal(after, expected)
     assert window.windowTitle() == "NormScope — digits [image 0 of 64]"
+
+
+def test_the_first_run_opens_on_the_tutorials_call(qtbot, tmp_path: Path) -> None:
+    w = MainWindow(Settings(tmp_path / "first-run"))
+    qtbot.addWidget(w)
+    assert w.open_source("sample:digits")
+    wait_ready(qtbot, w)
+    assert w.model.options.axis == (1,) and w.controls.axis_buttons[1].isChecked()
+    assert w.controls.code.text() == "x = tf.keras.utils.normalize(x, axis=1, order=2)"
+    np.testing.assert_array_equal(shown(w)[1], keras_formula(DIGITS, 1)[0])
+    assert "column ✓" in w.verdict.text()
 
 
 def test_levels_are_honest(window: MainWindow) -> None:
