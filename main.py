@@ -92,8 +92,10 @@ def _add_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="normscope",
+        usage="%(prog)s [PATH] [--key NAME] [--index N]\n"
+        "       %(prog)s {report,normalize,export} PATH [options]",
         description="See what an image normalization really does to your data. "
-        "With no command (or only PATH) the inspector window opens.",
+        "With no command the inspector window opens (on PATH, or on the bundled digits).",
         epilog="Exit status: 0 success, 1 bad input (the file and the reason on one line), "
         "2 bad usage.",
     )

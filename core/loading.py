@@ -109,7 +109,10 @@ def _check_array(path: Path, a: np.ndarray) -> np.ndarray:
 
 
 def _npy_header(path: Path, f, max_pixels: int) -> tuple[int, ...]:
-    version = np.lib.format.read_magic(f)
+    magic = f.read(8)  # b"\x93NUMPY", then the format version
+    if len(magic) < 8 or not magic.startswith(np.lib.format.MAGIC_PREFIX):
+        raise LoadError(path, "is not a NumPy .npy file (it lacks the .npy signature)")
+    version = (magic[6], magic[7])
     if version == (1, 0):
         shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
     else:

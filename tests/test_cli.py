@@ -240,6 +240,7 @@ def test_help_lists_every_command(capsys) -> None:
     out = capsys.readouterr().out
     for word in ("report", "normalize", "export"):
         assert word in out
+    assert "usage: normscope [PATH]" in out  # the window's form too
 
 
 def test_export_without_any_display(tmp_path) -> None:

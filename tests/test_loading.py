@@ -210,6 +210,8 @@ BAD = {
         "header",
     ),
     "idx bad magic": ("junk.idx", b"\x01\x02\x03\x04rest", "magic"),
+    "text named npy": ("text.npy", b"this is text\n", "is not a NumPy .npy file"),
+    "short npy": ("short.npy", b"\x93NUM", "is not a NumPy .npy file"),
     "npz without arrays": ("none.npz", b"PK\x05\x06" + b"\x00" * 18, "no arrays"),
 }
 
