@@ -230,12 +230,16 @@ def build_comparison(
     *,
     index: int | None = None,
     scope: str | None = None,
+    channel: int | None = None,
+    original_levels: str = "dtype",
 ) -> Comparison:
     """The comparison of one image (image `index` of a batch, default 0).
 
     The whole array is normalized as the call would (statistics across images included);
     the picture then shows one image, and its ranks are compared within `scope` of that
-    image (default: the whole image).
+    image (default: the whole image). With `channel`, the panels and histograms show that
+    channel of a colour image; the verdict still counts every channel. `original_levels` is
+    ``"dtype"`` or ``"data"``, as :func:`core.display.display_levels` takes it.
     """
     roles = loaded.roles
     if index is None and "N" in roles:
@@ -248,10 +252,17 @@ def build_comparison(
     image_scope = "all" if scope in (None, "image", "all") else scope
     diff, maps = rank_compare(before, after, scope=image_scope, roles=image_roles)
     diag = diagnose(before, after, roles=image_roles)
+    verdict = verdict_line(diff, diag.summary())
     shift = maps.displacement
-    shift = shift.mean(axis=-1, dtype=np.float32) if shift.ndim == 3 else shift
-    what = normalization.preset or normalization.method
     where = f"{loaded.name}" + (f", image {index}" if "N" in roles else "")
+    if channel is not None and "C" in image_roles:
+        if not 0 <= channel < before.shape[-1]:
+            raise ValueError(f"channel {channel} is not in an image of {before.shape[-1]}")
+        before, after, shift = (v[..., channel] for v in (before, after, shift))
+        where += f", channel {channel}"
+    elif shift.ndim == 3:
+        shift = shift.mean(axis=-1, dtype=np.float32)
+    what = normalization.preset or normalization.method
     caption = (
         f"{where} · {what} · {normalization.describe(loaded.array.shape, roles)}",
         normalization.code(roles),
@@ -260,13 +271,13 @@ def build_comparison(
         original=before,
         normalized=after,
         displacement=shift,
-        original_levels=display_levels(before, mode="dtype"),
+        original_levels=display_levels(before, mode=original_levels),
         normalized_levels=display_levels(after, mode="data"),
         shift_levels=symmetric_levels(shift),
         hist_original=histogram(before),
         hist_normalized=histogram(after),
         hist_shift=histogram(shift, bins=101),
-        verdict=verdict_line(diff, diag.summary()),
+        verdict=verdict,
         caption=caption,
     )
 

@@ -117,15 +117,19 @@ def render_comparison(comp: Comparison) -> QImage:
         hists = (comp.hist_original, comp.hist_normalized, comp.hist_shift)
         bold = QFont("DejaVu Sans", 11)
         bold.setBold(True)
+        plain = QFont("DejaVu Sans", 10)
         small = QFont("DejaVu Sans", 9)
         for i, ((title, levels), rect, hrect) in enumerate(
             zip(titles, lay.panels, lay.histograms, strict=True)
         ):
-            p.setFont(bold)
             p.setPen(QColor(20, 20, 20))
             head = QRect(hrect.left(), MARGIN, hrect.width(), TITLE_H - 4)
-            text = f"{title}   levels {format_level(levels[0])} … {format_level(levels[1])}"
-            p.drawText(head, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+            left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+            p.setFont(bold)
+            p.drawText(head, left, title)
+            head.setLeft(head.left() + p.fontMetrics().horizontalAdvance(title + "  "))
+            p.setFont(plain)  # the levels in a lighter hand: "levels 0.006813 … 0.1507" fits
+            p.drawText(head, left, f"levels {format_level(levels[0])} … {format_level(levels[1])}")
             pixels = _qimage(panel_rgb(comp, i))
             p.drawImage(
                 rect, pixels.scaled(rect.size(), mode=Qt.TransformationMode.FastTransformation)
@@ -138,7 +142,8 @@ def render_comparison(comp: Comparison) -> QImage:
             "Rank change: red, the pixel rose in rank; blue, it fell; pale grey, unchanged. "
             "Histograms count every pixel (log scale); orange lines mark the display levels."
         )
-        lines = (*comp.verdict.split("  |  ", 1), *comp.caption, legend)
+        kept, share, *coefficients = comp.verdict.split("  |  ")
+        lines = (kept, share, "  |  ".join(coefficients), *comp.caption, legend)
         for k, line in enumerate(lines):
             box = QRect(MARGIN, lay.text_top + k * TEXT_H, width, TEXT_H)
             flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter

@@ -590,7 +590,14 @@ class MainWindow(QMainWindow):
         if on_screen:
             return self.splitter.widget(1).grab().toImage()
         m = self.model
-        comp = build_comparison(m.loaded, m.normalization, index=m.index, scope=m.scope)
+        comp = build_comparison(  # as on show: its channel and the original's levels
+            m.loaded,
+            m.normalization,
+            index=m.index,
+            scope=m.scope,
+            channel=m.channel if m.channel >= 0 else None,
+            original_levels=m.display.original_levels,
+        )
         return render_comparison(comp)
 
     def _save_path(self, title: str, suffix: str, name_filter: str) -> Path | None:

@@ -14,9 +14,10 @@ import pytest
 import tifffile
 
 from core.display import to_uint8
+from core.histogram import histogram
 from core.loading import load
 from core.normalize import Normalization, from_preset
-from core.ranks import diagnose, rank_diff
+from core.ranks import diagnose, rank_compare, rank_diff
 from core.report import build_comparison, build_report, default_export_name
 from main import main
 
@@ -162,6 +163,22 @@ def test_the_comparison_names_the_scope_of_its_counts() -> None:
     )
     columns = build_comparison(DIGITS, keras, index=0, scope="column")
     assert "Within each column: 0.00% of pixel pairs inverted (0 of " in columns.verdict
+
+
+def test_a_comparison_can_show_one_channel() -> None:
+    photo = load("sample:photo")
+    keras = Normalization(method="keras", axis=1)
+    comp = build_comparison(photo, keras, channel=1)
+    after = keras.apply(photo.array, roles="HWC")
+    np.testing.assert_array_equal(comp.original, photo.array[..., 1])
+    np.testing.assert_array_equal(comp.normalized, after[..., 1])
+    np.testing.assert_array_equal(comp.hist_original.counts, histogram(photo.array[..., 1]).counts)
+    _, maps = rank_compare(photo.array, after, scope="all", roles="HWC")
+    np.testing.assert_array_equal(comp.displacement, maps.displacement[..., 1])
+    every = build_comparison(photo, keras)  # the verdict counts every channel either way
+    assert comp.verdict == every.verdict and "channel 1" in comp.caption[0]
+    with pytest.raises(ValueError, match="channel 3"):
+        build_comparison(photo, keras, channel=3)
 
 
 def test_normalize_one_image_of_a_batch(capsys, tmp_path) -> None:

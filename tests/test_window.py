@@ -382,6 +382,23 @@ def test_export_actions_write_what_core_computes(qtbot, window: MainWindow, monk
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), keras_formula(DIGITS, 2))
 
 
+def test_the_exported_comparison_shows_what_the_window_shows(qtbot, window: MainWindow) -> None:
+    from core.report import build_comparison
+    from gui.export import render_comparison
+
+    assert window.open_source("sample:photo")
+    window.controls.channel.setCurrentIndex(window.controls.channel.findData(1))
+    window.controls.original_levels.setCurrentIndex(
+        window.controls.original_levels.findData("data")
+    )
+    wait_ready(qtbot, window)
+    m = window.model
+    comp = build_comparison(m.loaded, m.normalization, channel=1, original_levels="data")
+    np.testing.assert_array_equal(comp.original, shown(window)[0])
+    assert comp.original_levels == window.original.levels
+    assert np.array_equal(pixels(window.comparison_image()), pixels(render_comparison(comp)))
+
+
 def test_export_never_overwrites_the_input(qtbot, window: MainWindow, monkeypatch, tmp_path):
     src = tmp_path / "in.npy"
     np.save(src, np.arange(64, dtype=np.uint8).reshape(8, 8))
