@@ -262,15 +262,18 @@ def stats_job(
     )
 
 
-def histogram_job(frame: Frame, channel: int) -> Iterator[FrameHistograms]:
+def histogram_job(frame: Frame, channel: int) -> Iterator[FrameHistograms | None]:
     """The histograms of what the image panels show of `frame` for `channel`: a job of its
     own, asked with the image and again when the channel changes (on a 2048x2048 RGB image
-    they take the GUI thread's budget for a whole toggle)."""
+    they take the GUI thread's budget for a whole toggle). Yields None between them, where a
+    superseded job stops."""
     before = channel_view(frame.original, frame.roles, channel)
     after = channel_view(frame.normalized, frame.roles, channel)
-    yield FrameHistograms(
-        channel, histogram(before), histogram(after), joint_histogram(before, after)
-    )
+    original = histogram(before)
+    yield None
+    normalized = histogram(after)
+    yield None
+    yield FrameHistograms(channel, original, normalized, joint_histogram(before, after))
 
 
 def batch_job(

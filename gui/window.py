@@ -98,9 +98,11 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self._cache = FullResultCache()
         self._frames = LatestOnly(self)  # the image on show, normalized
-        self._stats = LatestOnly(self)  # its rank statistics, asked when the image arrives
-        self._hists = LatestOnly(self)  # the histograms of what the image panels show
-        self._batches = LatestOnly(self)
+        # its rank statistics, asked when the image arrives; the histograms of what the
+        # image panels show; the whole batch's verdict: all give way to the next image
+        self._stats = LatestOnly(self, background=True)
+        self._hists = LatestOnly(self, background=True)
+        self._batches = LatestOnly(self, background=True)
         self._queues = (self._frames, self._stats, self._hists, self._batches)
         self._draw_timer = QTimer(self)  # draws arrived results at most every DRAW_MS
         self._draw_timer.setSingleShot(True)
@@ -333,7 +335,8 @@ class MainWindow(QMainWindow):
 
     def _recompute_frame(self) -> None:
         self._update_title()
-        self._stats.cancel()  # the image on show is about to change: its statistics are stale
+        self._stats.cancel()  # the image on show is about to change: its statistics and
+        self._hists.cancel()  # histograms are stale
         m = self.model
         if m.loaded is None:
             return
@@ -362,9 +365,9 @@ class MainWindow(QMainWindow):
         if not self._frames.is_current(generation):
             return  # stale: the user has moved on
         self.frame, self.verdict_data, self.stats, self.hists = item, None, None, None
-        self._recompute_histograms()
         self._images_stale = True
         self._recompute_stats()
+        self._recompute_histograms()
         self._schedule_draw()
 
     def _recompute_histograms(self) -> None:

@@ -15,6 +15,9 @@ offer such a stop without sending anything.
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,6 +25,18 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 Job = Callable[[], Iterator[Any]]
+BACKGROUND_NICE = 5  # how much less CPU priority a background queue's jobs get
+
+
+def _run_in_background() -> None:
+    """Lower this thread's CPU priority to the main thread's + BACKGROUND_NICE (Linux, where
+    a nice value belongs to a thread, and threads it starts inherit it; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    me = threading.get_native_id()
+    target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + BACKGROUND_NICE)
+    if os.getpriority(os.PRIO_PROCESS, me) < target:
+        os.setpriority(os.PRIO_PROCESS, me, target)
 
 
 class _Relay(QObject):
@@ -34,9 +49,15 @@ class _Relay(QObject):
 
 class _Task(QRunnable):
     def __init__(
-        self, generation: int, job: Job, relay: _Relay, current: Callable[[int], bool]
+        self,
+        generation: int,
+        job: Job,
+        relay: _Relay,
+        current: Callable[[int], bool],
+        background: bool,
     ) -> None:
         super().__init__()
+        self._background = background
         self.setAutoDelete(True)
         self._generation = generation
         self._job = job
@@ -46,6 +67,8 @@ class _Task(QRunnable):
     def run(self) -> None:
         items = None
         try:
+            if self._background:
+                _run_in_background()
             items = self._job()
             for item in items:
                 if not self._current(self._generation):
@@ -76,7 +99,9 @@ class _Task(QRunnable):
 
 class LatestOnly(QObject):
     """A one-slot job queue: the running job goes on to its next yield (to its end if it is
-    still the newest), then only the newest pending one follows.
+    still the newest), then only the newest pending one follows. A `background` queue's
+    jobs run at a lower CPU priority, so that an interactive queue's job (the image of a
+    toggle) gets the cores first while they run.
 
     Signals
     -------
@@ -92,8 +117,9 @@ class LatestOnly(QObject):
     error = Signal(int, str)
     busyChanged = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, background: bool = False) -> None:
         super().__init__(parent)
+        self.background = background
         self.generation = 0
         self._running = False
         self._pending: tuple[int, Job] | None = None
@@ -133,7 +159,7 @@ class LatestOnly(QObject):
         generation, job = self._pending
         self._pending = None
         self._running = True
-        self._pool.start(_Task(generation, job, self._relay, self.is_current))
+        self._pool.start(_Task(generation, job, self._relay, self.is_current, self.background))
 
     @Slot(int)
     def _on_done(self, _generation: int) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
-from gui.worker import LatestOnly
+import pytest
+
+from gui.worker import BACKGROUND_NICE, LatestOnly
 
 
 def test_only_the_running_and_the_newest_jobs_run(qtbot) -> None:
@@ -117,3 +121,16 @@ def test_a_job_that_will_not_close_still_frees_its_queue(qtbot) -> None:
     gate.set()
     qtbot.waitUntil(lambda: not runner.busy, timeout=10_000)
     assert errors and "RuntimeError" in errors[0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a per-thread nice is Linux's")
+def test_background_jobs_yield_the_cores_to_interactive_ones(qtbot) -> None:
+    def priority():
+        yield os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    niceness: dict[str, int] = {}
+    for name, runner in (("image", LatestOnly()), ("statistics", LatestOnly(background=True))):
+        runner.result.connect(lambda _g, value, name=name: niceness.__setitem__(name, value))
+        runner.submit(priority)
+        qtbot.waitUntil(lambda runner=runner: not runner.busy)
+    assert niceness["statistics"] >= niceness["image"] + BACKGROUND_NICE > 0
