@@ -201,7 +201,8 @@ class ImagePanel:
 
     def set_caption(self, text: str) -> None:
         self.caption = text
-        title = f"<b>{self.title}</b>{'  ' + text if text else ''}"
+        small = f" <span style='font-size:9pt'>{text}</span>" if text else ""  # fits more
+        title = f"<b>{self.title}</b>{small}"
         if title != self._title:
             self._title = title
             self.plot.setTitle(title, size="10pt")

@@ -144,6 +144,8 @@ class MainWindow(QMainWindow):
         self.verdict.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.batch_label = QLabel()
         self.batch_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.batch_label.setWordWrap(True)  # in two lines of their own, so nothing moves
+        self.batch_label.setFixedHeight(2 * self.batch_label.fontMetrics().lineSpacing() + 4)
         self.jump = QPushButton("Jump to worst image")
         keep = self.jump.sizePolicy()
         keep.setRetainSizeWhenHidden(True)
