@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self.stats: FrameStats | None = None
         self.hists: FrameHistograms | None = None
         self.stats_error: str | None = None  # why the image on show has no statistics
+        self.hists_error: str | None = None  # or no histograms
         self._hovered: tuple[int, int] | None = None  # (row, col) last under the cursor
         self.batch: BatchStats | None = None
         self.error_box: QMessageBox | None = None
@@ -375,6 +376,7 @@ class MainWindow(QMainWindow):
     def _recompute_histograms(self) -> None:
         frame, channel = self.frame, self.model.channel
         if frame is not None and (self.hists is None or self.hists.channel != channel):
+            self.hists_error = None
             self._hists.submit(lambda: histogram_job(frame, channel))
 
     def _on_histograms_result(self, generation: int, item: FrameHistograms) -> None:
@@ -411,8 +413,11 @@ class MainWindow(QMainWindow):
             return
         if queue is self._frames:
             self._show_job_error(message)
-        elif queue in (self._stats, self._hists):  # the images on show are right
+        elif queue is self._stats:  # the images on show are right; their counts failed
             self.stats, self.stats_error = None, message
+            self._schedule_draw()
+        elif queue is self._hists:
+            self.hists, self.hists_error = None, message
             self._schedule_draw()
         else:
             self.batch_label.setText(error_html("Cannot check the whole batch", message))
@@ -492,6 +497,8 @@ class MainWindow(QMainWindow):
     def verdict_text(self, v: FrameVerdict | None, s: FrameStats | None) -> str:
         """The verdict bar's words for the image on show."""
         head = f"<b>Ranks kept within:</b> {v.diagnosis.summary()}<br>" if v else ""
+        if self.hists_error is not None:
+            head += error_html("Cannot count the histograms", self.hists_error) + "<br>"
         if s is None and self.stats_error is not None:
             return head + error_html("Cannot compare ranks", self.stats_error)
         if s is None:

@@ -593,6 +593,21 @@ def test_a_failed_rank_comparison_says_so_and_keeps_the_image(
     np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, 1)[0])
 
 
+def test_failed_histograms_say_so_and_keep_the_counts(
+    qtbot, window: MainWindow, monkeypatch
+) -> None:
+    def broken(*_args, **_kwargs):
+        raise MemoryError("no room for the joint histogram")
+
+    monkeypatch.setattr(pipeline, "joint_histogram", broken)
+    window.model.set_options(axis=(1,))
+    wait_ready(qtbot, window)
+    text = window.verdict.text()
+    assert "Cannot count the histograms" in text and "no room for the joint histogram" in text
+    diff = rank_diff(*shown(window), scope="all", roles="HW")
+    assert window.stats.diff == diff and f"{diff.pairs.discordant:,} of" in text
+
+
 def test_a_partners_map_is_pictured_off_the_gui_thread(qtbot, window: MainWindow) -> None:
     window.controls.rank_view.setCurrentIndex(window.controls.rank_view.findData("partners"))
     window.model.set_options(axis=(1,))
