@@ -193,12 +193,23 @@ def within(diff: RankDiff) -> str:
     return SCOPE_WORDS[diff.scope] if named else f"axes {diff.axes}"
 
 
+def coefficient_text(value: float) -> str:
+    """A mean Spearman ρ or Kendall τ-b for a verdict: 4 decimals, or "n/a (constant)"
+    where no group has one.
+
+    Examples
+    --------
+    >>> coefficient_text(0.98551), coefficient_text(float("nan"))
+    ('0.9855', 'n/a (constant)')
+    """
+    return "n/a (constant)" if math.isnan(value) else f"{value:.4f}"
+
+
 def verdict_line(diff: RankDiff, summary: str) -> str:
     """The verdict on one image in one line of plain text."""
     p = diff.pairs
     share = p.discordant / p.total if p.total else 0.0
-    rho = "n/a" if math.isnan(diff.spearman_mean) else f"{diff.spearman_mean:.4f}"
-    tau = "n/a" if math.isnan(diff.kendall_mean) else f"{diff.kendall_mean:.4f}"
+    rho, tau = coefficient_text(diff.spearman_mean), coefficient_text(diff.kendall_mean)
     return (
         f"Ranks kept within: {summary}  |  Within {within(diff)}: {share:.2%} of pixel pairs "
         f"inverted "

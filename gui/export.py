@@ -140,7 +140,7 @@ def render_comparison(comp: Comparison) -> QImage:
         width = lay.size[0] - 2 * MARGIN
         legend = (
             "Rank change: red, the pixel rose in rank; blue, it fell; pale grey, unchanged. "
-            "Histograms count every pixel (log scale); orange lines mark the display levels."
+            "Histograms count every pixel shown (log scale); orange lines mark the display levels."
         )
         kept, share, *coefficients = comp.verdict.split("  |  ")
         lines = (kept, share, "  |  ".join(coefficients), *comp.caption, legend)

@@ -1,8 +1,9 @@
 """What the window computes for the image on show, as jobs for :class:`gui.worker.LatestOnly`.
 
 The jobs call core and make the panels' pictures (QImages, no widget), so they are safe on a
-pool thread. A frame job makes the normalized image (drawn at once); a stats job, asked
-when that image arrives, its rank statistics. Each comes with its pictures ready for
+pool thread. A frame job makes the normalized image (drawn at once); a stats job and a
+histogram job, asked when that image arrives, its rank statistics and the histograms of what
+its panels show. Each comes with its pictures ready for
 the :class:`Look` the window had when it asked; the window makes them again itself only when
 the look has changed since.
 """
@@ -23,7 +24,7 @@ from core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
 from core.roles import as_displayed
 from gui.panels import DIVERGING, PARTNERS, Picture, format_level, make_picture
 
-RANK_BINS = 101  # odd: one bin centred on "no change"
+RANK_BINS = 101  # bins of the rank panel's histogram
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,7 @@ def stats_job(
 ) -> Iterator[FrameVerdict | FrameStats | None]:
     """Diff the ranks of `frame` within `scope` ("image", "row", "column", "channel").
 
-    Yields the :class:`FrameVerdict` (O(n) checks and histograms; not when the `verdict` of
+    Yields the :class:`FrameVerdict` (O(n) checks; not when the `verdict` of
     this frame is given, as it does not depend on the scope) first, then the
     :class:`FrameStats` (exact pair counts and maps, the slow part), so each can be drawn as
     it arrives; and None after the counts, where a superseded job stops. A job of its own, so

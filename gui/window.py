@@ -41,6 +41,7 @@ from core.loading import OPEN_FILTER, SAMPLES, LoadError, load
 from core.report import (
     build_comparison,
     build_report,
+    coefficient_text,
     default_export_name,
     within,
     write_atomically,
@@ -375,12 +376,16 @@ class MainWindow(QMainWindow):
 
     def _recompute_histograms(self) -> None:
         frame, channel = self.frame, self.model.channel
-        if frame is not None and (self.hists is None or self.hists.channel != channel):
-            self.hists_error = None
-            self._hists.submit(lambda: histogram_job(frame, channel))
+        if frame is None:
+            return
+        if self.hists is not None and self.hists.channel == channel:
+            self._hists.cancel()  # back to the channel on show: another's are not wanted
+            return
+        self.hists_error = None
+        self._hists.submit(lambda: histogram_job(frame, channel))
 
     def _on_histograms_result(self, generation: int, item: FrameHistograms) -> None:
-        if self._hists.is_current(generation):
+        if self._hists.is_current(generation) and item.channel == self.model.channel:
             self.hists = item
             self._schedule_draw()
 
@@ -391,6 +396,7 @@ class MainWindow(QMainWindow):
             self.verdict_data = item
         else:
             self.stats = item
+            self._stale_timer.stop()  # in time: nothing to fade
         self._schedule_draw()
 
     def _schedule_draw(self) -> None:
@@ -505,12 +511,11 @@ class MainWindow(QMainWindow):
             return head + ("Counting pixel pairs…" if v else "Checking where ranks are kept…")
         p = s.diff.pairs
         share = p.discordant / p.total if p.total else 0.0
-        rho = s.diff.spearman_mean
-        tau = s.diff.kendall_mean
+        rho, tau = coefficient_text(s.diff.spearman_mean), coefficient_text(s.diff.kendall_mean)
         scope = within(s.diff)
         return head + (
             f"Within {scope}: <b>{share:.2%}</b> of pixel pairs inverted "
-            f"({p.discordant:,} of {p.total:,}) · Spearman ρ {rho:.4f} · Kendall τ-b {tau:.4f}"
+            f"({p.discordant:,} of {p.total:,}) · Spearman ρ {rho} · Kendall τ-b {tau}"
             f" · ties broken {p.ties_broken:,} · ties created {p.ties_created:,}"
         )
 

@@ -35,8 +35,11 @@ def _run_in_background() -> None:
         return
     me = threading.get_native_id()
     target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + BACKGROUND_NICE)
-    if os.getpriority(os.PRIO_PROCESS, me) < target:
-        os.setpriority(os.PRIO_PROCESS, me, target)
+    try:
+        if os.getpriority(os.PRIO_PROCESS, me) < target:
+            os.setpriority(os.PRIO_PROCESS, me, target)
+    except OSError:  # refused (a sandbox, a container): the job runs at the usual priority
+        pass
 
 
 class _Relay(QObject):

@@ -593,6 +593,19 @@ def test_a_failed_rank_comparison_says_so_and_keeps_the_image(
     np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, 1)[0])
 
 
+def test_only_the_shown_channels_histograms_are_drawn(qtbot, window: MainWindow) -> None:
+    assert window.open_source("sample:photo")
+    wait_ready(qtbot, window)
+    assert [q.background for q in window._queues] == [False, True, True, True]
+    channel = window.controls.channel
+    for value in (0, 1, 0):  # back before channel 1's histograms can arrive
+        channel.setCurrentIndex(channel.findData(value))
+    wait_ready(qtbot, window)
+    photo = load("sample:photo").array
+    assert window.hists.channel == 0
+    np.testing.assert_array_equal(window.histograms[0].counts, histogram(photo[..., 0]).counts)
+
+
 def test_failed_histograms_say_so_and_keep_the_counts(
     qtbot, window: MainWindow, monkeypatch
 ) -> None:
