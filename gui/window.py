@@ -114,7 +114,7 @@ class MainWindow(QMainWindow):
         self._stale_timer = QTimer(self)
         self._stale_timer.setSingleShot(True)
         self._stale_timer.setInterval(STALE_AFTER_MS)
-        self._stale_timer.timeout.connect(self._draw_results)
+        self._stale_timer.timeout.connect(self._fade_missing)
         # the whole-batch verdict waits until the controls have been still for a moment
         self._batch_timer = QTimer(self)
         self._batch_timer.setSingleShot(True)
@@ -382,6 +382,7 @@ class MainWindow(QMainWindow):
             self._hists.cancel()  # back to the channel on show: another's are not wanted
             return
         self.hists_error = None
+        self._stale_timer.start()
         self._hists.submit(lambda: histogram_job(frame, channel))
 
     def _on_histograms_result(self, generation: int, item: FrameHistograms) -> None:
@@ -396,7 +397,6 @@ class MainWindow(QMainWindow):
             self.verdict_data = item
         else:
             self.stats = item
-            self._stale_timer.stop()  # in time: nothing to fade
         self._schedule_draw()
 
     def _schedule_draw(self) -> None:
@@ -472,11 +472,31 @@ class MainWindow(QMainWindow):
         self.verdict.setText(self.verdict_text(v, self.stats))
         h = self.hists
         if h is None or h.channel != self.model.channel:
+            if not self._stale_timer.isActive():
+                self._fade_missing()
             return  # on their way
+        for plot in self._histogram_plots():
+            plot.setOpacity(1.0)
         log = self.model.display.log_histogram
         self.histograms[0].show(h.original, self.original.levels, log)
         self.histograms[1].show(h.normalized, self.normalized.levels, log)
         self.joint.show(h.joint)
+
+    def _histogram_plots(self) -> list[pg.PlotItem]:
+        return [panel.plot for panel in (*self.histograms[:2], self.joint)]
+
+    def _fade_missing(self) -> None:
+        """Fade what still shows the last image's results once the new ones are slow to come:
+        the rank map (and its caption says so) and the histograms."""
+        if self.frame is None:
+            return
+        if self.stats is None and self.stats_error is None:
+            self.rank.item.setOpacity(STALE_OPACITY)
+            self.rank.set_caption("counting pixel pairs…")
+        h = self.hists
+        if h is None or h.channel != self.model.channel:
+            for plot in self._histogram_plots():
+                plot.setOpacity(STALE_OPACITY)
 
     def _draw_rank(self) -> None:
         s, look = self.stats, self.look()
@@ -486,8 +506,7 @@ class MainWindow(QMainWindow):
             return
         if s is None:  # the last map stays in sight, faded if the new counts are slow
             if not self._stale_timer.isActive():
-                self.rank.item.setOpacity(STALE_OPACITY)
-                self.rank.set_caption("counting pixel pairs…")
+                self._fade_missing()
             return
         if not s.look.same_rank(look):
             rank = rank_picture(s.maps, self.frame.roles, s.shift_levels, look)

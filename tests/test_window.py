@@ -606,6 +606,25 @@ def test_only_the_shown_channels_histograms_are_drawn(qtbot, window: MainWindow)
     np.testing.assert_array_equal(window.histograms[0].counts, histogram(photo[..., 0]).counts)
 
 
+def test_slow_histograms_fade_the_old_ones(qtbot, window: MainWindow, monkeypatch) -> None:
+    gate = threading.Event()
+
+    def held_at_gate(*args, real=pipeline.joint_histogram):
+        gate.wait(10)
+        return real(*args)
+
+    monkeypatch.setattr(pipeline, "joint_histogram", held_at_gate)
+    plots = [p.plot for p in (*window.histograms[:2], window.joint)]
+    window.model.set_index(3)
+    qtbot.waitUntil(lambda: window.stats is not None)
+    qtbot.waitUntil(lambda: all(p.opacity() == STALE_OPACITY for p in plots))
+    gate.set()
+    wait_ready(qtbot, window)
+    assert all(p.opacity() == 1.0 for p in plots)
+    counts = histogram(DIGITS[3]).counts
+    np.testing.assert_array_equal(window.histograms[0].counts, counts)
+
+
 def test_failed_histograms_say_so_and_keep_the_counts(
     qtbot, window: MainWindow, monkeypatch
 ) -> None:
