@@ -3,9 +3,8 @@
 The jobs call core and make the panels' pictures (QImages, no widget), so they are safe on a
 pool thread. A frame job makes the normalized image (drawn at once); a stats job and a
 histogram job, asked when that image arrives, its rank statistics and the histograms of what
-its panels show. Each comes with its pictures ready for
-the :class:`Look` the window had when it asked; the window makes them again itself only when
-the look has changed since.
+its panels show. Each comes with its pictures ready for the :class:`Look` the window had when
+it asked; the window makes them again itself only when the look has changed since.
 """
 
 from __future__ import annotations

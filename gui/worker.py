@@ -34,8 +34,8 @@ def _run_in_background() -> None:
     if not sys.platform.startswith("linux"):
         return
     me = threading.get_native_id()
-    target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + BACKGROUND_NICE)
     try:
+        target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + BACKGROUND_NICE)
         if os.getpriority(os.PRIO_PROCESS, me) < target:
             os.setpriority(os.PRIO_PROCESS, me, target)
     except OSError:  # refused (a sandbox, a container): the job runs at the usual priority
