@@ -1,0 +1,259 @@
+"""Crafted and unusual inputs (issue 13, input side): limits that hold, images read as viewers
+show them."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from core.loading import LoadError, load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def npy_header(descr: object, shape: tuple[int, ...]) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
+    return buf.getvalue()
+
+
+def npz_with(path: Path, member: bytes) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x.npy", member)
+    return path
+
+
+def png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def png_bytes(width: int, height: int, depth: int, colour: int, rows: bytes) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(rows))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+# --- 1. npz members with subarray and void dtypes -------------------------------------------
+
+
+def test_subarray_dtypes_count_toward_the_pixel_limit(tmp_path: Path) -> None:
+    # shape (2, 2) of 100 x 100 blocks: 40,000 values once numpy expands the subarray
+    member = npy_header(("|u1", (100, 100)), (2, 2))
+    member += bytes(40_000)
+    (tmp_path / "sub.npy").write_bytes(member)
+    for path in (npz_with(tmp_path / "sub.npz", member), tmp_path / "sub.npy"):
+        with pytest.raises(LoadError, match="40,000 values, over the limit of 1,000"):
+            load(path, max_pixels=1000)
+
+
+def test_void_and_structured_members_are_refused_before_inflating(tmp_path: Path) -> None:
+    # the header declares 512 MiB of raw bytes, the payload is missing: only the header is read
+    for descr in ("|V536870912", [("a", "|u1"), ("b", "<f4")]):
+        member = npy_header(descr, (1, 1))
+        path = npz_with(tmp_path / "void.npz", member)
+        with pytest.raises(LoadError, match="NormScope needs real numbers"):
+            load(path)
+        (tmp_path / "void.npy").write_bytes(member)
+        with pytest.raises(LoadError, match="NormScope needs real numbers"):
+            load(tmp_path / "void.npy")
+
+
+# --- 2. Pillow's own limit never applies ----------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".png", ".bmp", ".jpg", ".gif"])
+def test_pillow_limit_never_overrides_ours(tmp_path: Path, monkeypatch, suffix: str) -> None:
+    path = tmp_path / f"a{suffix}"
+    Image.fromarray(np.zeros((40, 30, 3), np.uint8)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow would refuse 1,200 pixels
+    assert load(path).array.shape[:2] == (40, 30)
+    with pytest.raises(LoadError, match="over the limit of 500; raise the pixel limit"):
+        load(path, max_pixels=500)
+    assert Image.MAX_IMAGE_PIXELS == 100  # restored
+
+
+def test_pillow_limit_is_restored_after_concurrent_loads(tmp_path: Path, monkeypatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = []
+    for i in range(8):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(np.full((30, 40), i, np.uint8)).save(paths[-1])
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with ThreadPoolExecutor(4) as pool:
+        arrays = list(pool.map(lambda p: load(p).array, paths * 4))
+    assert [int(a[0, 0]) for a in arrays] == list(range(8)) * 4
+    assert Image.MAX_IMAGE_PIXELS == 100
+
+
+# --- 3. a limit in bytes --------------------------------------------------------------------
+
+
+def test_the_byte_limit_is_checked_from_headers(tmp_path: Path) -> None:
+    from core.loading import DEFAULT_MAX_BYTES
+
+    assert DEFAULT_MAX_BYTES == 1 << 30
+    # a 2^28-value float64 array declared by a tiny file: 2 GiB once read
+    bomb = tmp_path / "bomb.npy"
+    bomb.write_bytes(npy_header("<f8", (1 << 14, 1 << 14)))
+    with pytest.raises(LoadError, match=r"2\.0 GiB, over the limit of 1\.0 GiB"):
+        load(bomb)
+    npz = npz_with(tmp_path / "bomb.npz", npy_header("<f8", (1 << 14, 1 << 14)))
+    with pytest.raises(LoadError, match=r"over the limit of 1\.0 GiB"):
+        load(npz)
+    idx = tmp_path / "bomb-idx3-ubyte.gz"
+    idx.write_bytes(gzip.compress(bytes([0, 0, 0x08, 2]) + struct.pack(">2I", 16384, 16384)))
+    with pytest.raises(LoadError, match=r"256\.0 MiB, over the limit of 1\.0 MiB"):
+        load(idx, max_bytes=1 << 20)
+    small = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+    cases = {".npy": None, ".tif": None, ".png": None}
+    for suffix in cases:
+        path = tmp_path / f"small{suffix}"
+        if suffix == ".npy":
+            np.save(path, small)
+        elif suffix == ".tif":
+            tifffile.imwrite(path, small)
+        else:
+            iio.imwrite(path, small)
+        with pytest.raises(LoadError, match=r"8\.0 KiB, over the limit of 7\.8 KiB"):
+            load(path, max_bytes=8000)
+        assert load(path, max_bytes=8192).array.dtype == np.uint16
+    jpg = tmp_path / "small.jpg"
+    iio.imwrite(jpg, np.zeros((64, 64, 3), np.uint8))
+    with pytest.raises(LoadError, match=r"12\.0 KiB, over the limit of 9\.8 KiB"):
+        load(jpg, max_bytes=10_000)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for i in range(3):
+        iio.imwrite(folder / f"{i}.png", np.zeros((64, 64), np.uint8))
+    with pytest.raises(LoadError, match="folder: declares 3 x 64 x 64"):
+        load(folder, max_bytes=10_000)
+    assert load(folder, max_bytes=3 * 4096).array.shape == (3, 64, 64)
+
+
+# --- 4. images as a viewer shows them -------------------------------------------------------
+
+
+def test_cmyk_jpeg_becomes_rgb(tmp_path: Path) -> None:
+    path = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (20, 10), (0, 255, 0, 0)).save(path)
+    a = load(path).array
+    with Image.open(path) as im:
+        expected = np.asarray(im.convert("RGB"))
+    assert a.shape == (10, 20, 3)
+    np.testing.assert_array_equal(a, expected)
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(np.zeros((10, 20, 3), np.uint8)).save(path, exif=exif.tobytes())
+    assert load(path).array.shape == (20, 10, 3)
+
+
+def test_a_multi_picture_jpeg_opens_its_first_picture(tmp_path: Path) -> None:
+    path = tmp_path / "camera.jpg"  # an MPO, as cameras write: a photo and a smaller preview
+    first = Image.fromarray(np.full((16, 24, 3), 200, np.uint8))
+    first.save(path, format="MPO", save_all=True, append_images=[first.resize((12, 8))])
+    with Image.open(path) as im:
+        assert im.n_frames == 2
+    assert load(path).array.shape == (16, 24, 3)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp", ".gif"])
+def test_every_animation_frame_is_read(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"anim{suffix}"
+    frames = [Image.fromarray(np.full((8, 6, 3), v, np.uint8)) for v in (10, 100, 200)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], lossless=True)
+    a = load(path).array
+    assert a.shape[:3] == (3, 8, 6)
+    assert [int(f[0, 0, 0]) for f in a] == [10, 100, 200]
+
+
+# --- 5. 16-bit grey+alpha PNG ---------------------------------------------------------------
+
+
+def test_sixteen_bit_grey_alpha_png_is_refused_in_the_right_words(tmp_path: Path) -> None:
+    pixels = np.array([[[1000 * (i + j), 65535] for j in range(5)] for i in range(4)], ">u2")
+    rows = b"".join(b"\x00" + row.tobytes() for row in pixels)
+    path = tmp_path / "la16.png"
+    path.write_bytes(png_bytes(5, 4, 16, 4, rows))
+    with pytest.raises(LoadError) as info:
+        load(path)
+    assert "16-bit grey+alpha PNG" in str(info.value) and "colour" not in str(info.value)
+    rgb = tmp_path / "rgb16.png"
+    rgb.write_bytes(png_bytes(1, 1, 16, 2, b"\x00" + bytes(6)))
+    with pytest.raises(LoadError, match="16-bit colour PNG"):
+        load(rgb)
+
+
+# --- 6, 7. names in errors; the empty path --------------------------------------------------
+
+
+def test_sample_errors_name_the_sample() -> None:
+    with pytest.raises(LoadError) as info:
+        load("sample:digits", max_pixels=10)
+    assert str(info.value).startswith("sample:digits: ") and "digits.npy" not in str(info.value)
+    assert info.value.path == "sample:digits"
+
+
+def test_an_empty_path_is_refused() -> None:
+    with pytest.raises(LoadError, match="empty"):
+        load("")
+
+
+# --- 8. tifffile's log lines ----------------------------------------------------------------
+
+
+def test_a_successful_tiff_load_prints_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "odd.tif"
+    a = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    # an ASCII SubfileType: tifffile logs "invalid subfiletype" and reads the image anyway
+    tifffile.imwrite(path, a, subfiletype=None, extratags=[(254, 2, 0, "x", True)])
+    code = "from core.loading import load; import sys; print(load(sys.argv[1]).array.sum())"
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == str(a.sum())
+    assert result.stderr == ""
+
+
+def test_tifffile_log_lines_join_a_fatal_reason(tmp_path: Path, monkeypatch) -> None:
+    import logging
+
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, np.zeros((4, 4), np.uint8))
+
+    def broken(self, *args, **kwargs):
+        logging.getLogger("tifffile").warning("strip 0 is corrupt")
+        raise ValueError("decoding failed")
+
+    monkeypatch.setattr(tifffile.TiffPage, "asarray", broken)
+    with pytest.raises(LoadError) as info:
+        load(path)
+    assert str(info.value) == (
+        "x.tif: cannot be read as .tif: decoding failed (tifffile: strip 0 is corrupt)"
+    )
