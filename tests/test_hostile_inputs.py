@@ -1,5 +1,5 @@
 """Crafted and unusual inputs (issue 13, input side): limits that hold, images read as viewers
-show them."""
+show them, and bad command-line values refused as bad usage with one line."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import tifffile
 from PIL import Image
 
 from core.loading import LoadError, load
+from main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,6 +150,28 @@ def test_the_byte_limit_is_checked_from_headers(tmp_path: Path) -> None:
     assert load(folder, max_bytes=3 * 4096).array.shape == (3, 64, 64)
 
 
+def test_cli_byte_limit(tmp_path: Path, capsys) -> None:
+    code = main(["report", "sample:photo", "--max-bytes", "1K"])
+    err = capsys.readouterr().err
+    assert code == 1 and "over the limit of 1.0 KiB" in err and err.count("\n") == 1
+    assert main(["report", "sample:photo", "--max-bytes", "2M"]) == 0
+    for good in ("512M", "2G", "1048576", "1.5GiB", "64kb"):
+        assert main(["report", "sample:digits", "--max-bytes", good]) == 0, good
+    for bad in ("0", "-5", "lots", "1X", "nan"):
+        assert main(["report", "sample:digits", "--max-bytes", bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--max-bytes" in err
+    main(["report", "--help"])
+    out = capsys.readouterr().out
+    out = " ".join(out.split())
+    assert "--max-bytes" in out and "--max-pixels" in out and "default 1.0 GiB" in out
+
+
+def test_readme_documents_both_limits() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "--max-bytes" in readme and "--max-pixels" in readme
+
+
 # --- 4. images as a viewer shows them -------------------------------------------------------
 
 
@@ -216,9 +239,14 @@ def test_sample_errors_name_the_sample() -> None:
     assert info.value.path == "sample:digits"
 
 
-def test_an_empty_path_is_refused() -> None:
+def test_an_empty_path_is_refused(capsys) -> None:
     with pytest.raises(LoadError, match="empty"):
         load("")
+    for command in ("report", "export"):
+        argv = [command, ""] + (["-o", "x.png"] if command == "export" else [])
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "empty" in err
 
 
 # --- 8. tifffile's log lines ----------------------------------------------------------------
@@ -257,3 +285,72 @@ def test_tifffile_log_lines_join_a_fatal_reason(tmp_path: Path, monkeypatch) -> 
     assert str(info.value) == (
         "x.tif: cannot be read as .tif: decoding failed (tifffile: strip 0 is corrupt)"
     )
+
+
+# --- 9. option values -----------------------------------------------------------------------
+
+BAD_USAGE = {
+    "axis out of range": ["report", "sample:digits", "--axis", "5"],
+    "axis twice": ["report", "sample:digits", "--method", "minmax", "--axis", "1,1"],
+    "roles too short": ["report", "sample:digits", "--roles", "HW"],
+    "roles bad letter": ["report", "sample:digits", "--roles", "NHX"],
+    "scope without a channel": ["report", "sample:digits", "--scope", "channel"],
+    "scope without a batch": ["report", "sample:photo", "--scope", "image"],
+    "export scope": ["export", "sample:digits", "--scope", "channel", "-o", "OUT.png"],
+    "max-pixels zero": ["report", "sample:digits", "--max-pixels", "0"],
+    "max-pixels negative": ["report", "sample:digits", "--max-pixels", "-3"],
+    "max-pixels not an integer": ["report", "sample:digits", "--max-pixels", "1.5"],
+    "order nan": ["report", "sample:digits", "--order", "nan"],
+    "order zero": ["report", "sample:digits", "--order", "0"],
+    "order negative": ["report", "sample:digits", "--order", "-2"],
+    "order minus inf": ["report", "sample:digits", "--order", "-inf"],
+    "report index -1": ["report", "sample:digits", "--index", "-1"],
+    "report index 64": ["report", "sample:digits", "--index", "64"],
+    "export index -1": ["export", "sample:digits", "--index", "-1", "-o", "OUT.png"],
+    "export index 64": ["export", "sample:digits", "--index", "64", "-o", "OUT.png"],
+    "normalize index -1": ["normalize", "sample:digits", "--index", "-1", "-o", "OUT.npy"],
+    "normalize index 64": ["normalize", "sample:digits", "--index", "64", "-o", "OUT.npy"],
+    "normalize index huge": ["normalize", "sample:digits", "--index", "10" * 10, "-o", "OUT.npy"],
+    "normalize index 1e20": ["normalize", "sample:digits", "--index", "1e20", "-o", "OUT.npy"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_USAGE))
+def test_bad_option_values_are_bad_usage(tmp_path: Path, capsys, case: str) -> None:
+    argv = [str(tmp_path / a.lower()) if a.startswith("OUT") else a for a in BAD_USAGE[case]]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert out == "" and err.count("\n") == 1 and err.startswith("normscope")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_index_errors_read_the_same_in_every_command(tmp_path: Path, capsys) -> None:
+    for index in ("-1", "64"):
+        errors = set()
+        for command, out in (("report", None), ("normalize", "o.npy"), ("export", "o.png")):
+            extra = [] if out is None else ["-o", str(tmp_path / out)]
+            assert main([command, "sample:digits", "--index", index, *extra]) == 2
+            errors.add(capsys.readouterr().err.split(" (see ")[0])
+        assert len(errors) == 1, errors
+
+
+def test_the_index_out_of_range_is_checked_before_normalizing(capsys, monkeypatch) -> None:
+    from core.normalize import Normalization
+
+    def fail(*args, **kwargs):
+        raise AssertionError("normalized before checking the index")
+
+    monkeypatch.setattr(Normalization, "apply", fail)
+    assert main(["report", "sample:digits", "--index", "64"]) == 2
+    assert "64" in capsys.readouterr().err
+
+
+def test_big_index_in_a_subprocess(tmp_path: Path) -> None:
+    out = tmp_path / "o.npy"
+    cmd = [sys.executable, "main.py", "normalize", "sample:digits", "--index", "1" + "0" * 20]
+    result = subprocess.run(
+        [*cmd, "-o", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
