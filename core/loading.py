@@ -206,6 +206,18 @@ def _read_npz(
         return npz[key], key, keys
 
 
+def _read_into(f, buffer: memoryview, chunk: int = 1 << 24) -> int:
+    """Fill `buffer` from file `f` a chunk at a time (no second copy of the data in memory);
+    return the bytes read, fewer at the end of the file."""
+    got = 0
+    while got < len(buffer):
+        n = f.readinto(buffer[got : got + chunk])
+        if not n:
+            break
+        got += n
+    return got
+
+
 def _read_idx(path: Path, limits: _Limits) -> np.ndarray:
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rb") as f:
@@ -219,15 +231,16 @@ def _read_idx(path: Path, limits: _Limits) -> np.ndarray:
         dims = struct.unpack(f">{ndim}I", dims_raw)
         dtype = np.dtype(_IDX_TYPES[head[2]])
         limits.check(path, dims, dtype)
-        want = math.prod(dims) * dtype.itemsize
-        payload = f.read(want + 1)
-    if len(payload) != want:
+        a = np.empty(dims, dtype)
+        want = a.nbytes
+        held = _read_into(f, memoryview(a).cast("B")) + len(f.read(1))
+    if held != want:
         raise LoadError(
             path,
             f"IDX header declares {' x '.join(map(str, dims))} values ({want:,} bytes) but the "
-            f"file holds {len(payload):,} bytes of data",
+            f"file holds {held:,} bytes of data",
         )
-    return np.frombuffer(payload, dtype).reshape(dims).astype(dtype.newbyteorder("="))
+    return a.byteswap(inplace=True).view(dtype.newbyteorder("="))
 
 
 def _png_header(path: Path, limits: _Limits) -> None:
@@ -289,11 +302,16 @@ def _read_tiff(path: Path, limits: _Limits) -> np.ndarray:
             raise LoadError(path, "holds no images")
         shapes = [p.shape for p in pages]
         # a dtype of None means tifffile cannot decode the samples, which asarray() reports
-        limits.check(path, (len(shapes), *shapes[0]), np.dtype(pages[0].dtype or np.uint8))
+        dtype = np.result_type(*(np.dtype(p.dtype or np.uint8) for p in pages))
+        limits.check(path, (len(shapes), *shapes[0]), dtype)
         if len(set(shapes)) != 1:
             raise LoadError(path, f"pages differ in size ({shapes[0]} and others)")
-        arrays = [p.asarray() for p in pages]
-    return arrays[0] if len(arrays) == 1 else np.stack(arrays)
+        if len(pages) == 1:
+            return pages[0].asarray()
+        out = np.empty((len(pages), *shapes[0]), dtype)  # filled page by page: no second copy
+        for i, page in enumerate(pages):
+            out[i] = page.asarray()
+    return out
 
 
 class _PillowLimit:

@@ -354,3 +354,12 @@ def test_big_index_in_a_subprocess(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
+
+
+def test_tiff_pages_of_different_types_stack_as_numpy_would(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.tif"
+    tifffile.imwrite(path, np.full((4, 5), 200, np.uint8))
+    tifffile.imwrite(path, np.full((4, 5), -3, np.int16), append=True)
+    a = load(path).array
+    assert a.dtype == np.int16 and a.shape == (2, 4, 5)
+    assert a[0, 0, 0] == 200 and a[1, 0, 0] == -3
