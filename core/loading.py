@@ -240,7 +240,7 @@ def _read_idx(path: Path, limits: _Limits) -> np.ndarray:
             f"IDX header declares {' x '.join(map(str, dims))} values ({want:,} bytes) but the "
             f"file holds {held:,} bytes of data",
         )
-    return a.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return a if dtype.isnative else a.byteswap(inplace=True).view(dtype.newbyteorder("="))
 
 
 def _png_header(path: Path, limits: _Limits) -> None:
@@ -260,17 +260,14 @@ def _png_header(path: Path, limits: _Limits) -> None:
         )
 
 
-class _ThreadLog(logging.Filter):
-    """Swallow and keep the records this thread logs (other threads' records pass)."""
+class _KeptLog(logging.Filter):
+    """Swallow and keep every record, whichever thread logs it (tifffile decodes in a pool)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.thread = threading.get_ident()
         self.messages: list[str] = []
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.thread != self.thread:
-            return True
         self.messages.append(record.getMessage())
         return False
 
@@ -279,7 +276,7 @@ class _ThreadLog(logging.Filter):
 def _quiet_tifffile(path: Path) -> Iterator[None]:
     """Keep tifffile's log lines off stderr; when reading fails, the first joins the reason."""
     logger = logging.getLogger("tifffile")
-    log = _ThreadLog()
+    log = _KeptLog()
     logger.addFilter(log)
     try:
         yield
@@ -343,7 +340,9 @@ class _PillowLimit:
 
 _PILLOW_LIMIT = _PillowLimit()
 #: NumPy dtypes of Pillow's modes that are not 8 bits per band.
-_PILLOW_DTYPES = {"1": "?", "I": "i4", "F": "f4", "I;16": "u2", "I;16B": "u2", "I;16L": "u2"}
+_PILLOW_DTYPES = {"1": "?", "I": "i4", "F": "f4"} | dict.fromkeys(
+    ("I;16", "I;16B", "I;16L", "I;16N"), "u2"
+)
 
 
 def _read_image(path: Path, limits: _Limits) -> np.ndarray:
