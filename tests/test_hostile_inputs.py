@@ -16,6 +16,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import tifffile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from core.loading import LoadError, load
@@ -363,3 +365,39 @@ def test_tiff_pages_of_different_types_stack_as_numpy_would(tmp_path: Path) -> N
     a = load(path).array
     assert a.dtype == np.int16 and a.shape == (2, 4, 5)
     assert a[0, 0, 0] == 200 and a[1, 0, 0] == -3
+
+
+OPTION_VALUES = st.one_of(
+    st.sampled_from(
+        "0 -1 1 2 3 5 inf -inf nan 1e20 100000000000000000000 1,2 0,0 1,2,3 none default 1.5 "
+        "NHW hwn HW NHWC all image channel row column 512M 0K 2G x_train".split()
+    ),
+    st.text(max_size=5),
+)
+OPTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["--axis", "--order", "--index", "--roles", "--scope", "--max-pixels", "--max-bytes"]
+        ),
+        OPTION_VALUES,
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(st.sampled_from(["sample:digits", "sample:photo"]), OPTIONS)
+def test_any_option_values_give_an_answer_or_one_line(capsys, source: str, options) -> None:
+    argv = ["report", source, *(f"{name}={value}" for name, value in options)]
+    code = main(argv)  # an exception escaping main() fails the test
+    out, err = capsys.readouterr()
+    if code == 0:
+        assert err == "" and out
+    else:
+        assert code in (1, 2) and out == "" and err.count("\n") == 1, (argv, err)
