@@ -358,8 +358,15 @@ def _read_image(path: Path, limits: _Limits) -> np.ndarray:
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1) if suffix in ANIMATED_SUFFIXES else 1
             mode = im.mode
-            dtype = np.dtype(_PILLOW_DTYPES.get(mode, "u1"))
-            limits.check(path, (frames, im.height, im.width, len(im.getbands())), dtype)
+            bands = len(im.getbands())
+            if mode in ("P", "PA"):  # a palette opens as RGB, or RGBA with transparency
+                bands = 4 if mode == "PA" or "transparency" in im.info else 3
+            shape = (
+                (im.height, im.width, bands)
+                if frames == 1
+                else (frames, im.height, im.width, bands)
+            )
+            limits.check(path, shape, np.dtype(_PILLOW_DTYPES.get(mode, "u1")))
         # every frame of an animation, CMYK as RGB and the EXIF orientation applied, as a
         # viewer shows the image
         a = iio.imread(

@@ -152,6 +152,16 @@ def test_the_byte_limit_is_checked_from_headers(tmp_path: Path) -> None:
     assert load(folder, max_bytes=3 * 4096).array.shape == (3, 64, 64)
 
 
+def test_palette_images_count_the_channels_they_open_with(tmp_path: Path) -> None:
+    path = tmp_path / "palette.gif"
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(path)
+    with Image.open(path) as im:
+        assert im.mode == "P"
+    with pytest.raises(LoadError, match="declares 10 x 10 x 3 = 300 values"):
+        load(path, max_pixels=299)
+    assert load(path, max_pixels=300).array.shape == (10, 10, 3)
+
+
 def test_cli_byte_limit(tmp_path: Path, capsys) -> None:
     code = main(["report", "sample:photo", "--max-bytes", "1K"])
     err = capsys.readouterr().err
