@@ -349,6 +349,15 @@ def test_index_errors_read_the_same_in_every_command(tmp_path: Path, capsys) -> 
         assert len(errors) == 1, errors
 
 
+def test_the_window_refuses_a_negative_index_too(capsys) -> None:
+    try:
+        code = main(["sample:digits", "--index", "-1"])
+    except SystemExit as exc:  # argparse's own exit, before any window
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "'-1'" in err
+
+
 def test_the_index_out_of_range_is_checked_before_normalizing(capsys, monkeypatch) -> None:
     from core.normalize import Normalization
 
