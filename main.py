@@ -9,11 +9,14 @@ normscope export PATH [OPTIONS] -o OUT.png         write the comparison picture
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 COMMANDS = ("report", "normalize", "export")
 EXIT_BAD_INPUT = 1
@@ -22,6 +25,13 @@ EXIT_USAGE = 2
 
 class UsageError(Exception):
     """Options that do not make sense together (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage on one line, as every other error is (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"normscope: {message} (see {self.prog} --help)\n")
 
 
 def _parse_axis(text: str) -> int | tuple[int, ...] | str | None:
@@ -34,25 +44,61 @@ def _parse_axis(text: str) -> int | tuple[int, ...] | str | None:
         parts = tuple(int(p) for p in t.split(",") if p.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--axis takes 1, 1,2, -1, none or default, not {text!r}"
+            f"takes 1, 1,2, -1, none or default, not {text!r}"
         ) from None
     if not parts:
-        raise argparse.ArgumentTypeError("--axis needs at least one axis, or none")
+        raise argparse.ArgumentTypeError("needs at least one axis, or none")
     return parts[0] if len(parts) == 1 else parts
 
 
 def _parse_order(text: str) -> float:
-    if text.lower() in ("inf", "infinity"):
-        return math.inf
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--order takes 1, 2 or inf, not {text!r}") from None
+        value = math.nan
+    if not value > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"takes a number above 0 or inf, not {text!r}")
+    return value
+
+
+def _parse_index(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"takes the number of an image, 0 for the first, not {text!r}"
+        )
+    return value
+
+
+def _parse_max_pixels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"takes a whole number above 0, not {text!r}")
+    return value
+
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _parse_size(text: str) -> int:
+    """Bytes from ``1048576``, ``512M``, ``2G``, ``1.5GiB`` or ``64kb`` (units of 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
+    value = int(float(match[1]) * _UNITS[match[2]]) if match else 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"takes a size above 0 such as 512M, 2G or 1048576, not {text!r}"
+        )
     return value
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
-    from core.loading import DEFAULT_MAX_PIXELS
+    from core.loading import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, format_bytes
     from core.normalize import METHODS, PRESETS
     from core.roles import SCOPES
 
@@ -74,23 +120,35 @@ def _add_options(p: argparse.ArgumentParser) -> None:
         metavar="AXES",
         help="axes reduced over: 1 | 1,2 | -1 | none (default: the method's)",
     )
-    p.add_argument("--order", type=_parse_order, default=2.0, help="norm order: 1, 2 or inf")
+    p.add_argument(
+        "--order", type=_parse_order, default=2.0, help="norm order: 1, 2 or inf (above 0)"
+    )
     p.add_argument(
         "--scope", choices=list(SCOPES), help="rank scope (default: image for a batch, all for one)"
     )
-    p.add_argument("--index", type=int, help="one image of a batch")
+    p.add_argument("--index", type=_parse_index, help="one image of a batch (0 for the first)")
     p.add_argument("--key", help="the array of an .npz file (default x_train or the first)")
     p.add_argument("--roles", help="axis roles such as NHW or HWC (default: inferred)")
     p.add_argument(
         "--max-pixels",
-        type=int,
+        type=_parse_max_pixels,
         default=DEFAULT_MAX_PIXELS,
+        metavar="N",
         help=f"refuse files that declare more values than this (default {DEFAULT_MAX_PIXELS:,})",
+    )
+    p.add_argument(
+        "--max-bytes",
+        type=_parse_size,
+        default=DEFAULT_MAX_BYTES,
+        metavar="SIZE",
+        help="refuse files whose array would take more bytes than this: 512M, 2G, 1.5GiB or "
+        f"a number of bytes (default {format_bytes(DEFAULT_MAX_BYTES)}); both limits are checked "
+        "from the file's header, before reading it",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="normscope",
         usage="%(prog)s [PATH] [--key NAME] [--index N]\n"
         "       %(prog)s {report,normalize,export} PATH [options]",
@@ -100,24 +158,30 @@ def build_parser() -> argparse.ArgumentParser:
         "2 bad usage.",
     )
     sub = parser.add_subparsers(dest="command", metavar="{report,normalize,export}")
-    rep = sub.add_parser("report", help="print the verdict and metrics")
+    rep = sub.add_parser("report", prog="normscope report", help="print the verdict and metrics")
     _add_options(rep)
     rep.add_argument("--json", action="store_true", help="print one JSON object")
-    norm = sub.add_parser("normalize", help="write the normalized array (.npy, .tiff, .png)")
+    norm = sub.add_parser(
+        "normalize",
+        prog="normscope normalize",
+        help="write the normalized array (.npy, .tiff, .png)",
+    )
     _add_options(norm)
     norm.add_argument("-o", "--output", required=True, help=".npy (exact), .tif/.tiff (exact "
                       "float), or .png (16-bit view of the output's own range)")  # fmt: skip
-    exp = sub.add_parser("export", help="write the comparison picture (no display needed)")
+    exp = sub.add_parser(
+        "export", prog="normscope export", help="write the comparison picture (no display needed)"
+    )
     _add_options(exp)
     exp.add_argument("-o", "--output", required=True, help=".png, .jpg or .tiff")
     return parser
 
 
 def _window_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="normscope", add_help=False)
+    p = _Parser(prog="normscope", add_help=False)
     p.add_argument("path", nargs="?")
     p.add_argument("--key")
-    p.add_argument("--index", type=int)
+    p.add_argument("--index", type=_parse_index)
     return p
 
 
@@ -144,14 +208,47 @@ def _ensure_gui_app():
     return QApplication.instance() or QApplication(["normscope"])
 
 
+def _check_options(args: argparse.Namespace, shape: tuple[int, ...], roles: str) -> None:
+    """Refuse --axis, --scope and --index values that do not fit the array, before any work."""
+    from core.roles import normalize_axis, scope_axes
+
+    if args.axis != "default":
+        try:
+            normalize_axis(args.axis, len(shape))
+        except ValueError as exc:
+            raise UsageError(f"--axis: {exc}") from None
+    # export compares one image: "image" and "all" both mean the whole of it
+    export_whole = args.command == "export" and args.scope in ("image", "all")
+    scope_roles = roles.replace("N", "") if args.command == "export" else roles
+    if args.scope is not None and not export_whole and scope_axes(args.scope, scope_roles) is None:
+        raise UsageError(f"--scope {args.scope} does not fit an array with roles {scope_roles}")
+    if args.index is None:
+        return
+    if "N" not in roles:
+        raise UsageError("--index needs a batch (an array with an N axis)")
+    size = shape[roles.index("N")]
+    if args.index >= size:
+        raise UsageError(
+            f"--index {args.index} is out of range: the batch has {size} images (0 to {size - 1})"
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
     from core.loading import load
+    from core.roles import check_roles
 
+    if not args.path:
+        raise UsageError("PATH is empty: name a file, a folder or sample:NAME")
     _progress(f"opening {args.path}")
-    loaded = load(args.path, key=args.key, roles=args.roles, max_pixels=args.max_pixels)
+    loaded = load(args.path, key=args.key, max_pixels=args.max_pixels, max_bytes=args.max_bytes)
+    if args.roles is not None:
+        try:
+            roles = check_roles(args.roles, loaded.array.ndim)
+        except ValueError as exc:
+            raise UsageError(f"--roles: {exc}") from None
+        loaded = dataclasses.replace(loaded, roles=roles)
+    _check_options(args, loaded.array.shape, loaded.roles)
     normalization = _normalization(args, loaded.roles)
-    if args.index is not None and "N" not in loaded.roles:
-        raise UsageError("--index needs a batch (an array with an N axis)")
     if args.command == "report":
         from core.report import build_report
 
