@@ -271,7 +271,7 @@ def _percentile(
         raise NormalizationError(
             f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}"
         )
-    if x.dtype in (np.uint8, np.uint16) and x.size:
+    if x.dtype in (np.uint8, np.uint16) and x.size and _level_table_fits(x, axes):
         points = _percentile_points(x, axes, (low, high))
         fast = _compiled("percentile_clip", x, axes, np.float64, int(x.max()) + 1, *points)
         if fast is not None:
@@ -284,6 +284,16 @@ def _percentile(
         span = hi - lo  # the clipped group's own min and max: no second pass needed
         out = (np.clip(v, lo, hi) - lo) / np.where(span == 0, 1.0, span)
     return out.astype(_float_out(x), copy=False)
+
+
+def _level_table_fits(x: np.ndarray, axes: tuple[int, ...] | None) -> bool:
+    """Whether the percentile kernel's level counts stay small: it counts the groups that sit
+    side by side (`inner` of them) in one table of ``inner x (max + 1)`` int64 per thread,
+    unless its groups are small enough to sort (2·m < max + 1)."""
+    m = x.size if axes is None else math.prod(x.shape[a] for a in axes)
+    inner = 1 if not axes else math.prod(x.shape[max(axes) + 1 :])
+    levels = int(x.max()) + 1
+    return 2 * m < levels or inner * levels <= 1 << 22
 
 
 def _percentile_points(

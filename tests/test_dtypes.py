@@ -185,6 +185,19 @@ def test_equalize_of_integers_is_the_dense_histogram_bit_for_bit(dtype) -> None:
     np.testing.assert_array_equal(normalize(x, "equalize", axis=(1, 2)), per_image)
 
 
+def test_percentile_level_tables_are_bounded_and_exact() -> None:
+    from core.normalize import _level_table_fits
+
+    x = RNG.integers(0, 65536, (33000, 1, 130)).astype(np.uint16)
+    x[0, 0, 0] = 65535
+    assert not _level_table_fits(x, (0,))  # 130 tables of 65536 levels: numpy instead
+    assert _level_table_fits(x[:100], (0,)) and _level_table_fits(x, (1, 2))
+    v = x.astype(np.float64)
+    lo, hi = np.percentile(v, (2, 98), axis=0, keepdims=True)
+    want = (np.clip(v, lo, hi) - lo) / (hi - lo)
+    np.testing.assert_array_equal(normalize(x, "percentile", axis=0), want)
+
+
 @pytest.mark.parametrize(
     "values",
     [[1e16, 1e16], [-1.7e308, 1.7e308, 0.0], [1e16, 1e16 + 2, 1e16 + 4]],
