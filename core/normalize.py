@@ -970,7 +970,7 @@ def count_nonfinite_groups(image: np.ndarray, *, axis: Axis) -> int:
     >>> count_nonfinite_groups(np.array([[1.0, np.nan], [2.0, 3.0]]), axis=1)
     1
     """
-    x = np.asarray(image)
+    x = canonical(image)
     if x.dtype.kind != "f" or x.size == 0:
         return 0
     bad = ~np.isfinite(x)
