@@ -786,7 +786,7 @@ def _diff(c: _Counts, layout: _Layout, scope: Scope) -> RankDiff:
         ties_kept=int(c.kept.sum()),
     )
     comparable = counts.total > 0 or c.nan_pixels == 0
-    preserving = counts.discordant == 0 and counts.ties_broken == 0 if comparable else None
+    preserving = (counts.discordant == 0 and counts.ties_broken == 0) if comparable else None
     return RankDiff(
         scope=scope if isinstance(scope, str) else tuple(layout.axes),
         axes=layout.axes,
@@ -802,7 +802,7 @@ def _diff(c: _Counts, layout: _Layout, scope: Scope) -> RankDiff:
         undefined_groups=int(np.count_nonzero(undefined)),
         nan_pixels=c.nan_pixels,
         rank_preserving=preserving,
-        strictly_rank_preserving=preserving and counts.ties_created == 0 if comparable else None,
+        strictly_rank_preserving=(preserving and counts.ties_created == 0) if comparable else None,
     )
 
 
