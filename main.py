@@ -311,7 +311,9 @@ def _print_report(r: dict) -> None:
         f"  concordant {p['concordant']:,}, discordant {p['discordant']:,}, ties broken "
         f"{p['ties_broken']:,}, created {p['ties_created']:,}, kept {p['ties_kept']:,}",
         f"  Spearman rho {rho}, Kendall tau-b {tau}",
-        f"rank preserving: {ranks['rank_preserving']}, "
+        "rank preserving: n/a (no pair of pixels to compare)"
+        if ranks["rank_preserving"] is None
+        else f"rank preserving: {ranks['rank_preserving']}, "
         f"strictly: {ranks['strictly_rank_preserving']}",
     ]
     if inp["nonfinite_groups"]:

@@ -7,11 +7,14 @@ normalized array in its own finite data range, and says which.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from core.dtypes import canonical, distinct_levels
 from core.histogram import finite_range
 
-__all__ = ["display_levels", "symmetric_levels", "to_uint8", "zoom_factor"]
+__all__ = ["display_levels", "scale_to_levels", "symmetric_levels", "to_uint8", "zoom_factor"]
 
 
 def display_levels(image: np.ndarray, *, mode: str = "data") -> tuple[float, float]:
@@ -27,8 +30,9 @@ def display_levels(image: np.ndarray, *, mode: str = "data") -> tuple[float, flo
     Returns
     -------
     (float, float)
-        Always low < high: a constant image gets a unit range around its value, an empty
-        or all-NaN image gets (0, 1).
+        Always two distinct finite floats, low < high: a constant image gets a unit range
+        around its value (or, from magnitude 2**52 on, the neighbouring floats, see
+        :func:`core.dtypes.distinct_levels`), an empty or all-NaN image gets (0, 1).
 
     Examples
     --------
@@ -39,7 +43,7 @@ def display_levels(image: np.ndarray, *, mode: str = "data") -> tuple[float, flo
     >>> display_levels(np.full(4, 2.0))
     (1.5, 2.5)
     """
-    a = np.asarray(image)
+    a = canonical(image)
     if mode not in ("data", "dtype"):
         raise ValueError(f"mode must be 'data' or 'dtype', not {mode!r}")
     if mode == "dtype" and a.dtype.kind in "ui":
@@ -48,11 +52,7 @@ def display_levels(image: np.ndarray, *, mode: str = "data") -> tuple[float, flo
     if mode == "dtype" and a.dtype.kind == "b":
         return 0.0, 1.0
     lo, hi, count = finite_range(a.view(np.uint8) if a.dtype.kind == "b" else a)
-    if count == 0:
-        return 0.0, 1.0
-    if lo == hi:
-        return lo - 0.5, hi + 0.5
-    return lo, hi
+    return distinct_levels(lo, hi) if count else (0.0, 1.0)
 
 
 def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
@@ -77,12 +77,37 @@ def to_uint8(image: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
     --------
     >>> to_uint8(np.array([0.0, 0.5, 1.0, 2.0, np.nan]), (0.0, 1.0)).tolist()
     [0, 128, 255, 255, 0]
+    >>> to_uint8(np.array([-1e308, 0.0, 1e308]), (-1e308, 1e308)).tolist()
+    [0, 128, 255]
+    """
+    return scale_to_levels(image, levels, 255).astype(np.uint8)
+
+
+def scale_to_levels(image: np.ndarray, levels: tuple[float, float], top: int) -> np.ndarray:
+    """Map `levels` linearly to the integers 0 … `top` (float64), clip outside, NaN to 0.
+
+    `levels` must be finite with low < high (as :func:`display_levels` gives them); any such
+    pair works, however close or far apart its ends are: the span is never 0, and a span
+    beyond float64's range is worked in halves.
+
+    Examples
+    --------
+    >>> scale_to_levels(np.array([1.0, 2.0, 3.0]), (1.0, 3.0), 65535).tolist()
+    [0.0, 32768.0, 65535.0]
     """
     lo, hi = float(levels[0]), float(levels[1])
-    v = np.asarray(image, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        scaled = (v - lo) * (255.0 / (hi - lo))
-    return np.nan_to_num(np.clip(np.rint(scaled), 0, 255), nan=0.0).astype(np.uint8)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"levels must be finite with low < high, not ({lo!r}, {hi!r})")
+    v = np.asarray(canonical(image), dtype=np.float64)
+    if math.isinf(hi - lo):  # the widest ranges: work in halves (exact), so the span is finite
+        v, lo, hi = v * 0.5, lo * 0.5, hi * 0.5
+    factor = top / (hi - lo)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if math.isinf(factor):  # the closest levels: divide by the (tiny, non-zero) span
+            scaled = (v - lo) / (hi - lo) * top
+        else:
+            scaled = (v - lo) * factor
+    return np.nan_to_num(np.clip(np.rint(scaled), 0, top), nan=0.0)
 
 
 def zoom_factor(shape: tuple[int, ...], target: int = 336) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core import _engine
+from core.dtypes import canonical, distinct_levels
 
 __all__ = ["Histogram", "JointHistogram", "finite_range", "histogram", "joint_histogram"]
 
@@ -46,6 +47,11 @@ class JointHistogram:
     y_edges: np.ndarray
 
 
+def _for_kernels(v: np.ndarray) -> np.ndarray:
+    """`v`, with float16 widened to float32 (exactly): numba has no float16."""
+    return v.astype(np.float32) if v.dtype == np.float16 else v
+
+
 def finite_range(values: np.ndarray, others: np.ndarray | None = None) -> tuple[float, float, int]:
     """Smallest and largest finite value of `values`, over the pixels where `others` (same
     shape) is finite too, and how many such pixels there are; ``(inf, -inf, 0)`` for none.
@@ -55,8 +61,8 @@ def finite_range(values: np.ndarray, others: np.ndarray | None = None) -> tuple[
     >>> finite_range(np.array([2.0, np.nan, -1.0, np.inf]))
     (-1.0, 2.0, 2)
     """
-    values = np.ravel(values)
-    others = None if others is None else np.ravel(others)
+    values = _for_kernels(np.ravel(canonical(values)))
+    others = None if others is None else _for_kernels(np.ravel(canonical(others)))
     compiled = _engine.kernels()
     if compiled is not None:
         lo, hi, count = compiled.finite_range(values, np.empty(1) if others is None else others)
@@ -79,10 +85,12 @@ def _edges(
         lo, hi = float(value_range[0]), float(value_range[1])
     elif lo > hi:  # no finite value
         lo, hi = 0.0, 1.0
-    if integral and hi - lo + 1 <= bins:
+    if integral and hi - lo + 1 <= bins and max(abs(lo), abs(hi)) < 2**52:
         return np.arange(lo, hi + 2, dtype=np.float64) - 0.5
     if hi == lo:
-        return np.array([lo - 0.5, hi + 0.5])
+        return np.array(distinct_levels(lo, hi))
+    if np.isinf(hi - lo):  # the widest ranges: halves, so that the step stays finite
+        return np.linspace(lo / 2, hi / 2, bins + 1) * 2
     return np.linspace(lo, hi, bins + 1)
 
 
@@ -131,12 +139,12 @@ def histogram(
     >>> histogram(np.array([0.0, np.nan, 1.0]), bins=2).nonfinite
     1
     """
-    a = np.asarray(image)
+    a = canonical(image)
     if a.dtype.kind not in "uifb":
         raise TypeError(f"cannot histogram {a.dtype} data")
-    values = a.ravel()
+    values = _for_kernels(a.ravel())
     if a.dtype.kind == "b":
-        values = values.view(np.uint8)
+        values = values.view(np.uint8)  # canonical: every byte is 0 or 1
     lo, hi, finite = finite_range(values)
     edges = _edges(lo, hi, a.dtype.kind in "uib", bins, range)
     counts = np.zeros(len(edges) - 1, np.int64)
@@ -163,11 +171,11 @@ def joint_histogram(before: np.ndarray, after: np.ndarray, *, bins: int = 128) -
     >>> j.counts.tolist()
     [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
     """
-    b, a = np.asarray(before), np.asarray(after)
+    b, a = canonical(before), canonical(after)
     if b.shape != a.shape:
         raise ValueError(f"before {b.shape} and after {a.shape} differ in shape")
-    b, a = b.ravel(), a.ravel()
-    b = b.view(np.uint8) if b.dtype.kind == "b" else b
+    b, a = _for_kernels(b.ravel()), _for_kernels(a.ravel())
+    b = b.view(np.uint8) if b.dtype.kind == "b" else b  # canonical: bytes 0 and 1
     a = a.view(np.uint8) if a.dtype.kind == "b" else a
     xlo, xhi, _ = finite_range(b, a)
     ylo, yhi, _ = finite_range(a, b)

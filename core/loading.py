@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.dtypes import canonical
 from core.roles import check_roles, infer_roles
 
 __all__ = [
@@ -153,7 +154,7 @@ def _check_array(path: Path, a: np.ndarray) -> np.ndarray:
         raise LoadError(
             path, f"has {a.ndim} dimensions (shape {a.shape}); an image array has 2 to 4"
         )
-    return a
+    return canonical(a)
 
 
 def _unreadable(path: Path, exc: Exception, detail: str = "") -> LoadError:

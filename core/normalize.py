@@ -34,6 +34,7 @@ from typing import Any, Literal
 import numpy as np
 
 from core import _engine
+from core.dtypes import canonical
 from core.roles import ROLE_WORDS, Axis, normalize_axis
 
 __all__ = [
@@ -217,10 +218,8 @@ def _lp(x: np.ndarray, axes: tuple[int, ...] | None, order: float) -> np.ndarray
             norm = np.sqrt(np.sum(v * v, axis=axes, keepdims=True))
         elif order == 1:
             norm = np.sum(np.abs(v), axis=axes, keepdims=True)
-        elif math.isinf(order):
+        else:  # inf, the only other order Normalization lets through
             norm = np.max(np.abs(v), axis=axes, keepdims=True) if v.size else v
-        else:
-            raise NormalizationError(f"the lp method takes order 1, 2 or inf, not {order!r}")
         out = v / np.where(norm == 0, 1.0, norm)
     return out.astype(_float_out(x), copy=False)
 
@@ -237,8 +236,8 @@ def _minmax(
     if v.size == 0:
         return v.astype(_float_out(x))
     lo = np.min(v, axis=axes, keepdims=True)
-    span = np.max(v, axis=axes, keepdims=True) - lo
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # inf - inf is NaN
+        span = np.max(v, axis=axes, keepdims=True) - lo
         out = (v - lo) / np.where(span == 0, 1.0, span) * (b - a) + a
     return out.astype(_float_out(x), copy=False)
 
@@ -257,9 +256,9 @@ def _zscore(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
     v = x.astype(np.float64)
     if v.size == 0:
         return v.astype(_float_out(x))
-    mean = np.mean(v, axis=axes, keepdims=True)
-    std = np.std(v, axis=axes, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # NaN and inf propagate
+        mean = np.mean(v, axis=axes, keepdims=True)
+        std = np.std(v, axis=axes, keepdims=True)
         out = np.where(std == 0, 0.0, (v - mean) / np.where(std == 0, 1.0, std))
     return out.astype(_float_out(x), copy=False)
 
@@ -272,7 +271,7 @@ def _percentile(
         raise NormalizationError(
             f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}"
         )
-    if x.dtype in (np.uint8, np.uint16) and x.size:
+    if x.dtype in (np.uint8, np.uint16) and x.size and _level_table_fits(x, axes):
         points = _percentile_points(x, axes, (low, high))
         fast = _compiled("percentile_clip", x, axes, np.float64, int(x.max()) + 1, *points)
         if fast is not None:
@@ -285,6 +284,16 @@ def _percentile(
         span = hi - lo  # the clipped group's own min and max: no second pass needed
         out = (np.clip(v, lo, hi) - lo) / np.where(span == 0, 1.0, span)
     return out.astype(_float_out(x), copy=False)
+
+
+def _level_table_fits(x: np.ndarray, axes: tuple[int, ...] | None) -> bool:
+    """Whether the percentile kernel's level counts stay small: it counts the groups that sit
+    side by side (`inner` of them) in one table of ``inner x (max + 1)`` int64 per thread,
+    unless its groups are small enough to sort (2·m < max + 1)."""
+    m = x.size if axes is None else math.prod(x.shape[a] for a in axes)
+    inner = 1 if not axes else math.prod(x.shape[max(axes) + 1 :])
+    levels = int(x.max()) + 1
+    return 2 * m < levels or inner * levels <= 1 << 22
 
 
 def _percentile_points(
@@ -300,19 +309,40 @@ def _percentile_points(
     return below.astype(np.int64), above.astype(np.int64), virtual - below
 
 
+def _value_cdf(g: np.ndarray) -> np.ndarray:
+    """The cumulative share of the pixels at or below each pixel's value (float64): what
+    ``equalize_hist`` gives with one bin per distinct value. Sorting the values, rather than
+    counting over min … max, bounds the memory by the group's size for any range."""
+    _, where, counts = np.unique(g, return_inverse=True, return_counts=True)
+    cdf = counts.cumsum()
+    return (cdf / float(cdf[-1]))[where.reshape(g.shape)]
+
+
 def _equalize_group(g: np.ndarray, nbins: int) -> np.ndarray:
-    """scikit-image ``equalize_hist`` of one group (a flat array)."""
+    """scikit-image ``equalize_hist`` of one group (a flat array).
+
+    Integers get one bin per level (only the levels present are looked at). Floats get
+    `nbins` bins over min … max, as scikit-image; a range too wide for its dtype (its span
+    or the sum of two edges overflows) is binned at a quarter scale in float64 (the same
+    bins, exactly), and one too narrow for `nbins` distinct edges (e.g. a constant 1e16)
+    gets one bin per distinct value, as integers do.
+    """
     if g.size == 0:
         return g.astype(np.float64)
     if g.dtype.kind == "f" and not np.isfinite(g).all():
         return np.full(g.shape, np.nan)
     if g.dtype.kind in "uib":
-        lo, hi = int(g.min()), int(g.max())
-        hist = np.bincount((g.astype(np.int64) - lo).ravel(), minlength=hi - lo + 1)
-        centers = np.arange(lo, hi + 1)
-    else:
-        hist, edges = np.histogram(g, bins=nbins, range=(g.min(), g.max()))  # edges in g's dtype
-        centers = (edges[:-1] + edges[1:]) / 2.0
+        return _value_cdf(g)
+    lo, hi = g.min(), g.max()
+    with np.errstate(over="ignore"):
+        if not np.isfinite([hi - lo, hi + hi, lo + lo]).all():  # edges or their sums overflow
+            g = g.astype(np.float64) * 0.25
+            lo, hi = g.min(), g.max()
+    try:
+        hist, edges = np.histogram(g, bins=nbins, range=(lo, hi))  # edges in g's dtype
+    except ValueError:  # no nbins finite-sized bins between lo and hi
+        return _value_cdf(g)
+    centers = (edges[:-1] + edges[1:]) / 2.0
     cdf = hist.cumsum()
     cdf = (cdf / float(cdf[-1])).astype(_float_out(g), copy=False)  # single precision in, out
     return np.interp(g, centers, cdf)
@@ -373,8 +403,39 @@ def _meanstd(
         )
         if fast is not None:
             return fast.reshape(x.shape)
-    t = x.astype(np.float32) / np.float32(scale)
-    return (t - m) / s
+    with np.errstate(over="ignore", invalid="ignore"):  # as torch's x.float(): inf beyond
+        t = x.astype(np.float32) / np.float32(scale)
+        return (t - m) / s
+
+
+#: The orders np.linalg.norm takes for a matrix norm (a 2-tuple axis), as numbers.
+_MATRIX_ORDERS = (1.0, -1.0, 2.0, -2.0, math.inf, -math.inf)
+
+
+def _check_order(method: str, axis: object, order: float) -> None:
+    """Refuse an `order` the method cannot compute, in one sentence.
+
+    ``keras`` runs ``np.linalg.norm(x, order, axis)`` itself, so it takes what numpy takes:
+    over one axis any number or ±inf (0 counts the non-zero values, negative orders give
+    numpy's generalized means), over two axes a matrix norm (1, 2, inf and their negatives);
+    ``lp`` takes 1, 2 or inf; NaN is refused everywhere, since it makes every value NaN.
+    """
+    try:
+        value = float(order)
+    except (TypeError, ValueError):
+        raise NormalizationError(f"the norm order must be a number, not {order!r}") from None
+    if math.isnan(value):
+        raise NormalizationError(
+            "the norm order is NaN, which makes every value NaN; use 1, 2 or inf"
+        )
+    if method == "lp" and value not in (1, 2, math.inf):
+        raise NormalizationError(f"the lp method takes order 1, 2 or inf, not {order!r}")
+    if method == "keras" and isinstance(axis, tuple) and len(axis) == 2:
+        if value not in _MATRIX_ORDERS:
+            raise NormalizationError(
+                f"Keras normalize over two axes computes a matrix norm (np.linalg.norm), which "
+                f"takes order 1, 2, inf, -1, -2 or -inf, not {order!r}"
+            )
 
 
 def _run_method(n: Normalization, x: np.ndarray, roles: str | None) -> np.ndarray:
@@ -740,6 +801,7 @@ class Normalization:
             )
         if isinstance(self.axis, list):
             object.__setattr__(self, "axis", tuple(self.axis))
+        _check_order(self.method, self.axis, self.order)
 
     def with_(self, **changes: Any) -> Normalization:
         return replace(self, **changes)
@@ -750,8 +812,12 @@ class Normalization:
         return normalize_axis(axis, ndim)
 
     def apply(self, image: np.ndarray, *, roles: str | None = None) -> np.ndarray:
-        """Normalize `image` (never changed); see the module table for the output dtype."""
-        x = np.asarray(image)
+        """Normalize `image` (never changed); see the module table for the output dtype.
+
+        The array is first put in canonical form (:func:`core.dtypes.canonical`): native
+        byte order, 0/1 bools, longdouble as float64.
+        """
+        x = canonical(image)
         if x.dtype.kind not in "uifb":
             raise NormalizationError(f"cannot normalize {x.dtype} data")
         if self.preset is not None:
@@ -904,7 +970,7 @@ def count_nonfinite_groups(image: np.ndarray, *, axis: Axis) -> int:
     >>> count_nonfinite_groups(np.array([[1.0, np.nan], [2.0, 3.0]]), axis=1)
     1
     """
-    x = np.asarray(image)
+    x = canonical(image)
     if x.dtype.kind != "f" or x.size == 0:
         return 0
     bad = ~np.isfinite(x)

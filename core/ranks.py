@@ -37,6 +37,7 @@ from typing import Literal
 import numpy as np
 
 from core import _engine
+from core.dtypes import canonical
 from core.roles import SCOPES, Scope, infer_roles, scope_axes
 
 __all__ = [
@@ -74,6 +75,9 @@ class RankDiff:
     where they are defined, ``*_min`` is the lowest and ``*_argmin`` the index of its group
     (over the axes outside the scope). ``undefined_groups`` have a constant before or after
     (or fewer than two pixels), where neither statistic exists.
+
+    ``rank_preserving`` and ``strictly_rank_preserving`` are None when NaN pixels left no
+    pair to compare (e.g. an all-NaN output): nothing says whether the order was kept.
     """
 
     scope: str | tuple[int, ...]
@@ -89,8 +93,8 @@ class RankDiff:
     kendall_argmin: tuple[int, ...] | None
     undefined_groups: int
     nan_pixels: int
-    rank_preserving: bool
-    strictly_rank_preserving: bool
+    rank_preserving: bool | None
+    strictly_rank_preserving: bool | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,7 +198,8 @@ class RankMaps:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """Where ranks are kept: one verdict per standard scope (None where it does not fit)."""
+    """Where ranks are kept: one verdict per standard scope (None where it does not fit, or
+    where NaN pixels leave no pair to compare)."""
 
     preserved: dict[str, bool | None]
     images_with_inversions: int | None
@@ -282,9 +287,12 @@ def _sort_kind(v: np.ndarray) -> str:
 
 
 def _codes(b: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Small integers (or bool) as unsigned codes ``b - lo`` (`b` itself when it already is)."""
+    """Small integers (or bool) as unsigned codes ``b - lo`` (`b` itself when it already is).
+
+    Bools are cast, never viewed: a bool's byte may be anything but 0 and 1 (the codes index
+    the kernels' level tables)."""
     if lo == 0 and b.dtype.kind in "ub":
-        return b.view(np.uint8) if b.dtype.kind == "b" else b
+        return b.astype(np.uint8) if b.dtype.kind == "b" else b
     return _small(b.astype(np.int32) - lo, hi - lo)
 
 
@@ -515,7 +523,8 @@ def _raw32(v: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray | None] | None:
         if v.dtype.kind in "ui" and v.size and max(abs(int(v.min())), abs(int(v.max()))) > 2**53:
             return None
         exact = v.astype(np.float64, copy=False)
-    return v.astype(np.float32).view(np.uint32), True, exact
+    with np.errstate(over="ignore"):  # beyond float32: an infinite key, the exact value decides
+        return v.astype(np.float32).view(np.uint32), True, exact
 
 
 def _key32(v: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -748,7 +757,7 @@ def rank_diff(
     >>> rank_diff(x, y, scope="column", roles="NHW").rank_preserving
     True
     """
-    b, a, layout = _as_groups(before, after, scope, roles)
+    b, a, layout = _as_groups(canonical(before), canonical(after), scope, roles)
     return _diff(_counts(b, a, False, engine), layout, scope)
 
 
@@ -776,7 +785,8 @@ def _diff(c: _Counts, layout: _Layout, scope: Scope) -> RankDiff:
         ties_created=int(created.sum()),
         ties_kept=int(c.kept.sum()),
     )
-    preserving = counts.discordant == 0 and counts.ties_broken == 0
+    comparable = counts.total > 0 or c.nan_pixels == 0
+    preserving = (counts.discordant == 0 and counts.ties_broken == 0) if comparable else None
     return RankDiff(
         scope=scope if isinstance(scope, str) else tuple(layout.axes),
         axes=layout.axes,
@@ -792,7 +802,7 @@ def _diff(c: _Counts, layout: _Layout, scope: Scope) -> RankDiff:
         undefined_groups=int(np.count_nonzero(undefined)),
         nan_pixels=c.nan_pixels,
         rank_preserving=preserving,
-        strictly_rank_preserving=preserving and counts.ties_created == 0,
+        strictly_rank_preserving=(preserving and counts.ties_created == 0) if comparable else None,
     )
 
 
@@ -815,7 +825,7 @@ def rank_maps(
     >>> m.displacement.tolist(), m.partners.tolist()
     ([[0.0, 0.0, 0.25, -0.25]], [[0, 0, 1, 1]])
     """
-    b, a, layout = _as_groups(before, after, scope, roles)
+    b, a, layout = _as_groups(canonical(before), canonical(after), scope, roles)
     return _maps(_counts(b, a, True, engine), b, a, layout)
 
 
@@ -836,7 +846,7 @@ def rank_compare(
     >>> diff.pairs.discordant, maps.partners.tolist()
     (1, [[0, 0, 1, 1]])
     """
-    b, a, layout = _as_groups(before, after, scope, roles)
+    b, a, layout = _as_groups(canonical(before), canonical(after), scope, roles)
     c = _counts(b, a, True, engine)
     return _diff(c, layout, scope), _maps(c, b, a, layout)
 
@@ -901,11 +911,12 @@ def _monotone_rows(b: np.ndarray, a: np.ndarray) -> np.ndarray | None:
 
 def rank_preserving(
     before: np.ndarray, after: np.ndarray, *, scope: Scope = "all", roles: str | None = None
-) -> bool:
+) -> bool | None:
     """Whether `after` is a non-decreasing function of `before` within every group of `scope`.
 
     The same verdict as ``rank_diff(...).rank_preserving``, in O(n) without counting pairs when
-    `before` holds 8- or 16-bit integers (the usual image data).
+    `before` holds 8- or 16-bit integers (the usual image data); None when NaN pixels leave
+    no pair to compare.
 
     Examples
     --------
@@ -914,6 +925,7 @@ def rank_preserving(
     >>> rank_preserving(x, y, scope="column", roles="HW"), rank_preserving(x, y, roles="HW")
     (True, False)
     """
+    before, after = canonical(before), canonical(after)
     b, a, _ = _as_groups(before, after, scope, roles, contiguous=False)
     fast = _monotone_rows(b, a)
     if fast is not None:
@@ -923,12 +935,14 @@ def rank_preserving(
 
 def _per_image_flips(
     before: np.ndarray, after: np.ndarray, roles: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Discordant pairs and broken ties of each image, a chunk of images at a time."""
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Discordant pairs and broken ties of each image, a chunk of images at a time, and
+    whether NaN pixels left no pair to compare in any image."""
     n_axis = roles.index("N")
     count = np.shape(before)[n_axis]
     per = max(1, _CHUNK // max(math.prod(np.shape(before)) // max(count, 1), 1))
     flips, broken = [], []
+    pairs = nan_pixels = 0
     for i0 in range(0, count, per):
         chunk = slice(i0, min(i0 + per, count))
         b = np.asarray(before)[(slice(None),) * n_axis + (chunk,)]
@@ -936,7 +950,9 @@ def _per_image_flips(
         c = _counts(*_as_groups(b, a, "image", roles)[:2], False, "auto")
         flips.append(c.discordant)
         broken.append(c.ties_x - c.kept)
-    return np.concatenate(flips), np.concatenate(broken)
+        pairs += int((c.valid * (c.valid - 1) // 2).sum())
+        nan_pixels += c.nan_pixels
+    return np.concatenate(flips), np.concatenate(broken), pairs == 0 and nan_pixels > 0
 
 
 def diagnose(before: np.ndarray, after: np.ndarray, *, roles: str) -> Diagnosis:
@@ -955,6 +971,7 @@ def diagnose(before: np.ndarray, after: np.ndarray, *, roles: str) -> Diagnosis:
     >>> d.images_with_inversions, d.worst_image
     (1, 0)
     """
+    before, after = canonical(before), canonical(after)
     preserved: dict[str, bool | None] = {}
     per_image = None
     for scope in SCOPES:
@@ -962,8 +979,9 @@ def diagnose(before: np.ndarray, after: np.ndarray, *, roles: str) -> Diagnosis:
             preserved[scope] = None
             continue
         if scope == "image":
-            per_image, broken = _per_image_flips(before, after, roles)
-            preserved[scope] = bool((per_image == 0).all() and (broken == 0).all())
+            per_image, broken, undecided = _per_image_flips(before, after, roles)
+            kept = bool((per_image == 0).all() and (broken == 0).all())
+            preserved[scope] = None if undecided else kept
         else:
             preserved[scope] = rank_preserving(before, after, scope=scope, roles=roles)
     if per_image is None:

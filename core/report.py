@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from core.display import display_levels, symmetric_levels
+from core.display import display_levels, scale_to_levels, symmetric_levels
 from core.histogram import Histogram, histogram
 from core.loading import Loaded
 from core.normalize import METHODS, Normalization, count_nonfinite_groups
@@ -43,6 +43,18 @@ NORMALIZED_SUFFIXES = (".npy", ".tif", ".tiff", ".png")
 def _num(value: float) -> float | None:
     """A JSON-safe float: NaN and infinities become None."""
     return float(value) if math.isfinite(value) else None
+
+
+def _mean(values: np.ndarray) -> float | None:
+    """The mean of the finite `values` in float64 (None for none); where their sum overflows
+    (values near float64's maximum), the sum of each value's share ``value / count``."""
+    if not values.size:
+        return None
+    with np.errstate(over="ignore"):
+        mean = values.mean(dtype=np.float64)
+    if np.isinf(mean):
+        mean = (values / values.size).sum(dtype=np.float64)
+    return _num(mean)
 
 
 def _pick(
@@ -133,7 +145,7 @@ def build_report(
             "dtype": y.dtype.name,
             "min": _num(finite.min()) if finite.size else None,
             "max": _num(finite.max()) if finite.size else None,
-            "mean": _num(finite.mean(dtype=np.float64)) if finite.size else None,
+            "mean": _mean(finite),
             "nonfinite": int(y.size - finite.size),
         },
         "ranks": _ranks_dict(diff),
@@ -377,10 +389,7 @@ def write_normalized(y: np.ndarray, path: str | os.PathLike) -> Path:
             raise ValueError(
                 f"{out.name}: a 16-bit PNG view holds one 2-D image; write .npy or .tiff"
             )
-        lo, hi = display_levels(y, mode="data")
-        with np.errstate(invalid="ignore"):
-            view = np.clip((y - lo) / (hi - lo), 0, 1) * 65535
-        view = np.nan_to_num(view).round().astype(np.uint16)
+        view = scale_to_levels(y, display_levels(y, mode="data"), 65535).astype(np.uint16)
 
         def write(tmp: str) -> None:
             iio.imwrite(tmp, view, extension=".png")
