@@ -9,15 +9,22 @@ normscope export PATH [OPTIONS] -o OUT.png         write the comparison picture
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 COMMANDS = ("report", "normalize", "export")
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
+# Ctrl+C, kill, a closed terminal (no SIGHUP on Windows): exit 128 + the signal
+STOP_SIGNALS = tuple(
+    getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)
+)
 
 
 class UsageError(Exception):
@@ -141,6 +148,9 @@ def _ensure_gui_app():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
+    from gui.app import quiet_harmless_qt_messages
+
+    quiet_harmless_qt_messages()
     return QApplication.instance() or QApplication(["normscope"])
 
 
@@ -249,8 +259,47 @@ def _axes(norm: dict, roles: str) -> str:
     return f", {'axis' if len(axis) == 1 else 'axes'} {numbers} ({letters})"
 
 
+class Interrupted(BaseException):
+    """A stop signal arrived (Ctrl+C, SIGTERM, SIGHUP): unwind, so that every ``finally`` runs
+    (a half-written output's temporary file is removed), then exit 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        if self.signum == signal.SIGINT:
+            return "interrupted"
+        return f"terminated ({signal.Signals(self.signum).name})"
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def handling_signals(handler: Callable[[int, object], object]) -> Iterator[None]:
+    """Let `handler` receive the stop signals inside the block; the previous handlers after."""
+    before = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, previous in before.items():
+            signal.signal(s, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run NormScope with command-line arguments; return the exit status."""
+    """Run NormScope with command-line arguments; return the exit status (128 + the signal
+    after Ctrl+C, SIGTERM or SIGHUP)."""
+    try:
+        with handling_signals(_interrupt):
+            return _main(argv)
+    except Interrupted as exc:
+        print(f"normscope: {exc}", file=sys.stderr)
+        return 128 + exc.signum
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
         args, rest = _window_parser().parse_known_args(argv)
@@ -268,13 +317,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     from core.loading import LoadError
     from core.normalize import NormalizationError
+    from core.report import WriteError
 
     try:
         return _run(args)
     except UsageError as exc:
         print(f"normscope: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except LoadError as exc:
+    except (LoadError, WriteError) as exc:  # they name their file
         print(f"normscope: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (NormalizationError, IndexError, ValueError, OSError) as exc:
