@@ -309,7 +309,7 @@ def _main(argv: list[str] | None) -> int:
             return EXIT_USAGE
         from gui.app import run_window
 
-        return run_window(args.path, key=args.key, index=args.index)
+        return run_window(args.path, key=args.key, index=args.index, close_on=STOP_SIGNALS)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -63,13 +63,18 @@ def has_display(env: dict[str, str] | None = None) -> bool:
 
 
 def run_window(
-    source: str | None = None, *, key: str | None = None, index: int | None = None
+    source: str | None = None,
+    *,
+    key: str | None = None,
+    index: int | None = None,
+    close_on: tuple[int, ...] = (),
 ) -> int:
     """Open the inspector on `source` (default: the bundled digits) and run until it closes.
 
+    Each signal in `close_on` (e.g. SIGINT for Ctrl+C) closes the window as File > Quit
+    does; once the window is gone, the signal goes on to the handler there was before.
+
     Returns the process exit status: 0 after a normal close, 1 when there is no display.
-    A stop signal (Ctrl+C, SIGTERM, SIGHUP) closes the window as File > Quit does, then
-    raises :class:`main.Interrupted`.
     """
     if not has_display():
         print(NO_DISPLAY, file=sys.stderr)
@@ -79,7 +84,6 @@ def run_window(
 
     from core._engine import warm_up
     from gui.window import APP_NAME, MainWindow
-    from main import Interrupted, handling_signals
 
     quiet_harmless_qt_messages()
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -100,8 +104,9 @@ def run_window(
         window.close()
         app.quit()  # also leaves a dialog's loop
 
+    before = {s: signal.signal(s, close) for s in close_on}
     try:
-        with handling_signals(close), _python_wakes_on_signals():
+        with _python_wakes_on_signals():
             status = app.exec()
     finally:
         # in order, while Python is whole (left to Qt's exit hook, the window was destroyed
@@ -111,8 +116,10 @@ def run_window(
         window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         warm.join()
+        for s, handler in before.items():
+            signal.signal(s, handler)
     if stopped:
-        raise Interrupted(stopped[0])
+        signal.raise_signal(stopped[0])
     return status
 
 

@@ -29,11 +29,16 @@ def child_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def child_code(hook: str, argv: tuple[str, ...]) -> str:
+    """``python main.py ARGV`` (run as ``__main__``, as a user runs it) after `hook`."""
+    run = f"sys.argv = ['main.py', *{list(argv)!r}]\nrunpy.run_path('main.py', run_name='__main__')"
+    return f"import runpy\nimport sys\n{textwrap.dedent(hook)}\n{run}"
+
+
 def run_main(tmp_path: Path, hook: str, *argv: str, **kwargs) -> subprocess.CompletedProcess:
-    """Run ``main.main(argv)`` in a child after `hook` (Python source) has patched it."""
-    code = f"{textwrap.dedent(hook)}\nimport main\nraise SystemExit(main.main({list(argv)!r}))"
+    """Run ``python main.py ARGV`` in a child after `hook` (Python source) has patched it."""
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", child_code(hook, argv)],
         cwd=ROOT,
         env=child_env(tmp_path),
         capture_output=True,
@@ -46,9 +51,8 @@ def run_main(tmp_path: Path, hook: str, *argv: str, **kwargs) -> subprocess.Comp
 def start_main(tmp_path: Path, hook: str, *argv: str) -> subprocess.Popen:
     """Like :func:`run_main`, but running; the hook prints ``ready`` when the child is where
     the test wants it."""
-    code = f"{textwrap.dedent(hook)}\nimport main\nraise SystemExit(main.main({list(argv)!r}))"
     child = subprocess.Popen(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", child_code(hook, argv)],
         cwd=ROOT,
         env=child_env(tmp_path),
         stdout=subprocess.PIPE,
