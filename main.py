@@ -15,7 +15,7 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 COMMANDS = ("report", "normalize", "export")
@@ -103,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         "       %(prog)s {report,normalize,export} PATH [options]",
         description="See what an image normalization really does to your data. "
         "With no command the inspector window opens (on PATH, or on the bundled digits).",
-        epilog="Exit status: 0 success, 1 bad input (the file and the reason on one line), "
-        "2 bad usage.",
+        epilog="Exit status: 0 success, 1 bad input or an unwritable output (the file and the "
+        "reason on one line), 2 bad usage, 128 + the signal after Ctrl+C (130), SIGTERM or SIGHUP.",
     )
     sub = parser.add_subparsers(dest="command", metavar="{report,normalize,export}")
     rep = sub.add_parser("report", help="print the verdict and metrics")
@@ -274,13 +274,16 @@ class Interrupted(BaseException):
 
 
 def _interrupt(signum: int, _frame: object) -> None:
+    for s in STOP_SIGNALS:  # a second Ctrl+C must not cut short the clean-up this starts
+        signal.signal(s, signal.SIG_IGN)
     raise Interrupted(signum)
 
 
 @contextlib.contextmanager
-def handling_signals(handler: Callable[[int, object], object]) -> Iterator[None]:
-    """Let `handler` receive the stop signals inside the block; the previous handlers after."""
-    before = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+def _stop_signals_interrupt() -> Iterator[None]:
+    """Inside the block the stop signals raise :class:`Interrupted`; the previous handlers
+    are back after it."""
+    before = {s: signal.signal(s, _interrupt) for s in STOP_SIGNALS}
     try:
         yield
     finally:
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run NormScope with command-line arguments; return the exit status (128 + the signal
     after Ctrl+C, SIGTERM or SIGHUP)."""
     try:
-        with handling_signals(_interrupt):
+        with _stop_signals_interrupt():
             return _main(argv)
     except Interrupted as exc:
         print(f"normscope: {exc}", file=sys.stderr)
