@@ -9,18 +9,25 @@ normscope export PATH [OPTIONS] -o OUT.png         write the comparison picture
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import re
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
 COMMANDS = ("report", "normalize", "export")
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
+# Ctrl+C, kill, a closed terminal (no SIGHUP on Windows): exit 128 + the signal
+STOP_SIGNALS = tuple(
+    getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)
+)
 
 
 class UsageError(Exception):
@@ -154,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
         "       %(prog)s {report,normalize,export} PATH [options]",
         description="See what an image normalization really does to your data. "
         "With no command the inspector window opens (on PATH, or on the bundled digits).",
-        epilog="Exit status: 0 success, 1 bad input (the file and the reason on one line), "
-        "2 bad usage.",
+        epilog="Exit status: 0 success, 1 bad input or an unwritable output (the file and the "
+        "reason on one line), 2 bad usage, 128 + the signal after Ctrl+C (130), SIGTERM or SIGHUP.",
     )
     sub = parser.add_subparsers(dest="command", metavar="{report,normalize,export}")
     rep = sub.add_parser("report", prog="normscope report", help="print the verdict and metrics")
@@ -205,6 +212,9 @@ def _ensure_gui_app():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
+    from gui.app import quiet_harmless_qt_messages
+
+    quiet_harmless_qt_messages()
     return QApplication.instance() or QApplication(["normscope"])
 
 
@@ -348,8 +358,50 @@ def _axes(norm: dict, roles: str) -> str:
     return f", {'axis' if len(axis) == 1 else 'axes'} {numbers} ({letters})"
 
 
+class Interrupted(BaseException):
+    """A stop signal arrived (Ctrl+C, SIGTERM, SIGHUP): unwind, so that every ``finally`` runs
+    (a half-written output's temporary file is removed), then exit 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        if self.signum == signal.SIGINT:
+            return "interrupted"
+        return f"terminated ({signal.Signals(self.signum).name})"
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    for s in STOP_SIGNALS:  # a second Ctrl+C must not cut short the clean-up this starts
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """Inside the block the stop signals raise :class:`Interrupted`; the previous handlers
+    are back after it."""
+    before = {s: signal.signal(s, _interrupt) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, previous in before.items():
+            signal.signal(s, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run NormScope with command-line arguments; return the exit status."""
+    """Run NormScope with command-line arguments; return the exit status (128 + the signal
+    after Ctrl+C, SIGTERM or SIGHUP)."""
+    try:
+        with _stop_signals_interrupt():
+            return _main(argv)
+    except Interrupted as exc:
+        print(f"normscope: {exc}", file=sys.stderr)
+        return 128 + exc.signum
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
         args, rest = _window_parser().parse_known_args(argv)
@@ -359,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         from gui.app import run_window
 
-        return run_window(args.path, key=args.key, index=args.index)
+        return run_window(args.path, key=args.key, index=args.index, close_on=STOP_SIGNALS)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -367,13 +419,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     from core.loading import LoadError
     from core.normalize import NormalizationError
+    from core.report import WriteError
 
     try:
         return _run(args)
     except UsageError as exc:
         print(f"normscope: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except LoadError as exc:
+    except (LoadError, WriteError) as exc:  # they name their file
         print(f"normscope: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (NormalizationError, IndexError, ValueError, OSError) as exc:

@@ -336,23 +336,39 @@ def _umask() -> int:
     return mask
 
 
+class WriteError(OSError):
+    """An output could not be written; the message names it and says why."""
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
     """Call ``write(temporary_path)`` beside `path`, then rename it into place.
 
-    Nothing half-written is ever left at `path`: if `write` fails, the temporary file is
-    removed and `path` is untouched.
+    Nothing half-written is ever left at `path`: if `write` fails, or an exception such as
+    one raised by a signal handler interrupts it, the temporary file is removed and `path`
+    is untouched.
+
+    Raises
+    ------
+    WriteError
+        When the file cannot be written: ``"PATH: cannot write: REASON"``, never naming the
+        temporary file.
     """
     out = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".normscope-", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
+    if out.is_dir():
+        raise WriteError(f"{out}: cannot write: it is a folder")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".normscope-", suffix=out.suffix, dir=out.parent)
+        os.close(fd)
         write(tmp)
         # mkstemp makes the file private (0600); give it the mode a plain open() would
         mode = out.stat().st_mode & 0o777 if out.exists() else 0o666 & ~_umask()
         os.chmod(tmp, mode)
         os.replace(tmp, out)
+    except OSError as exc:
+        raise WriteError(f"{out}: cannot write: {exc.strerror or exc}") from exc
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return out
 

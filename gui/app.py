@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 NO_DISPLAY = (
@@ -12,6 +16,23 @@ NO_DISPLAY = (
     "run headless with QT_QPA_PLATFORM=offscreen, or write the comparison with "
     "'normscope export sample:digits -o comparison.png'"
 )
+
+# Qt log lines that say nothing is wrong, dropped so that a run that worked prints nothing:
+# the offscreen platform has no window manager ("This plugin does not support
+# propagateSizeHints()", "... raise()", "... grabbing the keyboard"), and Qt notes that it
+# looked up a font family the system lacks, then used another
+HARMLESS_QT_MESSAGES = ("This plugin does not support ", "Populating font family aliases took ")
+
+
+def quiet_harmless_qt_messages() -> None:
+    """Drop :data:`HARMLESS_QT_MESSAGES` from Qt's log; print every other line as Qt would."""
+    from PySide6.QtCore import qFormatLogMessage, qInstallMessageHandler
+
+    def handler(mode, context, message: str) -> None:
+        if not message.startswith(HARMLESS_QT_MESSAGES):
+            print(qFormatLogMessage(mode, context, message), file=sys.stderr, flush=True)
+
+    qInstallMessageHandler(handler)
 
 
 def has_display(env: dict[str, str] | None = None) -> bool:
@@ -42,20 +63,29 @@ def has_display(env: dict[str, str] | None = None) -> bool:
 
 
 def run_window(
-    source: str | None = None, *, key: str | None = None, index: int | None = None
+    source: str | None = None,
+    *,
+    key: str | None = None,
+    index: int | None = None,
+    close_on: tuple[int, ...] = (),
 ) -> int:
     """Open the inspector on `source` (default: the bundled digits) and run until it closes.
+
+    Each signal in `close_on` (e.g. SIGINT for Ctrl+C) closes the window as File > Quit
+    does; once the window is gone, the signal goes on to the handler there was before.
 
     Returns the process exit status: 0 after a normal close, 1 when there is no display.
     """
     if not has_display():
         print(NO_DISPLAY, file=sys.stderr)
         return 1
+    from PySide6.QtCore import QCoreApplication, QEvent
     from PySide6.QtWidgets import QApplication
 
     from core._engine import warm_up
     from gui.window import APP_NAME, MainWindow
 
+    quiet_harmless_qt_messages()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
@@ -65,5 +95,51 @@ def run_window(
         window.model.set_index(index)
     # load every compiled kernel now, while the first image is computed, rather than one by
     # one at the user's first toggles (loading holds the GIL, so it would stall them)
-    threading.Thread(target=warm_up, name="normscope-warm-up", daemon=True).start()
-    return app.exec()
+    warm = threading.Thread(target=warm_up, name="normscope-warm-up", daemon=True)
+    warm.start()
+    stopped: list[int] = []
+
+    def close(signum: int, _frame: object) -> None:
+        stopped.append(signum)
+        window.close()
+        app.quit()  # also leaves a dialog's loop
+
+    before = {s: signal.signal(s, close) for s in close_on}
+    try:
+        with _python_wakes_on_signals():
+            status = app.exec()
+    finally:
+        # in order, while Python is whole (left to Qt's exit hook, the window was destroyed
+        # as the interpreter finalized: a segfault on every quit): the window's jobs, the
+        # window, then the warm-up (its thread pools refuse work once Python shuts down)
+        window.stop_work()
+        window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        warm.join()
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    if stopped:
+        signal.raise_signal(stopped[0])
+    return status
+
+
+@contextlib.contextmanager
+def _python_wakes_on_signals() -> Iterator[None]:
+    """Run Python's signal handlers while Qt's event loop waits, at once: Qt runs no Python
+    code until its next event, so a signal also writes a byte to a socket whose notifier is
+    that event (``signal.set_wakeup_fd``, the standard way to wake a foreign event loop)."""
+    from PySide6.QtCore import QSocketNotifier
+
+    receive, send = socket.socketpair()
+    for end in (receive, send):
+        end.setblocking(False)
+    notifier = QSocketNotifier(receive.fileno(), QSocketNotifier.Type.Read)
+    notifier.activated.connect(lambda: receive.recv(512))  # the handlers run as this does
+    previous = signal.set_wakeup_fd(send.fileno())
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        notifier.setEnabled(False)
+        receive.close()
+        send.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QBuffer, QIODevice, QRect, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
 from core.display import to_uint8, zoom_factor
@@ -171,7 +171,12 @@ def save_image(
         raise ValueError(f"{out.name}: refusing to overwrite the input file")
 
     def write(tmp: str) -> None:
-        if not image.save(tmp, fmt):
-            raise OSError(f"{out.name}: could not write the {fmt} file")
+        # encoded in memory, then written by Python: a full disk is then an OSError that
+        # says so (Qt's writers only return False, and libpng prints its own line)
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not image.save(buffer, fmt):
+            raise OSError(f"Qt could not encode the {fmt} image")
+        Path(tmp).write_bytes(buffer.data().data())
 
     return write_atomically(out, write)

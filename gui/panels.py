@@ -134,16 +134,21 @@ class Caption(pg.LabelItem):
         if overflow < 0:  # too long to centre: show its start, cut at the right
             self.item.moveBy(-overflow, 0)
 
+    _height = 0.0  # of the text, measured when it is set
+
     def updateMin(self) -> None:
-        self.setMinimumSize(0, self.itemRect().height())
+        self._height = self.itemRect().height()
+        self.setMinimumSize(0, self._height)
         self.updateGeometry()
 
     def sizeHint(self, which: Qt.SizeHint, constraint: QSizeF | None = None) -> QSizeF:
+        # never reads the text item: Qt also asks while it destroys the scene, when the
+        # item may be gone already (reading it then crashed every quit)
         if which == Qt.SizeHint.MaximumSize:
             return QSizeF(-1, -1)
         if which == Qt.SizeHint.MinimumDescent:
             return QSizeF(0, 0)
-        return QSizeF(0, self.itemRect().height())
+        return QSizeF(0, self._height)
 
 
 def add_plot(

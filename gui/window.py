@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from core.loading import OPEN_FILTER, SAMPLES, LoadError, load
 from core.report import (
+    WriteError,
     build_comparison,
     build_report,
     coefficient_text,
@@ -214,7 +215,7 @@ class MainWindow(QMainWindow):
         )
         self.export_report_action = self._action(file, "Export &Report…", None, self.export_report)
         file.addSeparator()
-        self._action(file, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.quit_action = self._action(file, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit = bar.addMenu("&Edit")
         self.copy_action = self._action(
             edit, "&Copy Comparison", "Ctrl+Shift+C", self.copy_comparison
@@ -667,6 +668,9 @@ class MainWindow(QMainWindow):
             return None
         try:
             write(out)
+        except WriteError as exc:  # it names the file
+            self.show_error(str(exc))
+            return None
         except (OSError, ValueError) as exc:
             self.show_error(f"{out.name}: {exc}")
             return None
@@ -747,8 +751,16 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
+        self.hide()  # at once: the jobs below may take a moment to stop
+        self.stop_work()
+        super().closeEvent(event)
+
+    def stop_work(self) -> None:
+        """Stop the timers and the jobs: pending ones never start, running ones stop at their
+        next yield (at most the stage they are in), and are waited for."""
         for timer in (self._batch_timer, self._draw_timer, self._stale_timer):
             timer.stop()
-        for queue in self._queues:  # running jobs stop at their next yield (deleting the
-            queue.cancel()  # window waits for that: at most the stage they are in)
-        super().closeEvent(event)
+        for queue in self._queues:
+            queue.cancel()
+        for queue in self._queues:
+            queue.wait()

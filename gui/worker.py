@@ -157,6 +157,12 @@ class LatestOnly(QObject):
         self.generation += 1
         self._pending = None  # there is one only while a job runs, so busy ends with that
 
+    def wait(self) -> None:
+        """Block until the running job, if any, has ended (after :meth:`cancel`: until it
+        reaches its next yield). The window calls it as it closes, so that no job still
+        runs Python while the interpreter finalizes."""
+        self._pool.waitForDone()
+
     def _start_pending(self) -> None:
         assert self._pending is not None
         generation, job = self._pending
