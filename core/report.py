@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from core.display import display_levels, symmetric_levels
-from core.histogram import Histogram, histogram
+from core.histogram import Histogram, finite_range, histogram
 from core.loading import Loaded
 from core.normalize import METHODS, Normalization, count_nonfinite_groups
-from core.ranks import RankDiff, diagnose, rank_compare, rank_diff
+from core.ranks import RankDiff, RankTally, diagnose, image_chunks, rank_compare
 from core.roles import as_displayed, scope_axes
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "build_comparison",
     "build_report",
     "default_export_name",
+    "needs_whole_array",
     "verdict_line",
     "write_atomically",
     "write_normalized",
@@ -45,21 +46,71 @@ def _num(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _pick(
-    loaded: Loaded, y: np.ndarray, index: int | None, *, keep_axis: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """The array and its normalization `y`, narrowed to image `index` of a batch (checked).
+def needs_whole_array(normalization: Normalization, roles: str) -> bool:
+    """True when one image's result depends on the other images of the batch (or there is
+    no batch)."""
+    if "N" not in roles:
+        return True
+    if not METHODS[normalization.method].uses_axis:
+        return False
+    axis = normalization.resolved_axis(len(roles))
+    return axis is None or roles.index("N") in axis
 
-    `keep_axis` keeps the N axis (of length 1), so the roles still apply.
-    """
+
+def _pick(loaded: Loaded, index: int | None) -> np.ndarray:
+    """The array narrowed to image `index` of a batch (checked; the N axis kept, of length
+    1, so the roles still apply), or the whole array."""
     if index is None or "N" not in loaded.roles:
-        return loaded.array, y
+        return loaded.array
     n = loaded.roles.index("N")
     size = loaded.array.shape[n]
     if not 0 <= index < size:
         raise IndexError(f"image index {index} is out of range: the batch has {size} images")
-    which = [index] if keep_axis else index
-    return np.take(loaded.array, which, axis=n), np.take(y, which, axis=n)
+    return np.take(loaded.array, [index], axis=n)
+
+
+def _pick_normalized(
+    loaded: Loaded, normalization: Normalization, index: int | None, *, keep_axis: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The array narrowed by :func:`_pick` and its normalization as the call on the whole
+    array gives it; only image `index` is normalized when the images are independent."""
+    x = _pick(loaded, index)
+    roles = loaded.roles
+    if x is loaded.array or not needs_whole_array(normalization, roles):
+        y = normalization.apply(x, roles=roles)
+    else:
+        y = np.take(normalization.apply(loaded.array, roles=roles), [index], axis=roles.index("N"))
+    if keep_axis or x is loaded.array:
+        return x, y
+    return np.take(x, 0, axis=roles.index("N")), np.take(y, 0, axis=roles.index("N"))
+
+
+class _OutputSummary:
+    """The finite minimum, maximum and mean of a normalized array, fed a chunk at a time."""
+
+    def __init__(self) -> None:
+        self.dtype = np.dtype(np.float64)
+        self.size = self.count = 0
+        self.lo, self.hi, self.total = math.inf, -math.inf, 0.0
+
+    def add(self, y: np.ndarray) -> None:
+        self.dtype, self.size = y.dtype, self.size + y.size
+        count = finite_range(y)[2] if y.dtype.kind == "f" else y.size
+        finite = y if count == y.size else y[np.isfinite(y)]  # a copy only with NaN or inf
+        if count:
+            self.lo, self.hi = min(self.lo, finite.min()), max(self.hi, finite.max())
+            self.total += float(finite.sum(dtype=np.float64))
+            self.count += count
+
+    def as_dict(self) -> dict[str, Any]:
+        some = self.count > 0
+        return {
+            "dtype": self.dtype.name,
+            "min": _num(self.lo) if some else None,
+            "max": _num(self.hi) if some else None,
+            "mean": _num(self.total / self.count) if some else None,
+            "nonfinite": self.size - self.count,
+        }
 
 
 def default_scope(roles: str) -> str:
@@ -102,13 +153,24 @@ def build_report(
     True
     """
     roles = loaded.roles
-    x, y = _pick(loaded, normalization.apply(loaded.array, roles=roles), index, keep_axis=True)
     scope = scope or default_scope(roles)
-    if scope_axes(scope, roles) is None:
+    axes = scope_axes(scope, roles)
+    if axes is None:
         raise ValueError(f"scope {scope!r} does not fit an array with roles {roles!r}")
-    diff = rank_diff(x, y, scope=scope, roles=roles)
-    diag = diagnose(x, y, roles=roles)
-    finite = y[np.isfinite(y)] if y.dtype.kind == "f" else y
+    if needs_whole_array(normalization, roles):
+        x, y = _pick_normalized(loaded, normalization, index, keep_axis=True)
+    else:  # each chunk of images normalized on its own: never the whole output at once
+        x, y = _pick(loaded, index), None
+    tally = RankTally(x.shape, roles, scope)
+    output = _OutputSummary()
+    within_images = "N" in roles and roles.index("N") not in axes
+    for chunk in image_chunks(x.shape, roles) if within_images else [(slice(None),)]:
+        part = normalization.apply(x[chunk], roles=roles) if y is None else y[chunk]
+        tally.add(x[chunk], part)
+        output.add(part)
+        del part
+    del y
+    diff, diag = tally.diff(), tally.diagnosis()
     axis = normalization.resolved_axis(x.ndim)
     uses_axis = METHODS[normalization.method].uses_axis
     bad_groups = count_nonfinite_groups(loaded.array, axis=axis if uses_axis else None)
@@ -129,13 +191,7 @@ def build_report(
             "description": normalization.describe(loaded.array.shape, roles),
             "code": normalization.code(roles),
         },
-        "output": {
-            "dtype": y.dtype.name,
-            "min": _num(finite.min()) if finite.size else None,
-            "max": _num(finite.max()) if finite.size else None,
-            "mean": _num(finite.mean(dtype=np.float64)) if finite.size else None,
-            "nonfinite": int(y.size - finite.size),
-        },
+        "output": output.as_dict(),
         "ranks": _ranks_dict(diff),
         "preserved_within": dict(diag.preserved),
         "batch": None
@@ -186,6 +242,7 @@ def within(diff: RankDiff) -> str:
     Examples
     --------
     >>> x = np.array([[1, 2], [3, 4]])
+    >>> from core.ranks import rank_diff
     >>> within(rank_diff(x, x, scope="column", roles="HW"))
     'each column'
     """
@@ -255,8 +312,7 @@ def build_comparison(
     roles = loaded.roles
     if index is None and "N" in roles:
         index = 0
-    y = normalization.apply(loaded.array, roles=roles)
-    before, after = _pick(loaded, y, index, keep_axis=False)
+    before, after = _pick_normalized(loaded, normalization, index, keep_axis=False)
     image_roles = roles.replace("N", "")
     before, _ = as_displayed(before, image_roles)
     after, image_roles = as_displayed(after, image_roles)

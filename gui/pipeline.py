@@ -18,8 +18,9 @@ import numpy as np
 from core._engine import limit_threads
 from core.display import display_levels, symmetric_levels
 from core.histogram import Histogram, JointHistogram, histogram, joint_histogram
-from core.normalize import METHODS, Normalization
+from core.normalize import Normalization
 from core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
+from core.report import needs_whole_array
 from core.roles import as_displayed
 from gui.panels import DIVERGING, PARTNERS, Picture, format_level, make_picture
 
@@ -189,16 +190,6 @@ class FullResultCache:
                 self._value = normalization.apply(array, roles=roles)
                 self._array, self._key = array, key
             return self._value
-
-
-def needs_whole_array(normalization: Normalization, roles: str) -> bool:
-    """True when one image's result depends on the other images of the batch."""
-    if "N" not in roles:
-        return True
-    if not METHODS[normalization.method].uses_axis:
-        return False
-    axis = normalization.resolved_axis(len(roles))
-    return axis is None or roles.index("N") in axis
 
 
 def image_of(array: np.ndarray, roles: str, index: int) -> np.ndarray:
