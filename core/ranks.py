@@ -550,13 +550,16 @@ def _before_levels(b: np.ndarray, kernels) -> tuple[np.ndarray, int] | None:
     key, exact = before
     if exact is None:  # the key is exact: one sort of (key, index)
         s = np.sort((key.astype(np.uint64) << np.uint64(32)) | np.arange(n, dtype=np.uint64))
+        del key
         order, equal = (s & np.uint64(0xFFFFFFFF)).astype(np.int64), s >> np.uint64(32)
     else:  # float64, or wide integers as float64
+        del key
         order = np.argsort(exact, axis=1, kind="stable")
         equal = _take(exact, order, axis=1)
     levels = np.empty((g, n), np.int32)
     kernels.dense_levels(order, equal, levels)
-    return levels, n
+    # the levels used, not n: the scan keeps four int64 tables of this size per thread
+    return levels, int(levels.max()) + 1
 
 
 def _compiled_counts(
@@ -566,27 +569,26 @@ def _compiled_counts(
     numba is missing or the data does not suit (the numpy engine then runs)."""
     kernels = _engine.kernels()
     g, n = b.shape
-    after = _raw32(a) if kernels is not None and 0 < g * n and n < 2**30 else None
+    usable = kernels is not None and 0 < g * n and n < 2**30
+    before = _before_levels(b, kernels) if usable else None
+    after = None if before is None else _raw32(a)  # after the levels: their sort's peak is apart
     if after is None:
         return None
     a_bits, a_float, exact = after
     if valid is not None and not a_float and (a_bits[valid] == 0xFFFFFFFF).any():
         return None  # a valid top key would tie with the NaN pixels' key
-    before = _before_levels(b, kernels)
-    if before is None:
-        return None
     levels, k = before
     check = valid is not None
     mask = valid if check else np.ones((1, 1), bool)
     keys = np.empty((g, n), np.uint64)
     kernels.joint_keys(a_bits, a_float, mask, check, keys)
-    del a_bits
+    del a_bits, after
     if g == 1 and n >= 1 << 20 and _engine.threads() > 1:  # one big row: sort halves, merge
         half = n // 2
         _engine.in_parts(lambda a, b: keys[0, a:b].sort(), [(0, half), (half, n)])
-        merged = np.empty_like(keys)
-        kernels.merge(keys[0, :half], keys[0, half:], merged[0])
-        keys = merged
+        # merged in place from a copy of the first half: the output never overtakes the
+        # second half's next key, so a buffer of half the row suffices
+        kernels.merge(keys[0, :half].copy(), keys[0, half:], keys[0])
     else:
         _engine.in_parts(lambda r0, r1, *_: keys[r0:r1].sort(axis=1), _engine.row_parts(g))
     use_exact = exact is not None
@@ -684,6 +686,7 @@ def _counts(b: np.ndarray, a: np.ndarray, maps: bool, engine: Engine) -> _Counts
             if v.dtype.kind == "f":
                 mask &= ~np.isnan(v)
         valid = None if mask.all() else mask
+        del mask
     if engine != "numpy":
         fast = _compiled_counts(b, a, valid, maps)
         if fast is not None:
@@ -930,7 +933,7 @@ def image_chunks(
     shape: tuple[int, ...], roles: str, elements: int | None = None
 ) -> list[tuple[slice, ...]]:
     """Indices that cut an array of `shape` into chunks of whole images (along the N axis) of
-    about `elements` values each (default: a few million); one chunk, the whole array, when
+    about `elements` values each, and at most a few million; one chunk, the whole array, when
     `roles` has no N axis.
 
     Examples
@@ -942,7 +945,7 @@ def image_chunks(
         return [(slice(None),)]
     n_axis = roles.index("N")
     count = shape[n_axis]
-    elements = _CHUNK if elements is None else elements
+    elements = _CHUNK if elements is None else min(elements, _CHUNK)
     per = max(1, elements // max(math.prod(shape) // max(count, 1), 1))
     lead = (slice(None),) * n_axis
     return [(*lead, slice(i, min(i + per, count))) for i in range(0, max(count, 1), per)]

@@ -37,6 +37,8 @@ __all__ = [
     "write_normalized",
 ]
 
+_CHUNK_FLOOR = 1 << 16  # values: smaller chunks of images cost more time than they save
+
 #: What :func:`write_normalized` writes: exact arrays (.npy, TIFF) or a 16-bit PNG view.
 NORMALIZED_SUFFIXES = (".npy", ".tif", ".tiff", ".png")
 
@@ -164,7 +166,10 @@ def build_report(
     tally = RankTally(x.shape, roles, scope)
     output = _OutputSummary()
     within_images = "N" in roles and roles.index("N") not in axes
-    for chunk in image_chunks(x.shape, roles) if within_images else [(slice(None),)]:
+    # chunks of an eighth of the batch at most, so their temporaries stay a fraction of it
+    elements = max(_CHUNK_FLOOR, x.size // 8)
+    chunks = image_chunks(x.shape, roles, elements) if within_images else [(slice(None),)]
+    for chunk in chunks:
         part = normalization.apply(x[chunk], roles=roles) if y is None else y[chunk]
         tally.add(x[chunk], part)
         output.add(part)
