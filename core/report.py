@@ -32,6 +32,7 @@ __all__ = [
     "build_report",
     "default_export_name",
     "needs_whole_array",
+    "tally_ranks",
     "verdict_line",
     "write_atomically",
     "write_normalized",
@@ -115,6 +116,40 @@ class _OutputSummary:
         }
 
 
+def tally_ranks(
+    x: np.ndarray,
+    roles: str,
+    normalization: Normalization,
+    scope: str | None = None,
+    *,
+    normalized: np.ndarray | None = None,
+    each: Callable[[np.ndarray], object] | None = None,
+) -> RankTally:
+    """The :class:`~core.ranks.RankTally` of `x` and its normalization, within `scope` (None:
+    the diagnosis only), made a chunk of images at a time where the scope allows.
+
+    Each chunk of images is normalized on its own, unless `normalized` (the normalization of
+    the whole `x`) is given; so pass it when the images depend on each other (see
+    :func:`needs_whole_array`). `each` is called with the normalization of every chunk.
+    """
+    axes = None if scope is None else scope_axes(scope, roles)
+    n_axis = roles.index("N") if "N" in roles else None
+    tally = RankTally(x.shape, roles, scope)
+    chunks = [(slice(None),)]
+    if n_axis is not None and (axes is None or n_axis not in axes):
+        # chunks of an eighth of the batch at most, so their temporaries stay a fraction of it
+        chunks = image_chunks(x.shape, roles, max(_CHUNK_FLOOR, x.size // 8))
+    for chunk in chunks:
+        part = (
+            normalization.apply(x[chunk], roles=roles) if normalized is None else normalized[chunk]
+        )
+        tally.add(x[chunk], part)
+        if each is not None:
+            each(part)
+        del part
+    return tally
+
+
 def default_scope(roles: str) -> str:
     """``"image"`` for a batch, ``"all"`` for one image."""
     return "image" if "N" in roles else "all"
@@ -163,17 +198,8 @@ def build_report(
         x, y = _pick_normalized(loaded, normalization, index, keep_axis=True)
     else:  # each chunk of images normalized on its own: never the whole output at once
         x, y = _pick(loaded, index), None
-    tally = RankTally(x.shape, roles, scope)
     output = _OutputSummary()
-    within_images = "N" in roles and roles.index("N") not in axes
-    # chunks of an eighth of the batch at most, so their temporaries stay a fraction of it
-    elements = max(_CHUNK_FLOOR, x.size // 8)
-    chunks = image_chunks(x.shape, roles, elements) if within_images else [(slice(None),)]
-    for chunk in chunks:
-        part = normalization.apply(x[chunk], roles=roles) if y is None else y[chunk]
-        tally.add(x[chunk], part)
-        output.add(part)
-        del part
+    tally = tally_ranks(x, roles, normalization, scope, normalized=y, each=output.add)
     del y
     diff, diag = tally.diff(), tally.diagnosis()
     axis = normalization.resolved_axis(x.ndim)
@@ -334,6 +360,9 @@ def build_comparison(
         where += f", channel {channel}"
     elif shift.ndim == 3:
         shift = shift.mean(axis=-1, dtype=np.float32)
+    # a compact copy: the maps' buffer (partners beside each shift) and their sorted keys go
+    shift = np.array(shift, dtype=np.float32)
+    del maps
     what = normalization.preset or normalization.method
     caption = (
         f"{where} · {what} · {normalization.describe(loaded.array.shape, roles)}",
