@@ -3,9 +3,12 @@ and the peak memory of whole commands stays a stated multiple of the input's byt
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from bench.bench_memory import baseline, make_input, multiple
 from core import ranks, report
 from core.loading import Loaded
 from core.normalize import Normalization
@@ -65,3 +68,38 @@ def test_report_counted_by_chunks_of_images_is_exact(
         assert r["output"][key] == whole["output"][key]
     mean = whole["output"]["mean"]  # a sum of chunk sums: equal up to rounding
     assert r["output"]["mean"] == (mean if mean is None else pytest.approx(mean, rel=1e-12))
+
+
+# Peak RSS above an import-only baseline, in units of the input's bytes, for 16 MiB inputs
+# (small enough for CI). They run a little higher than 64 MiB inputs do: the kernels' code
+# loaded on first use is a fixed cost the baseline leaves in. Measured on 2026-12-03:
+# report uint8 batch 6.5 (33x before), float64 batch 5.1 (19x), uint8 image 24 (33x),
+# export uint8 batch 5.1 (13x).
+PEAKS = [
+    ("report", "uint8", (256, 256, 256), 8.0),
+    ("report", "float64", (32, 256, 256), 6.5),
+    ("report", "uint8", (4096, 4096), 28.0),
+    ("export", "uint8", (256, 256, 256), 7.0),
+]
+
+
+@pytest.fixture(scope="module")
+def baselines() -> dict[str, int]:
+    """Import-only peaks, measured once per kind of command (filled as the tests ask)."""
+    return {}
+
+
+@pytest.mark.parametrize(("kind", "dtype", "shape", "bound"), PEAKS)
+def test_peak_memory_is_a_bounded_multiple_of_the_input(
+    tmp_path: Path,
+    baselines: dict[str, int],
+    kind: str,
+    dtype: str,
+    shape: tuple[int, ...],
+    bound: float,
+) -> None:
+    path = make_input(shape, dtype, tmp_path)
+    if kind not in baselines:
+        baselines[kind] = baseline(kind)
+    peak = multiple(kind, path, [], baselines[kind])
+    assert peak < bound, f"{kind} of a {dtype} {shape} input peaked at {peak:.1f}x its bytes"
