@@ -95,7 +95,7 @@ def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, packed, co
     seen = np.zeros(k, np.int64)  # pixels so far at each level
     width = n if t1 < 0 else t1 - t0
     seq = np.empty(width, levels.dtype)  # before levels in after-order
-    value = np.empty(width if use_exact else 1, np.float64)  # exact after values, same order
+    value = np.empty(0, np.float64)  # the exact after values of a run that needs them
     word = np.empty(width if maps else 1, np.uint64)  # shift and partners, same order
     for r in range(r0, r1):
         count[:] = 0
@@ -122,9 +122,6 @@ def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, packed, co
                 tree[parent] += tree[lev + 1]
         for t in range(start, stop):
             seq[t - start] = levels[r, keys[r, t] & _LOW]
-        if use_exact:
-            for t in range(start, stop):
-                value[t - start] = exact[r, keys[r, t] & _LOW]
         mu = (mr + 1) / 2.0
         disc = 0
         ties_y = 0
@@ -143,21 +140,25 @@ def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, packed, co
             while e < stop and keys[r, e] >> np.uint64(32) == high:
                 e += 1
             mixed = False
-            if use_exact:
+            if use_exact:  # read in place: a copy of every value would cost 8 bytes a pixel
+                first = exact[r, keys[r, t] & _LOW]
                 for u in range(t + 1, e):
-                    if value[u - start] != value[t - start]:
+                    if exact[r, keys[r, u] & _LOW] != first:
                         mixed = True
                         break
                 if mixed:
-                    order = np.argsort(value[t - start : e - start], kind="mergesort")
+                    value = np.empty(e - t, np.float64)
+                    for u in range(t, e):
+                        value[u - t] = exact[r, keys[r, u] & _LOW]
+                    order = np.argsort(value, kind="mergesort")
                     keys[r, t:e] = keys[r, t:e][order]
                     seq[t - start : e - start] = seq[t - start : e - start][order]
-                    value[t - start : e - start] = value[t - start : e - start][order]
+                    value = value[order]
             s = t
             while s < e:
                 f = s + 1
                 if mixed:
-                    while f < e and value[f - start] == value[s - start]:
+                    while f < e and value[f - t] == value[s - t]:
                         f += 1
                 else:
                     f = e

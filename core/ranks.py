@@ -45,7 +45,9 @@ __all__ = [
     "PairCounts",
     "RankDiff",
     "RankMaps",
+    "RankTally",
     "diagnose",
+    "image_chunks",
     "rank_compare",
     "rank_diff",
     "rank_maps",
@@ -248,19 +250,22 @@ def _as_groups(
     for name, v in (("before", b), ("after", a)):
         if v.dtype.kind not in "uifb":
             raise TypeError(f"{name} has dtype {v.dtype}; a rank diff needs real numbers")
-    roles = infer_roles(b.shape) if roles is None else roles
+    layout = _layout(b.shape, scope, roles)
+    g, n = math.prod(layout.kept_shape), math.prod(b.shape[i] for i in layout.axes)
+    rows = [np.reshape(np.transpose(v, layout.order), (g, n)) for v in (b, a)]
+    if contiguous:
+        rows = [np.ascontiguousarray(v) for v in rows]
+    return rows[0], rows[1], layout
+
+
+def _layout(shape: tuple[int, ...], scope: Scope, roles: str | None) -> _Layout:
+    """How an array of `shape` is laid out as (groups, pixels) rows for `scope`."""
+    roles = infer_roles(shape) if roles is None else roles
     axes = scope_axes(scope, roles)
     if axes is None:
         raise ValueError(f"scope {scope!r} does not fit an array with roles {roles!r}")
-    kept = tuple(i for i in range(b.ndim) if i not in axes)
-    order = kept + axes
-    kept_shape = tuple(b.shape[i] for i in kept)
-    n = math.prod(b.shape[i] for i in axes)
-    g = math.prod(kept_shape)
-    rows = [np.reshape(np.transpose(v, order), (g, n)) for v in (b, a)]
-    if contiguous:
-        rows = [np.ascontiguousarray(v) for v in rows]
-    return rows[0], rows[1], _Layout(b.shape, axes, kept_shape, order)
+    kept = tuple(i for i in range(len(shape)) if i not in axes)
+    return _Layout(tuple(shape), axes, tuple(shape[i] for i in kept), kept + axes)
 
 
 # --- ranks -------------------------------------------------------------------------------------
@@ -554,13 +559,16 @@ def _before_levels(b: np.ndarray, kernels) -> tuple[np.ndarray, int] | None:
     key, exact = before
     if exact is None:  # the key is exact: one sort of (key, index)
         s = np.sort((key.astype(np.uint64) << np.uint64(32)) | np.arange(n, dtype=np.uint64))
+        del key
         order, equal = (s & np.uint64(0xFFFFFFFF)).astype(np.int64), s >> np.uint64(32)
     else:  # float64, or wide integers as float64
+        del key
         order = np.argsort(exact, axis=1, kind="stable")
         equal = _take(exact, order, axis=1)
     levels = np.empty((g, n), np.int32)
     kernels.dense_levels(order, equal, levels)
-    return levels, n
+    # the levels used, not n: the scan keeps four int64 tables of this size per thread
+    return levels, int(levels.max()) + 1
 
 
 def _compiled_counts(
@@ -570,27 +578,26 @@ def _compiled_counts(
     numba is missing or the data does not suit (the numpy engine then runs)."""
     kernels = _engine.kernels()
     g, n = b.shape
-    after = _raw32(a) if kernels is not None and 0 < g * n and n < 2**30 else None
+    usable = kernels is not None and 0 < g * n and n < 2**30
+    before = _before_levels(b, kernels) if usable else None
+    after = None if before is None else _raw32(a)  # after the levels: their sort's peak is apart
     if after is None:
         return None
     a_bits, a_float, exact = after
     if valid is not None and not a_float and (a_bits[valid] == 0xFFFFFFFF).any():
         return None  # a valid top key would tie with the NaN pixels' key
-    before = _before_levels(b, kernels)
-    if before is None:
-        return None
     levels, k = before
     check = valid is not None
     mask = valid if check else np.ones((1, 1), bool)
     keys = np.empty((g, n), np.uint64)
     kernels.joint_keys(a_bits, a_float, mask, check, keys)
-    del a_bits
+    del a_bits, after
     if g == 1 and n >= 1 << 20 and _engine.threads() > 1:  # one big row: sort halves, merge
         half = n // 2
         _engine.in_parts(lambda a, b: keys[0, a:b].sort(), [(0, half), (half, n)])
-        merged = np.empty_like(keys)
-        kernels.merge(keys[0, :half], keys[0, half:], merged[0])
-        keys = merged
+        # merged in place from a copy of the first half: the output never overtakes the
+        # second half's next key, so a buffer of half the row suffices
+        kernels.merge(keys[0, :half].copy(), keys[0, half:], keys[0])
     else:
         _engine.in_parts(lambda r0, r1, *_: keys[r0:r1].sort(axis=1), _engine.row_parts(g))
     use_exact = exact is not None
@@ -688,6 +695,7 @@ def _counts(b: np.ndarray, a: np.ndarray, maps: bool, engine: Engine) -> _Counts
             if v.dtype.kind == "f":
                 mask &= ~np.isnan(v)
         valid = None if mask.all() else mask
+        del mask
     if engine != "numpy":
         fast = _compiled_counts(b, a, valid, maps)
         if fast is not None:
@@ -933,33 +941,196 @@ def rank_preserving(
     return rank_diff(before, after, scope=scope, roles=roles).rank_preserving
 
 
-def _per_image_flips(
-    before: np.ndarray, after: np.ndarray, roles: str
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Discordant pairs and broken ties of each image, a chunk of images at a time, and
-    whether NaN pixels left no pair to compare in any image."""
+def image_chunks(
+    shape: tuple[int, ...], roles: str, elements: int | None = None
+) -> list[tuple[slice, ...]]:
+    """Indices that cut an array of `shape` into chunks of whole images (along the N axis) of
+    about `elements` values each, and at most a few million; one chunk, the whole array, when
+    `roles` has no N axis.
+
+    Examples
+    --------
+    >>> image_chunks((5, 2, 2), "NHW", elements=8)
+    [(slice(0, 2, None),), (slice(2, 4, None),), (slice(4, 5, None),)]
+    """
+    if "N" not in roles:
+        return [(slice(None),)]
     n_axis = roles.index("N")
-    count = np.shape(before)[n_axis]
-    per = max(1, _CHUNK // max(math.prod(np.shape(before)) // max(count, 1), 1))
-    flips, broken = [], []
-    pairs = nan_pixels = 0
-    for i0 in range(0, count, per):
-        chunk = slice(i0, min(i0 + per, count))
-        b = np.asarray(before)[(slice(None),) * n_axis + (chunk,)]
-        a = np.asarray(after)[(slice(None),) * n_axis + (chunk,)]
-        c = _counts(*_as_groups(b, a, "image", roles)[:2], False, "auto")
-        flips.append(c.discordant)
-        broken.append(c.ties_x - c.kept)
-        pairs += int((c.valid * (c.valid - 1) // 2).sum())
-        nan_pixels += c.nan_pixels
-    return np.concatenate(flips), np.concatenate(broken), pairs == 0 and nan_pixels > 0
+    count = shape[n_axis]
+    elements = _CHUNK if elements is None else min(elements, _CHUNK)
+    per = max(1, elements // max(math.prod(shape) // max(count, 1), 1))
+    lead = (slice(None),) * n_axis
+    return [(*lead, slice(i, min(i + per, count))) for i in range(0, max(count, 1), per)]
+
+
+_GROUP_FIELDS = ("valid", "discordant", "ties_x", "ties_y", "kept", "sxy", "sxx", "syy")
+
+
+class RankTally:
+    """A rank diff and a diagnosis of an array fed a chunk of whole images at a time, in order
+    (see :func:`image_chunks`), so that its normalization need never be held whole.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The whole array's shape.
+    roles : str
+        Its axis roles.
+    scope : str or tuple of int, optional
+        The scope of :meth:`diff`; with more than one chunk it may not span the N axis.
+        Without it, only :meth:`diagnosis` is made.
+
+    Examples
+    --------
+    >>> x = np.array([[[1, 10], [0, 10]], [[3, 4], [5, 6]]], np.uint8)
+    >>> y = x / np.linalg.norm(x, 2, axis=1, keepdims=True)
+    >>> tally = RankTally(x.shape, "NHW", "row")
+    >>> for chunk in image_chunks(x.shape, "NHW", elements=4):
+    ...     tally.add(x[chunk], y[chunk])
+    >>> tally.diff() == rank_diff(x, y, scope="row", roles="NHW")
+    True
+    >>> tally.diagnosis() == diagnose(x, y, roles="NHW")
+    True
+    """
+
+    def __init__(self, shape: tuple[int, ...], roles: str, scope: Scope | None = None) -> None:
+        self._shape, self._roles, self._scope = tuple(shape), roles, scope
+        self._layout = None if scope is None else _layout(self._shape, scope, roles)
+        self._counts: list[_Counts] = []
+        self._images: list[int] = []  # images in each chunk
+        self._fits = {s: scope_axes(s, roles) is not None for s in SCOPES}
+        # per scope: False once a chunk flips a pair, True once one compares a pair without
+        # flipping, None while every chunk so far had no pair to compare (NaN everywhere)
+        self._preserved: dict[str, bool | None] = dict.fromkeys(SCOPES)
+        self._flips: list[np.ndarray] = []
+        self._pairs = self._nan_pixels = 0
+        self._values: list[tuple[np.ndarray, np.ndarray]] = []  # for "all" across chunks
+
+    def add(self, before: np.ndarray, after: np.ndarray) -> None:
+        """Count the next chunk: `before` and its normalization `after`, whole images."""
+        b, a = np.asarray(before), np.asarray(after)
+        roles = self._roles
+        counts = None
+        if self._layout is not None:
+            n_axis = roles.index("N") if "N" in roles else None
+            if self._counts and (n_axis is None or n_axis in self._layout.axes):
+                raise ValueError(f"scope {self._scope!r} spans the images: add one chunk only")
+            counts = _counts(*_as_groups(b, a, self._scope, roles)[:2], False, "auto")
+            self._counts.append(counts)
+            self._images.append(1 if n_axis is None else b.shape[n_axis])
+        parts = image_chunks(b.shape, roles)
+        if self._fits["image"]:
+            if counts is not None and self._scope == "image":  # the counts are per image
+                flips = [_flips_of(counts)]
+            else:
+                flips = [_image_flips(b[p], a[p], roles) for p in parts]
+            for flipped, broken, pairs, nan_pixels in flips:
+                self._flips.append(flipped)
+                self._pairs += pairs
+                self._nan_pixels += nan_pixels
+                if flipped.any() or broken.any():
+                    self._preserved["image"] = self._preserved["all"] = False
+                elif pairs:
+                    self._preserved["image"] = _kept(self._preserved["image"], True)
+        for scope in ("all", "channel", "row", "column"):
+            for p in parts:
+                if not self._fits[scope] or self._preserved[scope] is False:
+                    break
+                bp, ap = b[p], a[p]
+                kept = rank_preserving(bp, ap, scope=scope, roles=roles)
+                self._preserved[scope] = _kept(self._preserved[scope], kept)
+                if scope == "all" and kept and bp.shape != self._shape:
+                    self._values.append(_value_pairs(bp, ap))
+
+    def diff(self) -> RankDiff:
+        """The rank diff within the scope, over every chunk added."""
+        layout = self._layout
+        if layout is None:
+            raise ValueError("a tally made without a scope has no rank diff")
+        counts = self._counts[0]
+        if len(self._counts) > 1:
+            kept = layout.order[: len(layout.kept_shape)]
+            pos = kept.index(self._roles.index("N"))
+
+            def joined(name: str) -> np.ndarray:
+                parts = []
+                for c, images in zip(self._counts, self._images, strict=True):
+                    shape = list(layout.kept_shape)
+                    shape[pos] = images
+                    parts.append(getattr(c, name).reshape(shape))
+                return np.concatenate(parts, axis=pos).ravel()
+
+            nan_pixels = sum(c.nan_pixels for c in self._counts)
+            counts = _Counts(**{f: joined(f) for f in _GROUP_FIELDS}, nan_pixels=nan_pixels)
+        return _diff(counts, layout, self._scope)
+
+    def diagnosis(self) -> Diagnosis:
+        """Where ranks are kept, over every chunk added (see :func:`diagnose`)."""
+        preserved = dict(self._preserved)
+        if preserved["all"] and self._values:
+            preserved["all"] = _nondecreasing(self._values)
+        if not self._fits["image"]:
+            return Diagnosis(preserved, None, None)
+        if preserved["image"] is None and not (self._pairs == 0 and self._nan_pixels > 0):
+            preserved["image"] = True  # images of one pixel: nothing to flip
+        per_image = np.concatenate(self._flips) if self._flips else np.zeros(0, np.int64)
+        worst = int(np.argmax(per_image)) if per_image.any() else None
+        return Diagnosis(preserved, int(np.count_nonzero(per_image)), worst)
+
+
+def _kept(so_far: bool | None, chunk: bool | None) -> bool | None:
+    """Whether ranks are kept over the chunks so far and one more: False once any chunk flips
+    a pair; None while no chunk had a pair to compare."""
+    if so_far is False or chunk is False:
+        return False
+    return True if so_far or chunk else None
+
+
+def _image_flips(
+    before: np.ndarray, after: np.ndarray, roles: str
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Discordant pairs and broken ties of each image; the pairs compared and the NaN pixels
+    left out, over all of them."""
+    return _flips_of(_counts(*_as_groups(before, after, "image", roles)[:2], False, "auto"))
+
+
+def _flips_of(c: _Counts) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Per-image flips of per-image counts, as :func:`_image_flips` gives them."""
+    pairs = int((c.valid * (c.valid - 1) // 2).sum())
+    return c.discordant, c.ties_x - c.kept, pairs, c.nan_pixels
+
+
+def _value_pairs(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of `before`, each with the `after` value of one of its pixels (a
+    chunk where `after` is a function of `before`); NaN pixels in either left out."""
+    b, a = np.ravel(before), np.ravel(after)
+    b = b.view(np.uint8) if b.dtype.kind == "b" else b
+    nan = np.zeros(b.shape, bool)
+    for v in (b, a):
+        if v.dtype.kind == "f":
+            nan |= np.isnan(v)
+    if nan.any():
+        b, a = b[~nan], a[~nan]
+    values, first = np.unique(b, return_index=True)
+    return values, a[first]
+
+
+def _nondecreasing(pairs: list[tuple[np.ndarray, np.ndarray]]) -> bool:
+    """Whether the (before, after) value pairs of all chunks make one non-decreasing function."""
+    b = np.concatenate([p[0] for p in pairs])
+    a = np.concatenate([p[1] for p in pairs])
+    order = np.lexsort((a, b))
+    b, a = b[order], a[order]
+    same = b[1:] == b[:-1]
+    return bool((a[1:] >= a[:-1]).all() and (a[1:][same] == a[:-1][same]).all())
 
 
 def diagnose(before: np.ndarray, after: np.ndarray, *, roles: str) -> Diagnosis:
     """Check every standard scope that fits the array: where are ranks kept?
 
     For a batch (an N axis) it also counts the images with at least one flipped pair and
-    names the worst one (the most discordant pairs).
+    names the worst one (the most discordant pairs). A batch is checked a chunk of images at
+    a time (see :class:`RankTally`).
 
     Examples
     --------
@@ -971,20 +1142,6 @@ def diagnose(before: np.ndarray, after: np.ndarray, *, roles: str) -> Diagnosis:
     >>> d.images_with_inversions, d.worst_image
     (1, 0)
     """
-    before, after = canonical(before), canonical(after)
-    preserved: dict[str, bool | None] = {}
-    per_image = None
-    for scope in SCOPES:
-        if scope_axes(scope, roles) is None:
-            preserved[scope] = None
-            continue
-        if scope == "image":
-            per_image, broken, undecided = _per_image_flips(before, after, roles)
-            kept = bool((per_image == 0).all() and (broken == 0).all())
-            preserved[scope] = None if undecided else kept
-        else:
-            preserved[scope] = rank_preserving(before, after, scope=scope, roles=roles)
-    if per_image is None:
-        return Diagnosis(preserved, None, None)
-    worst = int(np.argmax(per_image)) if per_image.any() else None
-    return Diagnosis(preserved, int(np.count_nonzero(per_image)), worst)
+    tally = RankTally(np.shape(before), roles)
+    tally.add(canonical(before), canonical(after))
+    return tally.diagnosis()

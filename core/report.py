@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from core.display import display_levels, scale_to_levels, symmetric_levels
-from core.histogram import Histogram, histogram
+from core.histogram import Histogram, finite_range, histogram
 from core.loading import Loaded
 from core.normalize import METHODS, Normalization, count_nonfinite_groups
-from core.ranks import RankDiff, diagnose, rank_compare, rank_diff
+from core.ranks import RankDiff, RankTally, diagnose, image_chunks, rank_compare
 from core.roles import as_displayed, scope_axes
 
 __all__ = [
@@ -31,10 +31,14 @@ __all__ = [
     "build_comparison",
     "build_report",
     "default_export_name",
+    "needs_whole_array",
+    "tally_ranks",
     "verdict_line",
     "write_atomically",
     "write_normalized",
 ]
+
+_CHUNK_FLOOR = 1 << 16  # values: smaller chunks of images cost more time than they save
 
 #: What :func:`write_normalized` writes: exact arrays (.npy, TIFF) or a 16-bit PNG view.
 NORMALIZED_SUFFIXES = (".npy", ".tif", ".tiff", ".png")
@@ -45,33 +49,121 @@ def _num(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _mean(values: np.ndarray) -> float | None:
-    """The mean of the finite `values` in float64 (None for none); where their sum overflows
-    (values near float64's maximum), the sum of each value's share ``value / count``."""
-    if not values.size:
-        return None
-    with np.errstate(over="ignore"):
-        mean = values.mean(dtype=np.float64)
-    if np.isinf(mean):
-        mean = (values / values.size).sum(dtype=np.float64)
-    return _num(mean)
+def needs_whole_array(normalization: Normalization, roles: str) -> bool:
+    """True when one image's result depends on the other images of the batch (or there is
+    no batch)."""
+    if "N" not in roles:
+        return True
+    if not METHODS[normalization.method].uses_axis:
+        return False
+    axis = normalization.resolved_axis(len(roles))
+    return axis is None or roles.index("N") in axis
 
 
-def _pick(
-    loaded: Loaded, y: np.ndarray, index: int | None, *, keep_axis: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """The array and its normalization `y`, narrowed to image `index` of a batch (checked).
-
-    `keep_axis` keeps the N axis (of length 1), so the roles still apply.
-    """
+def _pick(loaded: Loaded, index: int | None) -> np.ndarray:
+    """The array narrowed to image `index` of a batch (checked; the N axis kept, of length
+    1, so the roles still apply), or the whole array."""
     if index is None or "N" not in loaded.roles:
-        return loaded.array, y
+        return loaded.array
     n = loaded.roles.index("N")
     size = loaded.array.shape[n]
     if not 0 <= index < size:
         raise IndexError(f"image index {index} is out of range: the batch has {size} images")
-    which = [index] if keep_axis else index
-    return np.take(loaded.array, which, axis=n), np.take(y, which, axis=n)
+    return np.take(loaded.array, [index], axis=n)
+
+
+def _pick_normalized(
+    loaded: Loaded, normalization: Normalization, index: int | None, *, keep_axis: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The array narrowed by :func:`_pick` and its normalization as the call on the whole
+    array gives it; only image `index` is normalized when the images are independent."""
+    x = _pick(loaded, index)
+    roles = loaded.roles
+    if x is loaded.array or not needs_whole_array(normalization, roles):
+        y = normalization.apply(x, roles=roles)
+    else:
+        y = np.take(normalization.apply(loaded.array, roles=roles), [index], axis=roles.index("N"))
+    if keep_axis or x is loaded.array:
+        return x, y
+    return np.take(x, 0, axis=roles.index("N")), np.take(y, 0, axis=roles.index("N"))
+
+
+class _OutputSummary:
+    """The finite minimum, maximum and mean of a normalized array, fed a chunk at a time."""
+
+    _SCALE = 2.0**-64  # the sum of values near float64's maximum overflows; scaled, it fits
+
+    def __init__(self) -> None:
+        self.dtype = np.dtype(np.float64)
+        self.size = self.count = 0
+        self.lo, self.hi, self.total, self.scaled = math.inf, -math.inf, 0.0, 0.0
+
+    def add(self, y: np.ndarray) -> None:
+        self.dtype, self.size = y.dtype, self.size + y.size
+        count = finite_range(y)[2] if y.dtype.kind == "f" else y.size
+        finite = y if count == y.size else y[np.isfinite(y)]  # a copy only with NaN or inf
+        if count:
+            self.lo, self.hi = min(self.lo, finite.min()), max(self.hi, finite.max())
+            with np.errstate(over="ignore"):
+                total = float(finite.sum(dtype=np.float64))
+            if math.isfinite(total):
+                self.scaled += total * self._SCALE
+            else:  # this chunk's own sum overflows: sum it scaled (a copy, only here)
+                self.scaled += float((finite * self._SCALE).sum(dtype=np.float64))
+            self.total += total
+            self.count += count
+
+    def mean(self) -> float | None:
+        """The mean of the finite values, also where their sum overflows float64."""
+        if not self.count:
+            return None
+        if math.isfinite(self.total):
+            return _num(self.total / self.count)
+        return _num(self.scaled / self.count / self._SCALE)
+
+    def as_dict(self) -> dict[str, Any]:
+        some = self.count > 0
+        return {
+            "dtype": self.dtype.name,
+            "min": _num(self.lo) if some else None,
+            "max": _num(self.hi) if some else None,
+            "mean": self.mean(),
+            "nonfinite": self.size - self.count,
+        }
+
+
+def tally_ranks(
+    x: np.ndarray,
+    roles: str,
+    normalization: Normalization,
+    scope: str | None = None,
+    *,
+    normalized: np.ndarray | None = None,
+    each: Callable[[np.ndarray], object] | None = None,
+) -> RankTally:
+    """The :class:`~core.ranks.RankTally` of `x` and its normalization, within `scope` (None:
+    the diagnosis only), made a chunk of images at a time where the scope allows.
+
+    Each chunk of images is normalized on its own, unless `normalized` (the normalization of
+    the whole `x`) is given; so pass it when the images depend on each other (see
+    :func:`needs_whole_array`). `each` is called with the normalization of every chunk.
+    """
+    axes = None if scope is None else scope_axes(scope, roles)
+    n_axis = roles.index("N") if "N" in roles else None
+    tally = RankTally(x.shape, roles, scope)
+    chunks = [(slice(None),)]
+    if n_axis is not None and (axes is None or n_axis not in axes):
+        # chunks of an eighth of the batch at most, so their temporaries stay a fraction of it
+        chunks = image_chunks(x.shape, roles, max(_CHUNK_FLOOR, x.size // 8))
+    for chunk in chunks:
+        part = (
+            normalization.apply(x[chunk], roles=roles) if normalized is None else normalized[chunk]
+        )
+        tally.add(x[chunk], part)
+        if each is not None:
+            each(part)
+        del part
+    return tally
 
 
 def default_scope(roles: str) -> str:
@@ -114,13 +206,18 @@ def build_report(
     True
     """
     roles = loaded.roles
-    x, y = _pick(loaded, normalization.apply(loaded.array, roles=roles), index, keep_axis=True)
     scope = scope or default_scope(roles)
-    if scope_axes(scope, roles) is None:
+    axes = scope_axes(scope, roles)
+    if axes is None:
         raise ValueError(f"scope {scope!r} does not fit an array with roles {roles!r}")
-    diff = rank_diff(x, y, scope=scope, roles=roles)
-    diag = diagnose(x, y, roles=roles)
-    finite = y[np.isfinite(y)] if y.dtype.kind == "f" else y
+    if needs_whole_array(normalization, roles):
+        x, y = _pick_normalized(loaded, normalization, index, keep_axis=True)
+    else:  # each chunk of images normalized on its own: never the whole output at once
+        x, y = _pick(loaded, index), None
+    output = _OutputSummary()
+    tally = tally_ranks(x, roles, normalization, scope, normalized=y, each=output.add)
+    del y
+    diff, diag = tally.diff(), tally.diagnosis()
     axis = normalization.resolved_axis(x.ndim)
     uses_axis = METHODS[normalization.method].uses_axis
     bad_groups = count_nonfinite_groups(loaded.array, axis=axis if uses_axis else None)
@@ -141,13 +238,7 @@ def build_report(
             "description": normalization.describe(loaded.array.shape, roles),
             "code": normalization.code(roles),
         },
-        "output": {
-            "dtype": y.dtype.name,
-            "min": _num(finite.min()) if finite.size else None,
-            "max": _num(finite.max()) if finite.size else None,
-            "mean": _mean(finite),
-            "nonfinite": int(y.size - finite.size),
-        },
+        "output": output.as_dict(),
         "ranks": _ranks_dict(diff),
         "preserved_within": dict(diag.preserved),
         "batch": None
@@ -198,6 +289,7 @@ def within(diff: RankDiff) -> str:
     Examples
     --------
     >>> x = np.array([[1, 2], [3, 4]])
+    >>> from core.ranks import rank_diff
     >>> within(rank_diff(x, x, scope="column", roles="HW"))
     'each column'
     """
@@ -267,8 +359,7 @@ def build_comparison(
     roles = loaded.roles
     if index is None and "N" in roles:
         index = 0
-    y = normalization.apply(loaded.array, roles=roles)
-    before, after = _pick(loaded, y, index, keep_axis=False)
+    before, after = _pick_normalized(loaded, normalization, index, keep_axis=False)
     image_roles = roles.replace("N", "")
     before, _ = as_displayed(before, image_roles)
     after, image_roles = as_displayed(after, image_roles)
@@ -285,6 +376,9 @@ def build_comparison(
         where += f", channel {channel}"
     elif shift.ndim == 3:
         shift = shift.mean(axis=-1, dtype=np.float32)
+    # a compact copy: the maps' buffer (partners beside each shift) and their sorted keys go
+    shift = np.array(shift, dtype=np.float32)
+    del maps
     what = normalization.preset or normalization.method
     caption = (
         f"{where} · {what} · {normalization.describe(loaded.array.shape, roles)}",

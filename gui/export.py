@@ -60,13 +60,23 @@ def panel_rgb(comp: Comparison, which: int) -> np.ndarray:
     """The (H, W, 3) uint8 pixels of panel `which` (0 original, 1 normalized, 2 rank) at 1:1."""
     if which == 2:
         lut = colormap(DIVERGING).getLookupTable(nPts=256)
-        return lut[to_uint8(comp.displacement, comp.shift_levels)][..., :3]
+        return lut[_gray(comp.displacement, comp.shift_levels)][..., :3]
     image = comp.original if which == 0 else comp.normalized
     levels = comp.original_levels if which == 0 else comp.normalized_levels
-    gray = to_uint8(image, levels)
+    gray = _gray(image, levels)
     if gray.ndim == 3:
         return gray[..., :3] if gray.shape[-1] >= 3 else np.repeat(gray[..., :1], 3, axis=-1)
     return np.repeat(gray[..., None], 3, axis=-1)
+
+
+def _gray(image: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
+    """:func:`core.display.to_uint8` a band of rows at a time: its float64 temporaries stay
+    a few MiB, whatever the image's size."""
+    out = np.empty(image.shape, np.uint8)
+    rows = max(1, (1 << 19) // max(image[0].size, 1))
+    for r in range(0, image.shape[0], rows):
+        out[r : r + rows] = to_uint8(image[r : r + rows], levels)
+    return out
 
 
 def _qimage(rgb: np.ndarray) -> QImage:

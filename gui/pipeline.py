@@ -18,8 +18,9 @@ import numpy as np
 from core._engine import limit_threads
 from core.display import display_levels, symmetric_levels
 from core.histogram import Histogram, JointHistogram, histogram, joint_histogram
-from core.normalize import METHODS, Normalization
+from core.normalize import Normalization
 from core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
+from core.report import needs_whole_array, tally_ranks
 from core.roles import as_displayed
 from gui.panels import DIVERGING, PARTNERS, Picture, format_level, make_picture
 
@@ -191,16 +192,6 @@ class FullResultCache:
             return self._value
 
 
-def needs_whole_array(normalization: Normalization, roles: str) -> bool:
-    """True when one image's result depends on the other images of the batch."""
-    if "N" not in roles:
-        return True
-    if not METHODS[normalization.method].uses_axis:
-        return False
-    axis = normalization.resolved_axis(len(roles))
-    return axis is None or roles.index("N") in axis
-
-
 def image_of(array: np.ndarray, roles: str, index: int) -> np.ndarray:
     """Image `index` of a batch (the array itself when there is no batch axis)."""
     return np.take(array, index, axis=roles.index("N")) if "N" in roles else array
@@ -280,8 +271,11 @@ def batch_job(
     array: np.ndarray, roles: str, normalization: Normalization, cache: FullResultCache
 ) -> Iterator[BatchStats]:
     """Diagnose the whole batch (only meaningful when `roles` has an N axis), on one thread:
-    the other core stays with the image on show."""
+    the other core stays with the image on show. Images normalized on their own are
+    normalized a chunk at a time, never the whole batch at once."""
     with limit_threads(1):
-        after = cache.get(array, roles, normalization)
-        diagnosis = diagnose(array, after, roles=roles)
+        whole = None
+        if needs_whole_array(normalization, roles):
+            whole = cache.get(array, roles, normalization)
+        diagnosis = tally_ranks(array, roles, normalization, normalized=whole).diagnosis()
     yield BatchStats(diagnosis, array.shape[roles.index("N")])
