@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 # numba compiles core's kernels once, into core/__pycache__, and again when core changes
 KERNELS := $(VENV)/.kernels-ready
 $(KERNELS): $(STAMP) $(wildcard core/*.py)
-	$(BIN)/python -m core._engine
+	$(BIN)/python -m normscope.core.warmup
 	touch $@
 
 ## run: set up, then open the inspector on the bundled digit batch (ARGS=path to open a file)
@@ -33,9 +33,9 @@ test: $(KERNELS)
 bench: $(KERNELS)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench
 
-## samples: rewrite resources/ from resources/make_samples.py
+## samples: rewrite resources/ from tools/make_samples.py
 samples: $(STAMP)
-	$(BIN)/python resources/make_samples.py
+	$(BIN)/python tools/make_samples.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -52,9 +52,9 @@ def _parse_order(text: str) -> float:
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
-    from core.loading import DEFAULT_MAX_PIXELS
-    from core.normalize import METHODS, PRESETS
-    from core.roles import SCOPES
+    from normscope.core.loading import DEFAULT_MAX_PIXELS
+    from normscope.core.normalize import METHODS, PRESETS
+    from normscope.core.roles import SCOPES
 
     p.add_argument("path", help="an image, .npy, .npz, MNIST IDX file, folder, or sample:NAME")
     which = p.add_mutually_exclusive_group()
@@ -122,7 +122,7 @@ def _window_parser() -> argparse.ArgumentParser:
 
 
 def _normalization(args: argparse.Namespace, roles: str):
-    from core.normalize import Normalization, from_preset
+    from normscope.core.normalize import Normalization, from_preset
 
     if args.preset:
         if args.axis != "default":
@@ -145,7 +145,7 @@ def _ensure_gui_app():
 
 
 def _run(args: argparse.Namespace) -> int:
-    from core.loading import load
+    from normscope.core.loading import load
 
     _progress(f"opening {args.path}")
     loaded = load(args.path, key=args.key, roles=args.roles, max_pixels=args.max_pixels)
@@ -153,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.index is not None and "N" not in loaded.roles:
         raise UsageError("--index needs a batch (an array with an N axis)")
     if args.command == "report":
-        from core.report import build_report
+        from normscope.core.report import build_report
 
         _progress("normalizing and diffing ranks")
         report = build_report(loaded, normalization, scope=args.scope, index=args.index)
@@ -167,10 +167,10 @@ def _run(args: argparse.Namespace) -> int:
     if from_file and out.exists() and out.resolve() == Path(loaded.source).resolve():
         raise UsageError(f"{out.name}: refusing to overwrite the input file")
     if args.command == "normalize":
-        from core.report import NORMALIZED_SUFFIXES as allowed
+        from normscope.core.report import NORMALIZED_SUFFIXES as allowed
     else:
         _ensure_gui_app()
-        from gui.export import IMAGE_FORMATS as allowed
+        from normscope.gui.export import IMAGE_FORMATS as allowed
     if out.suffix.lower() not in allowed:
         raise UsageError(f"{out.name}: {args.command} writes {', '.join(allowed)} files")
     if not out.parent.exists():
@@ -182,12 +182,12 @@ def _run(args: argparse.Namespace) -> int:
             import numpy as np
 
             y = np.take(y, args.index, axis=loaded.roles.index("N"))
-        from core.report import write_normalized
+        from normscope.core.report import write_normalized
 
         write_normalized(y, out)
         return 0
-    from core.report import build_comparison
-    from gui.export import render_comparison, save_image
+    from normscope.core.report import build_comparison
+    from normscope.gui.export import render_comparison, save_image
 
     _progress("building the comparison")
     comp = build_comparison(loaded, normalization, index=args.index, scope=args.scope)
@@ -238,7 +238,7 @@ def _coefficient(value: float | None) -> str:
 def _axes(norm: dict, roles: str) -> str:
     """``, axis 1 (H)``, ``, axes 1, 2 (H, W)``, ``, the whole array``, or nothing for a
     method without an axis."""
-    from core.normalize import METHODS
+    from normscope.core.normalize import METHODS
 
     axis = norm["axis"]
     if not METHODS[norm["method"]].uses_axis:
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             build_parser().print_usage(sys.stderr)
             print(f"normscope: error: unrecognized arguments: {' '.join(rest)}", file=sys.stderr)
             return EXIT_USAGE
-        from gui.app import run_window
+        from normscope.gui.app import run_window
 
         return run_window(args.path, key=args.key, index=args.index)
     parser = build_parser()
@@ -266,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    from core.loading import LoadError
-    from core.normalize import NormalizationError
+    from normscope.core.loading import LoadError
+    from normscope.core.normalize import NormalizationError
 
     try:
         return _run(args)

@@ -25,14 +25,14 @@ import numpy as np
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
-from core._engine import warm_up
-from core.loading import Loaded
-from gui.panels import ImagePanel, Picture, PictureItem
-from gui.pipeline import Frame, FrameStats, FrameVerdict
-from gui.settings import Settings
-from gui.window import MainWindow
-from gui.worker import LatestOnly
-from resources.make_samples import make_digits, make_photo
+from normscope.core.loading import Loaded
+from normscope.core.warmup import warm_up
+from normscope.gui.panels import ImagePanel, Picture, PictureItem
+from normscope.gui.pipeline import Frame, FrameStats, FrameVerdict
+from normscope.gui.settings import Settings
+from normscope.gui.window import MainWindow
+from normscope.gui.worker import LatestOnly
+from tools.make_samples import make_digits, make_photo
 
 TOGGLES = 9
 

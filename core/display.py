@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.histogram import finite_range
+from normscope.core.histogram import finite_range
 
 __all__ = ["display_levels", "symmetric_levels", "to_uint8", "zoom_factor"]
 

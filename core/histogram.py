@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import _engine
+from normscope.core import engine as _engine
 
 __all__ = ["Histogram", "JointHistogram", "finite_range", "histogram", "joint_histogram"]
 

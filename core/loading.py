@@ -18,11 +18,12 @@ import struct
 import warnings
 import zipfile
 from dataclasses import dataclass
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import numpy as np
 
-from core.roles import check_roles, infer_roles
+from normscope.core.roles import check_roles, infer_roles
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -34,12 +35,8 @@ __all__ = [
     "load",
 ]
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-SAMPLES: dict[str, Path] = {
-    "digits": RESOURCES / "digits.npy",
-    "photo": RESOURCES / "photo.png",
-    "gray16": RESOURCES / "gray16.png",
-}
+#: The bundled samples (``sample:NAME``): files of the ``normscope.resources`` package.
+SAMPLES: dict[str, str] = {"digits": "digits.npy", "photo": "photo.png", "gray16": "gray16.png"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
 ARRAY_SUFFIXES = (".npy", ".npz")
 IDX_SUFFIXES = (".idx", "-ubyte", ".idx1", ".idx3")
@@ -319,14 +316,15 @@ def load(
     >>> load("no/such/file.png")
     Traceback (most recent call last):
     ...
-    core.loading.LoadError: file.png: no such file or folder (no/such/file.png)
+    normscope.core.loading.LoadError: file.png: no such file or folder (no/such/file.png)
     """
     text = os.fspath(source)
     if isinstance(text, str) and text.startswith("sample:"):
         name = text[len("sample:") :]
         if name not in SAMPLES:
             raise LoadError(text, f"no such sample; the samples are {', '.join(SAMPLES)}")
-        inner = load(SAMPLES[name], roles=roles, max_pixels=max_pixels, drop_alpha=drop_alpha)
+        with as_file(files("normscope.resources") / SAMPLES[name]) as file:
+            inner = load(file, roles=roles, max_pixels=max_pixels, drop_alpha=drop_alpha)
         return Loaded(inner.array, inner.roles, text, name)
     path = Path(text)
     keys: tuple[str, ...] = ()

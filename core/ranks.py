@@ -36,8 +36,8 @@ from typing import Literal
 
 import numpy as np
 
-from core import _engine
-from core.roles import SCOPES, Scope, infer_roles, scope_axes
+from normscope.core import engine as _engine
+from normscope.core.roles import SCOPES, Scope, infer_roles, scope_axes
 
 __all__ = [
     "Diagnosis",

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from core.display import display_levels, symmetric_levels
-from core.histogram import Histogram, histogram
-from core.loading import Loaded
-from core.normalize import METHODS, Normalization, count_nonfinite_groups
-from core.ranks import RankDiff, diagnose, rank_compare, rank_diff
-from core.roles import as_displayed, scope_axes
+from normscope.core.display import display_levels, symmetric_levels
+from normscope.core.histogram import Histogram, histogram
+from normscope.core.loading import Loaded
+from normscope.core.normalize import METHODS, Normalization, count_nonfinite_groups
+from normscope.core.ranks import RankDiff, diagnose, rank_compare, rank_diff
+from normscope.core.roles import as_displayed, scope_axes
 
 __all__ = [
     "NORMALIZED_SUFFIXES",

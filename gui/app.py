@@ -53,8 +53,8 @@ def run_window(
         return 1
     from PySide6.QtWidgets import QApplication
 
-    from core._engine import warm_up
-    from gui.window import APP_NAME, MainWindow
+    from normscope.core.warmup import warm_up
+    from normscope.gui.window import APP_NAME, MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)

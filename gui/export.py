@@ -16,10 +16,10 @@ import numpy as np
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
-from core.display import to_uint8, zoom_factor
-from core.histogram import Histogram
-from core.report import Comparison, write_atomically
-from gui.panels import DIVERGING, colormap, format_level
+from normscope.core.display import to_uint8, zoom_factor
+from normscope.core.histogram import Histogram
+from normscope.core.report import Comparison, write_atomically
+from normscope.gui.panels import DIVERGING, colormap, format_level
 
 MARGIN = 16
 TITLE_H = 26

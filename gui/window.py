@@ -7,6 +7,7 @@ import html
 import json
 import os
 from dataclasses import replace
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.loading import OPEN_FILTER, SAMPLES, LoadError, load
-from core.report import (
+from normscope.core.loading import OPEN_FILTER, SAMPLES, LoadError, load
+from normscope.core.report import (
     build_comparison,
     build_report,
     coefficient_text,
@@ -47,11 +48,11 @@ from core.report import (
     write_atomically,
     write_normalized,
 )
-from gui.controls import ControlPanel
-from gui.export import render_comparison, save_image
-from gui.model import InspectorModel
-from gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
-from gui.pipeline import (
+from normscope.gui.controls import ControlPanel
+from normscope.gui.export import render_comparison, save_image
+from normscope.gui.model import InspectorModel
+from normscope.gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
+from normscope.gui.pipeline import (
     BatchStats,
     Frame,
     FrameHistograms,
@@ -66,13 +67,12 @@ from gui.pipeline import (
     rank_picture,
     stats_job,
 )
-from gui.settings import Settings
-from gui.worker import LatestOnly
+from normscope.gui.settings import Settings
+from normscope.gui.worker import LatestOnly
 
 APP_NAME = "NormScope"
 BATCH_DELAY_MS = 300
 DRAW_MS = 15  # results arriving within this many ms are drawn in one go
-ICON = Path(__file__).resolve().parent.parent / "resources" / "normscope.svg"
 STALE_AFTER_MS = 250  # counts slower than this fade the rank map until they come
 STALE_OPACITY = 0.35
 
@@ -179,7 +179,8 @@ class MainWindow(QMainWindow):
 
         self._make_menus()
         self.setAcceptDrops(True)
-        self.setWindowIcon(QIcon(str(ICON)))
+        with as_file(files("normscope.resources") / "normscope.svg") as icon:
+            self.setWindowIcon(QIcon(str(icon)))
         self._wire()
         self._restore_settings()
         self._update_title()

@@ -6,22 +6,20 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import tifffile
 
-from core.display import to_uint8
-from core.histogram import histogram
-from core.loading import load
-from core.normalize import Normalization, from_preset
-from core.ranks import diagnose, rank_compare, rank_diff
-from core.report import build_comparison, build_report, default_export_name
-from main import main
+from normscope.core.display import to_uint8
+from normscope.core.histogram import histogram
+from normscope.core.loading import load
+from normscope.core.normalize import Normalization, from_preset
+from normscope.core.ranks import diagnose, rank_compare, rank_diff
+from normscope.core.report import build_comparison, build_report, default_export_name
+from normscope.main import main
 
-ROOT = Path(__file__).resolve().parent.parent
 DIGITS = load("sample:digits")
 
 
@@ -196,7 +194,7 @@ def test_export_writes_the_three_panels(capsys, tmp_path) -> None:
     code, _, err = run(capsys, *args, "-o", str(out))
     assert code == 0, err
     picture = iio.imread(out)
-    from gui.export import comparison_layout, panel_rgb
+    from normscope.gui.export import comparison_layout, panel_rgb
 
     comp = build_comparison(DIGITS, Normalization(method="keras", axis=1), index=2)
     lay = comparison_layout(comp)
@@ -267,8 +265,18 @@ def test_export_without_any_display(tmp_path) -> None:
         if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
     }
     out = tmp_path / "headless.png"
-    cmd = [sys.executable, "main.py", "export", "sample:digits", "--axis", "1", "-o", str(out)]
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    cmd = [
+        sys.executable,
+        "-m",
+        "normscope",
+        "export",
+        "sample:digits",
+        "--axis",
+        "1",
+        "-o",
+        str(out),
+    ]
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert iio.imread(out).shape[0] > 400
 
@@ -279,8 +287,8 @@ def test_window_without_display_says_so(tmp_path) -> None:
         for k, v in os.environ.items()
         if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
     }
-    cmd = [sys.executable, "main.py", "sample:digits"]
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    cmd = [sys.executable, "-m", "normscope", "sample:digits"]
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "no display found" in result.stderr
     assert "QT_QPA_PLATFORM=offscreen" in result.stderr

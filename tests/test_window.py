@@ -12,15 +12,15 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
 from qimages import pixels, rendered_by_pyqtgraph
 
-from core.display import display_levels
-from core.histogram import JointHistogram, histogram, joint_histogram
-from core.loading import load
-from core.normalize import Normalization, from_preset
-from core.ranks import diagnose, rank_compare, rank_diff, rank_maps
-from gui import pipeline
-from gui.panels import colormap, format_level, make_picture
-from gui.settings import Settings
-from gui.window import STALE_OPACITY, MainWindow
+from normscope.core.display import display_levels
+from normscope.core.histogram import JointHistogram, histogram, joint_histogram
+from normscope.core.loading import load
+from normscope.core.normalize import Normalization, from_preset
+from normscope.core.ranks import diagnose, rank_compare, rank_diff, rank_maps
+from normscope.gui import pipeline
+from normscope.gui.panels import colormap, format_level, make_picture
+from normscope.gui.settings import Settings
+from normscope.gui.window import STALE_OPACITY, MainWindow
 
 DIGITS = load("sample:digits").array
 
@@ -340,8 +340,8 @@ def test_export_actions_write_what_core_computes(qtbot, window: MainWindow, monk
     import imageio.v3 as iio
     from PySide6.QtWidgets import QMessageBox
 
-    from core.report import build_comparison, build_report
-    from gui.export import comparison_layout
+    from normscope.core.report import build_comparison, build_report
+    from normscope.gui.export import comparison_layout
 
     window.model.set_options(axis=(1,))
     window.model.set_index(4)
@@ -383,8 +383,8 @@ def test_export_actions_write_what_core_computes(qtbot, window: MainWindow, monk
 
 
 def test_the_exported_comparison_shows_what_the_window_shows(qtbot, window: MainWindow) -> None:
-    from core.report import build_comparison
-    from gui.export import render_comparison
+    from normscope.core.report import build_comparison
+    from normscope.gui.export import render_comparison
 
     assert window.open_source("sample:photo")
     window.controls.channel.setCurrentIndex(window.controls.channel.findData(1))

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from gui.worker import BACKGROUND_NICE, LatestOnly
+from normscope.gui.worker import BACKGROUND_NICE, LatestOnly
 
 
 def test_only_the_running_and_the_newest_jobs_run(qtbot) -> None:
