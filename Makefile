@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench samples clean
+.PHONY: run test wheel bench samples clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,11 +23,26 @@ $(KERNELS): $(STAMP) $(wildcard core/*.py)
 run: $(KERNELS)
 	$(BIN)/normscope $(ARGS)
 
-## test: set up, then ruff and the whole test suite, headless
-test: $(KERNELS)
+## test: set up, then ruff, the layer contracts, the wheel and the whole test suite, headless
+test: $(KERNELS) wheel
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+## wheel: build the wheel, check it holds one top-level package, install it in a throwaway
+## venv and run it from outside the repository
+wheel: $(STAMP)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	echo "building and installing the wheel in $$tmp"; \
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir "$$tmp" . ; \
+	$(BIN)/check-wheel-contents "$$tmp"/normscope-*.whl; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet "$$tmp"/normscope-*.whl; \
+	cd "$$tmp" && ./venv/bin/normscope report sample:digits --json > report.json; \
+	./venv/bin/python -c "import json, sys; r = json.load(open('report.json')); \
+	sys.exit(r['input']['shape'] != [64, 28, 28])"; \
+	echo "the installed wheel runs: normscope report sample:digits --json"
 
 ## bench: the speed benchmarks (ratios against baselines measured in the same run)
 bench: $(KERNELS)
