@@ -28,7 +28,9 @@ test: $(KERNELS) wheel
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+	NORMSCOPE_BLOCK_QT=1 $(BIN)/python -m pytest -p no:pytest-qt \
+		-W "ignore:Unknown config option:pytest.PytestConfigWarning" tests/core
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest --ignore=tests/core
 
 ## wheel: build the wheel, check it holds one top-level package, install it in a throwaway
 ## venv and run it from outside the repository

@@ -8,7 +8,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-_SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "make_samples.py"
+_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "make_samples.py"
 _spec = importlib.util.spec_from_file_location("make_samples", _SCRIPT)
 assert _spec is not None and _spec.loader is not None
 ms = importlib.util.module_from_spec(_spec)
