@@ -25,20 +25,12 @@ class UsageError(Exception):
 
 
 def _parse_axis(text: str) -> int | tuple[int, ...] | str | None:
-    t = text.strip().lower()
-    if t == "none":
-        return None
-    if t == "default":
-        return "default"
+    from normscope.core.wording import parse_axis
+
     try:
-        parts = tuple(int(p) for p in t.split(",") if p.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--axis takes 1, 1,2, -1, none or default, not {text!r}"
-        ) from None
-    if not parts:
-        raise argparse.ArgumentTypeError("--axis needs at least one axis, or none")
-    return parts[0] if len(parts) == 1 else parts
+        return parse_axis(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--axis: {exc}") from None
 
 
 def _parse_order(text: str) -> float:
@@ -196,12 +188,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _print_report(r: dict) -> None:
+    from normscope.core.wording import coefficient_text
+
     inp, norm, out, ranks = r["input"], r["normalization"], r["output"], r["ranks"]
     p = ranks["pairs"]
     share = p["discordant"] / p["total"] if p["total"] else 0.0
     kept = [s for s, ok in r["preserved_within"].items() if ok]
     lost = [s for s, ok in r["preserved_within"].items() if ok is False]
-    rho, tau = (_coefficient(ranks[k]["mean"]) for k in ("spearman", "kendall_tau_b"))
+    rho, tau = (coefficient_text(ranks[k]["mean"]) for k in ("spearman", "kendall_tau_b"))
     lines = [
         f"{inp['path']}: {' x '.join(map(str, inp['shape']))} {inp['dtype']} ({inp['roles']})",
         f"normalization: {norm['preset'] or norm['method']}{_axes(norm, inp['roles'])}",
@@ -213,7 +207,7 @@ def _print_report(r: dict) -> None:
         f"with inversions; {share:.2%} of {p['total']:,} pairs inverted",
         f"  concordant {p['concordant']:,}, discordant {p['discordant']:,}, ties broken "
         f"{p['ties_broken']:,}, created {p['ties_created']:,}, kept {p['ties_kept']:,}",
-        f"  Spearman rho {rho}, Kendall tau-b {tau}",
+        f"  Spearman ρ {rho}, Kendall τ-b {tau}",
         f"rank preserving: {ranks['rank_preserving']}, "
         f"strictly: {ranks['strictly_rank_preserving']}",
     ]
@@ -231,22 +225,15 @@ def _print_report(r: dict) -> None:
     print("\n".join(lines))
 
 
-def _coefficient(value: float | None) -> str:
-    return "undefined (constant)" if value is None else f"{value:.6f}"
-
-
 def _axes(norm: dict, roles: str) -> str:
     """``, axis 1 (H)``, ``, axes 1, 2 (H, W)``, ``, the whole array``, or nothing for a
     method without an axis."""
     from normscope.core.normalize import METHODS
+    from normscope.core.wording import axis_words
 
-    axis = norm["axis"]
     if not METHODS[norm["method"]].uses_axis:
         return ""
-    if axis is None:
-        return ", the whole array"
-    numbers, letters = ", ".join(map(str, axis)), ", ".join(roles[a] for a in axis)
-    return f", {'axis' if len(axis) == 1 else 'axes'} {numbers} ({letters})"
+    return ", " + axis_words(None if norm["axis"] is None else tuple(norm["axis"]), roles)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -142,8 +142,7 @@ def render_comparison(comp: Comparison) -> QImage:
             "Rank change: red, the pixel rose in rank; blue, it fell; pale grey, unchanged. "
             "Histograms count every pixel shown (log scale); orange lines mark the display levels."
         )
-        kept, share, *coefficients = comp.verdict.split("  |  ")
-        lines = (kept, share, "  |  ".join(coefficients), *comp.caption, legend)
+        lines = (*comp.verdict.lines(), *comp.caption, legend)
         for k, line in enumerate(lines):
             box = QRect(MARGIN, lay.text_top + k * TEXT_H, width, TEXT_H)
             flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter

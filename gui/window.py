@@ -42,12 +42,11 @@ from normscope.core.loading import OPEN_FILTER, SAMPLES, LoadError, load
 from normscope.core.report import (
     build_comparison,
     build_report,
-    coefficient_text,
     default_export_name,
-    within,
     write_atomically,
     write_normalized,
 )
+from normscope.core.wording import format_axis, parse_axis, verdict_words
 from normscope.gui.controls import ControlPanel
 from normscope.gui.export import render_comparison, save_image
 from normscope.gui.model import InspectorModel
@@ -529,14 +528,9 @@ class MainWindow(QMainWindow):
             return head + error_html("Cannot compare ranks", self.stats_error)
         if s is None:
             return head + ("Counting pixel pairs…" if v else "Checking where ranks are kept…")
-        p = s.diff.pairs
-        share = p.discordant / p.total if p.total else 0.0
-        rho, tau = coefficient_text(s.diff.spearman_mean), coefficient_text(s.diff.kendall_mean)
-        scope = within(s.diff)
+        words = verdict_words(s.diff, v.diagnosis.summary() if v else "")
         return head + (
-            f"Within {scope}: <b>{share:.2%}</b> of pixel pairs inverted "
-            f"({p.discordant:,} of {p.total:,}) · Spearman ρ {rho} · Kendall τ-b {tau}"
-            f" · ties broken {p.ties_broken:,} · ties created {p.ties_created:,}"
+            f"{words.inverted_line(f'<b>{words.share}</b>')} · {words.coefficients_line(' · ')}"
         )
 
     def _show_batch(self) -> None:
@@ -725,15 +719,12 @@ class MainWindow(QMainWindow):
         else:
             self.splitter.setSizes([430, 1070])
         self.model.set_display(colormap=s.colormap, log_histogram=s.log_histogram)
-        axis = s.axis
-        parsed = (
-            "default"
-            if axis == "default"
-            else None
-            if axis == "none"
-            else tuple(int(a) for a in axis.split(",") if a)
-        )
-        self.model.set_options(choice=s.method, axis=parsed)
+        try:
+            axis = parse_axis(s.axis)
+        except ValueError:
+            axis = "default"
+        # the axis buttons give tuples: an int read back is the same choice as theirs
+        self.model.set_options(choice=s.method, axis=(axis,) if isinstance(axis, int) else axis)
 
     def save_settings(self) -> None:
         s = self.settings
@@ -742,8 +733,7 @@ class MainWindow(QMainWindow):
         s.colormap = self.model.display.colormap
         s.log_histogram = self.model.display.log_histogram
         s.method = self.model.options.choice
-        axis = self.model.options.axis
-        s.axis = axis if axis == "default" else "none" if axis is None else ",".join(map(str, axis))
+        s.axis = format_axis(self.model.options.axis)
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -116,7 +116,7 @@ def test_nonfinite_groups_are_counted(capsys, tmp_path) -> None:
     assert "2 groups hold NaN or inf" in out and "7 NaN pixels are left out of every pair" in out
     np.save(tmp_path / "flat.npy", np.full((4, 6), 7, np.uint8))
     code, out, _ = run(capsys, "report", str(tmp_path / "flat.npy"), "--method", "minmax")
-    assert "Spearman rho undefined (constant), Kendall tau-b undefined (constant)" in out
+    assert "Spearman ρ n/a (constant), Kendall τ-b n/a (constant)" in out
 
 
 def test_pixel_limit_can_be_lowered_and_raised(capsys) -> None:
@@ -156,11 +156,11 @@ def test_normalize_writes_the_array(capsys, tmp_path, suffix) -> None:
 def test_the_comparison_names_the_scope_of_its_counts() -> None:
     keras = Normalization(method="keras", axis=1)
     whole = build_comparison(DIGITS, keras, index=0)
-    assert "Within the whole image: 2.07% of pixel pairs inverted (6,368 of 306,936)" in (
-        whole.verdict
+    assert whole.verdict.inverted_line() == (
+        "Within the whole image: 2.07% of pixel pairs inverted (6,368 of 306,936)"
     )
     columns = build_comparison(DIGITS, keras, index=0, scope="column")
-    assert "Within each column: 0.00% of pixel pairs inverted (0 of " in columns.verdict
+    assert "Within each column: 0.00% of pixel pairs inverted (0 of " in columns.verdict.line()
 
 
 def test_a_comparison_can_show_one_channel() -> None:
