@@ -4,6 +4,9 @@ normscope [PATH]                                   open the window on PATH (or t
 normscope report PATH [OPTIONS] [--json]           print the verdict and metrics
 normscope normalize PATH [OPTIONS] -o OUT          write the normalized array
 normscope export PATH [OPTIONS] -o OUT.png         write the comparison picture
+
+Failures are logged with their tracebacks to a file in the platform's log folder
+(``normscope.core.logs.log_path``); ``--verbose`` logs to stderr too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 COMMANDS = ("report", "normalize", "export")
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
+VERBOSE = "--verbose"
+VERBOSE_HELP = "log to stderr too (the log file has every failure with its traceback)"
 
 
 class UsageError(Exception):
@@ -73,6 +78,7 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=int, help="one image of a batch")
     p.add_argument("--key", help="the array of an .npz file (default x_train or the first)")
     p.add_argument("--roles", help="axis roles such as NHW or HWC (default: inferred)")
+    p.add_argument(VERBOSE, action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     p.add_argument(
         "--max-pixels",
         type=int,
@@ -91,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 success, 1 bad input (the file and the reason on one line), "
         "2 bad usage.",
     )
+    parser.add_argument(VERBOSE, action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="{report,normalize,export}")
     rep = sub.add_parser("report", help="print the verdict and metrics")
     _add_options(rep)
@@ -110,6 +117,7 @@ def _window_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?")
     p.add_argument("--key")
     p.add_argument("--index", type=int)
+    p.add_argument(VERBOSE, action="store_true")
     return p
 
 
@@ -239,7 +247,11 @@ def _axes(norm: dict, roles: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run NormScope with command-line arguments; return the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+    from normscope.core.logs import configure_logging
+
+    log = configure_logging(verbose=VERBOSE in argv)
+    first = next((a for a in argv if a != VERBOSE), None)
+    if first not in (*COMMANDS, "-h", "--help"):
         args, rest = _window_parser().parse_known_args(argv)
         if rest:
             build_parser().print_usage(sys.stderr)
@@ -259,12 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except UsageError as exc:
+        log.debug("bad usage", exc_info=True)
         print(f"normscope: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except LoadError as exc:
+        log.info("cannot open %s", args.path, exc_info=True)
         print(f"normscope: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (NormalizationError, IndexError, ValueError, OSError) as exc:
+        log.error("%s %s failed", args.command, args.path, exc_info=True)
         print(f"normscope: {Path(args.path).name}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
