@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -15,9 +16,11 @@ import tifffile
 from normscope.core.display import to_uint8
 from normscope.core.histogram import histogram
 from normscope.core.loading import load
+from normscope.core.logs import configure_logging, log_path
 from normscope.core.normalize import Normalization, from_preset
 from normscope.core.ranks import diagnose, rank_compare, rank_diff
 from normscope.core.report import build_comparison, build_report, default_export_name
+from normscope.gui import app
 from normscope.main import main
 
 DIGITS = load("sample:digits")
@@ -292,3 +295,38 @@ def test_window_without_display_says_so(tmp_path) -> None:
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "no display found" in result.stderr
     assert "QT_QPA_PLATFORM=offscreen" in result.stderr
+
+
+@pytest.fixture
+def quiet_log():
+    """Leave the log as a run without --verbose does: no handler keeps a captured stderr."""
+    yield
+    configure_logging()
+
+
+def test_failures_are_logged_with_their_story(capsys, quiet_log) -> None:
+    bad = ("report", "sample:digits", "--method", "keras", "--axis", "none")
+    code, _, err = run(capsys, *bad)
+    assert code == 1 and err.count("\n") == 1  # the screen gets one line, the log the story
+    logged = log_path().read_text(encoding="utf-8")
+    assert "Traceback (most recent call last)" in logged and "axis=None" in logged
+    for argv in ((*bad, "--verbose"), ("--verbose", *bad)):  # --verbose: on stderr too
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and "Traceback (most recent call last)" in err
+        assert err.splitlines()[-1].startswith("normscope: ") and "axis=None" in err
+
+
+def test_verbose_is_an_option_of_the_window_and_every_command(
+    capsys, monkeypatch, quiet_log
+) -> None:
+    opened: list[object] = []
+    monkeypatch.setattr(app, "run_window", lambda *a, **k: opened.append((a, k)) or 0)
+    assert main(["--verbose", "sample:photo", "--index", "0"]) == 0
+    assert opened == [(("sample:photo",), {"key": None, "index": 0})]
+    stream = [
+        h for h in logging.getLogger("normscope").handlers if type(h).__name__ == "StreamHandler"
+    ]
+    assert stream, "--verbose logs to stderr"
+    for command in ("report", "normalize", "export"):
+        assert main([command, "--help"]) == 0
+        assert "--verbose" in capsys.readouterr().out

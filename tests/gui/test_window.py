@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDesktopServices, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 from qimages import pixels, rendered_by_pyqtgraph
 
 from normscope.core.display import display_levels
 from normscope.core.histogram import JointHistogram, histogram, joint_histogram
 from normscope.core.loading import load
+from normscope.core.logs import configure_logging, log_path
 from normscope.core.normalize import Normalization, from_preset
 from normscope.core.ranks import diagnose, rank_compare, rank_diff, rank_maps
 from normscope.gui import controller, pipeline
@@ -652,3 +653,30 @@ def test_a_partners_map_is_pictured_off_the_gui_thread(qtbot, window: MainWindow
     assert window.rank.picture.qimage is not None  # ready, not rendered at paint time
     assert drawn_as_pyqtgraph_would(window.rank)
     np.testing.assert_array_equal(window.rank.item.image, window.results.stats.maps.partners)
+
+
+def test_help_show_log_opens_the_log_file(window: MainWindow, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("NORMSCOPE_LOG_DIR", str(tmp_path / "logs"))
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", opened.append)
+    window.show_log_action.trigger()
+    assert opened == [QUrl.fromLocalFile(str(tmp_path / "logs" / "normscope.log"))]
+    assert (tmp_path / "logs" / "normscope.log").exists()  # an empty log opens too
+
+
+def test_a_failure_is_one_line_on_screen_and_its_story_in_the_log(
+    qtbot, window: MainWindow, monkeypatch
+) -> None:
+    def broken(*_args, **_kwargs):
+        raise MemoryError("no room for the joint histogram")
+
+    configure_logging()
+    monkeypatch.setattr(pipeline, "joint_histogram", broken)
+    window.model.set_options(axis=(1,))
+    wait_ready(qtbot, window)
+    shown_error = window.verdict.text().split("<br>")[1]
+    assert "Cannot count the histograms" in shown_error
+    assert "MemoryError: no room for the joint histogram" in shown_error
+    logged = log_path().read_text(encoding="utf-8")
+    assert "Traceback (most recent call last)" in logged and "in broken" in logged
+    assert "histogram_job" in logged and "MemoryError: no room for the joint histogram" in logged
