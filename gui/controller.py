@@ -297,13 +297,13 @@ class InspectorController(QObject):
         if queue.is_current(generation):  # else stale: the user has moved on
             handler(item)
 
+    def _new_image(self, frame: Frame | None) -> Results:
+        """The record for a new image on show (`frame`, or none): the batch's verdict stays."""
+        r = self._results
+        return Results(self._generation, frame=frame, batch=r.batch, batch_error=r.batch_error)
+
     def _on_frame(self, item: Frame) -> None:
-        self._results = Results(
-            generation=self._generation,
-            frame=item,
-            batch=self._results.batch,
-            batch_error=self._results.batch_error,
-        )
+        self._results = self._new_image(item)
         self._images_new = True
         self._recompute_stats()
         self._recompute_histograms()
@@ -343,9 +343,7 @@ class InspectorController(QObject):
         log.error("%s failed %s (image %d)", name, what, self.model.index, exc_info=exc)
         r = self._results
         if queue is self._frames:
-            self._results = Results(
-                generation=self._generation, batch=r.batch, batch_error=r.batch_error
-            )
+            self._results = self._new_image(None)
             self.frameFailed.emit(exc)
         elif queue is self._stats:  # the images on show are right; their counts failed
             self._results = replace(r, stats=None, stats_error=exc)
