@@ -333,14 +333,14 @@ class InspectorController(QObject):
 
     def _fail(self, queue: LatestOnly, exc: Exception) -> None:
         what = {
-            self._frames: "normalizing the image",
-            self._stats: "comparing its ranks",
-            self._hists: "counting its histograms",
+            self._frames: "normalizing",
+            self._stats: "comparing ranks",
+            self._hists: "counting histograms",
             self._batches: "checking the whole batch",
         }[queue]
-        loaded = self.model.loaded
-        name = loaded.name if loaded is not None else "nothing"
-        log.error("%s failed %s (image %d)", name, what, self.model.index, exc_info=exc)
+        m = self.model
+        name = m.loaded.name if m.loaded is not None else "nothing"
+        log.error("%s, image %d: %s failed", name, m.index, what, exc_info=exc)
         r = self._results
         if queue is self._frames:
             self._results = self._new_image(None)

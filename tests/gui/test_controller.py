@@ -109,7 +109,10 @@ def test_a_failed_job_travels_as_its_exception_and_is_logged(setup, monkeypatch,
     assert isinstance(r.stats_error, MemoryError) and r.stats is None and r.frame is not None
     assert one_line(r.stats_error) == "MemoryError: no room for the pair counts"
     (record,) = [rec for rec in caplog.records if rec.exc_info]
-    assert record.name == "normscope" and "comparing its ranks" in record.getMessage()
+    assert (
+        record.name == "normscope"
+        and record.getMessage() == "digits, image 0: comparing ranks failed"
+    )
     story = "".join(traceback.format_exception(*record.exc_info))
     assert "in broken" in story and "stats_job" in story  # where it happened, not just what
     assert view.drawn[-1].stats_error is r.stats_error
@@ -129,7 +132,7 @@ def test_an_image_that_cannot_be_made_says_why(setup, caplog) -> None:
     assert isinstance(job, Exception) and job.__traceback__ is not None
     assert controller.results.frame is None and controller.results.stats is None
     logged = [rec.getMessage() for rec in caplog.records if rec.exc_info]
-    assert len([m for m in logged if "normalizing the image" in m]) == 2
+    assert len([m for m in logged if "normalizing failed" in m]) == 2
 
 
 def test_join_gives_up_and_shutdown_waits_for_the_running_job(setup, monkeypatch) -> None:
