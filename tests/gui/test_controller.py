@@ -62,7 +62,8 @@ def test_results_arrive_as_one_record(setup) -> None:
     assert r.hists.channel == -1 and r.batch.images == 64
     assert r.generation == controller.generation == 1
     assert view.events[0] == "cleared" and "images" in view.events
-    assert view.drawn[-1] is r
+    assert view.drawn[-1].stats is r.stats and view.drawn[-1].hists is r.hists  # all drawn
+    assert view.events.count("batch") == 2  # asked (computing…), then arrived
 
 
 def test_the_record_is_replaced_never_changed(setup) -> None:
@@ -146,7 +147,7 @@ def test_join_gives_up_and_shutdown_waits_for_the_running_job(setup, monkeypatch
 
     monkeypatch.setattr(pipeline, "rank_compare", held_at_gate)
     model.set_loaded(DIGITS)
-    assert not controller.join(timeout=1)  # the counts are held
+    assert not controller.join(timeout=2)  # the counts are held
     assert controller.results.frame is not None and controller.results.stats is None
     threading.Timer(0.3, gate.set).start()
     controller.shutdown()
@@ -167,7 +168,7 @@ def test_slow_results_are_announced(setup, monkeypatch) -> None:
 
     monkeypatch.setattr(pipeline, "joint_histogram", held_at_gate)
     model.set_loaded(DIGITS)
-    assert not controller.join(timeout=0.6)
+    assert not controller.join(timeout=1)
     assert "slow" in view.events and controller.overdue
     gate.set()
     assert controller.join(timeout=20) and controller.results.hists is not None
