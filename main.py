@@ -4,6 +4,9 @@ normscope [PATH]                                   open the window on PATH (or t
 normscope report PATH [OPTIONS] [--json]           print the verdict and metrics
 normscope normalize PATH [OPTIONS] -o OUT          write the normalized array
 normscope export PATH [OPTIONS] -o OUT.png         write the comparison picture
+
+Failures are logged with their tracebacks to a file in the platform's log folder
+(``normscope.core.logs.log_path``); ``--verbose`` logs to stderr too.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ STOP_SIGNALS = tuple(
     getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)
 )
 
+VERBOSE = "--verbose"
+VERBOSE_HELP = "log to stderr too (the log file has every failure with its traceback)"
+
 
 class UsageError(Exception):
     """Options that do not make sense together (exit status 2)."""
@@ -42,20 +48,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parse_axis(text: str) -> int | tuple[int, ...] | str | None:
-    t = text.strip().lower()
-    if t == "none":
-        return None
-    if t == "default":
-        return "default"
+    from normscope.core.wording import parse_axis
+
     try:
-        parts = tuple(int(p) for p in t.split(",") if p.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"takes 1, 1,2, -1, none or default, not {text!r}"
-        ) from None
-    if not parts:
-        raise argparse.ArgumentTypeError("needs at least one axis, or none")
-    return parts[0] if len(parts) == 1 else parts
+        return parse_axis(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parse_order(text: str) -> float:
@@ -105,9 +103,9 @@ def _parse_size(text: str) -> int:
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
-    from core.loading import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, format_bytes
-    from core.normalize import METHODS, PRESETS
-    from core.roles import SCOPES
+    from normscope.core.loading import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, format_bytes
+    from normscope.core.normalize import METHODS, PRESETS
+    from normscope.core.roles import SCOPES
 
     p.add_argument("path", help="an image, .npy, .npz, MNIST IDX file, folder, or sample:NAME")
     which = p.add_mutually_exclusive_group()
@@ -136,6 +134,7 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=_parse_index, help="one image of a batch (0 for the first)")
     p.add_argument("--key", help="the array of an .npz file (default x_train or the first)")
     p.add_argument("--roles", help="axis roles such as NHW or HWC (default: inferred)")
+    p.add_argument(VERBOSE, action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     p.add_argument(
         "--max-pixels",
         type=_parse_max_pixels,
@@ -164,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 success, 1 bad input or an unwritable output (the file and the "
         "reason on one line), 2 bad usage, 128 + the signal after Ctrl+C (130), SIGTERM or SIGHUP.",
     )
+    parser.add_argument(VERBOSE, action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="{report,normalize,export}")
     rep = sub.add_parser("report", prog="normscope report", help="print the verdict and metrics")
     _add_options(rep)
@@ -189,11 +189,12 @@ def _window_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?")
     p.add_argument("--key")
     p.add_argument("--index", type=_parse_index)
+    p.add_argument(VERBOSE, action="store_true")
     return p
 
 
 def _normalization(args: argparse.Namespace, roles: str):
-    from core.normalize import Normalization, from_preset
+    from normscope.core.normalize import Normalization, from_preset
 
     if args.preset:
         if args.axis != "default":
@@ -212,7 +213,7 @@ def _ensure_gui_app():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from gui.app import quiet_harmless_qt_messages
+    from normscope.gui.app import quiet_harmless_qt_messages
 
     quiet_harmless_qt_messages()
     return QApplication.instance() or QApplication(["normscope"])
@@ -220,7 +221,7 @@ def _ensure_gui_app():
 
 def _check_options(args: argparse.Namespace, shape: tuple[int, ...], roles: str) -> None:
     """Refuse --axis, --scope and --index values that do not fit the array, before any work."""
-    from core.roles import normalize_axis, scope_axes
+    from normscope.core.roles import normalize_axis, scope_axes
 
     if args.axis != "default":
         try:
@@ -244,8 +245,8 @@ def _check_options(args: argparse.Namespace, shape: tuple[int, ...], roles: str)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from core.loading import load
-    from core.roles import check_roles
+    from normscope.core.loading import load
+    from normscope.core.roles import check_roles
 
     if not args.path:
         raise UsageError("PATH is empty: name a file, a folder or sample:NAME")
@@ -260,7 +261,7 @@ def _run(args: argparse.Namespace) -> int:
     _check_options(args, loaded.array.shape, loaded.roles)
     normalization = _normalization(args, loaded.roles)
     if args.command == "report":
-        from core.report import build_report
+        from normscope.core.report import build_report
 
         _progress("normalizing and diffing ranks")
         report = build_report(loaded, normalization, scope=args.scope, index=args.index)
@@ -274,10 +275,10 @@ def _run(args: argparse.Namespace) -> int:
     if from_file and out.exists() and out.resolve() == Path(loaded.source).resolve():
         raise UsageError(f"{out.name}: refusing to overwrite the input file")
     if args.command == "normalize":
-        from core.report import NORMALIZED_SUFFIXES as allowed
+        from normscope.core.report import NORMALIZED_SUFFIXES as allowed
     else:
         _ensure_gui_app()
-        from gui.export import IMAGE_FORMATS as allowed
+        from normscope.gui.export import IMAGE_FORMATS as allowed
     if out.suffix.lower() not in allowed:
         raise UsageError(f"{out.name}: {args.command} writes {', '.join(allowed)} files")
     if not out.parent.exists():
@@ -289,12 +290,12 @@ def _run(args: argparse.Namespace) -> int:
             import numpy as np
 
             y = np.take(y, args.index, axis=loaded.roles.index("N"))
-        from core.report import write_normalized
+        from normscope.core.report import write_normalized
 
         write_normalized(y, out)
         return 0
-    from core.report import build_comparison
-    from gui.export import render_comparison, save_image
+    from normscope.core.report import build_comparison
+    from normscope.gui.export import render_comparison, save_image
 
     _progress("building the comparison")
     comp = build_comparison(loaded, normalization, index=args.index, scope=args.scope)
@@ -303,12 +304,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _print_report(r: dict) -> None:
+    from normscope.core.wording import coefficient_text
+
     inp, norm, out, ranks = r["input"], r["normalization"], r["output"], r["ranks"]
     p = ranks["pairs"]
     share = p["discordant"] / p["total"] if p["total"] else 0.0
     kept = [s for s, ok in r["preserved_within"].items() if ok]
     lost = [s for s, ok in r["preserved_within"].items() if ok is False]
-    rho, tau = (_coefficient(ranks[k]["mean"]) for k in ("spearman", "kendall_tau_b"))
+    rho, tau = (coefficient_text(ranks[k]["mean"]) for k in ("spearman", "kendall_tau_b"))
     lines = [
         f"{inp['path']}: {' x '.join(map(str, inp['shape']))} {inp['dtype']} ({inp['roles']})",
         f"normalization: {norm['preset'] or norm['method']}{_axes(norm, inp['roles'])}",
@@ -320,7 +323,7 @@ def _print_report(r: dict) -> None:
         f"with inversions; {share:.2%} of {p['total']:,} pairs inverted",
         f"  concordant {p['concordant']:,}, discordant {p['discordant']:,}, ties broken "
         f"{p['ties_broken']:,}, created {p['ties_created']:,}, kept {p['ties_kept']:,}",
-        f"  Spearman rho {rho}, Kendall tau-b {tau}",
+        f"  Spearman ρ {rho}, Kendall τ-b {tau}",
         "rank preserving: n/a (no pair of pixels to compare)"
         if ranks["rank_preserving"] is None
         else f"rank preserving: {ranks['rank_preserving']}, "
@@ -340,22 +343,15 @@ def _print_report(r: dict) -> None:
     print("\n".join(lines))
 
 
-def _coefficient(value: float | None) -> str:
-    return "undefined (constant)" if value is None else f"{value:.6f}"
-
-
 def _axes(norm: dict, roles: str) -> str:
     """``, axis 1 (H)``, ``, axes 1, 2 (H, W)``, ``, the whole array``, or nothing for a
     method without an axis."""
-    from core.normalize import METHODS
+    from normscope.core.normalize import METHODS
+    from normscope.core.wording import axis_words
 
-    axis = norm["axis"]
     if not METHODS[norm["method"]].uses_axis:
         return ""
-    if axis is None:
-        return ", the whole array"
-    numbers, letters = ", ".join(map(str, axis)), ", ".join(roles[a] for a in axis)
-    return f", {'axis' if len(axis) == 1 else 'axes'} {numbers} ({letters})"
+    return ", " + axis_words(None if norm["axis"] is None else tuple(norm["axis"]), roles)
 
 
 class Interrupted(BaseException):
@@ -403,13 +399,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+    from normscope.core.logs import configure_logging
+
+    log = configure_logging(verbose=VERBOSE in argv)
+    first = next((a for a in argv if a != VERBOSE), None)
+    if first not in (*COMMANDS, "-h", "--help"):
         args, rest = _window_parser().parse_known_args(argv)
         if rest:
             build_parser().print_usage(sys.stderr)
             print(f"normscope: error: unrecognized arguments: {' '.join(rest)}", file=sys.stderr)
             return EXIT_USAGE
-        from gui.app import run_window
+        from normscope.gui.app import run_window
 
         return run_window(args.path, key=args.key, index=args.index, close_on=STOP_SIGNALS)
     parser = build_parser()
@@ -417,19 +417,22 @@ def _main(argv: list[str] | None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    from core.loading import LoadError
-    from core.normalize import NormalizationError
-    from core.report import WriteError
+    from normscope.core.loading import LoadError
+    from normscope.core.normalize import NormalizationError
+    from normscope.core.report import WriteError
 
     try:
         return _run(args)
     except UsageError as exc:
+        log.debug("bad usage", exc_info=True)
         print(f"normscope: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (LoadError, WriteError) as exc:  # they name their file
+        log.info("cannot open or write %s", args.path, exc_info=True)
         print(f"normscope: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (NormalizationError, IndexError, ValueError, OSError) as exc:
+        log.error("%s %s failed", args.command, args.path, exc_info=True)
         print(f"normscope: {Path(args.path).name}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

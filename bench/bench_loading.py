@@ -12,7 +12,7 @@ import numpy as np
 
 from bench.data import mnist_batch
 from bench.timing import interleaved, row
-from core.loading import load
+from normscope.core.loading import load
 
 
 def main() -> None:

@@ -41,9 +41,11 @@ _SETUP = {
 # keeping every result alive as the window does
 _WINDOW = """
 import sys
-from core.loading import load
-from core.normalize import Normalization
-from gui.pipeline import FullResultCache, Look, batch_job, frame_job, histogram_job, stats_job
+from normscope.core.loading import load
+from normscope.core.normalize import Normalization
+from normscope.gui.pipeline import (
+    FullResultCache, Look, batch_job, frame_job, histogram_job, stats_job
+)
 loaded = load(sys.argv[1])
 args = sys.argv[2:]
 normalization = Normalization(method="keras", axis=int(args[3]) if args else "default")

@@ -13,7 +13,7 @@ import numpy as np
 
 from bench.data import gray_4096, mnist_batch, rgb_2048
 from bench.timing import interleaved, row
-from core.normalize import Normalization
+from normscope.core.normalize import Normalization
 
 
 def cases():

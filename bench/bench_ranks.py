@@ -17,8 +17,8 @@ import scipy.stats as st
 
 from bench.data import gray_4096, mnist_batch, rgb_2048
 from bench.timing import median_time, row
-from core.normalize import Normalization
-from core.ranks import rank_compare, rank_diff
+from normscope.core.normalize import Normalization
+from normscope.core.ranks import rank_compare, rank_diff
 
 FIRST_CALL = """
 import time
@@ -26,7 +26,7 @@ t0 = time.perf_counter()
 import numba
 t1 = time.perf_counter()
 import numpy as np
-from core.ranks import rank_compare
+from normscope.core.ranks import rank_compare
 x = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)
 rank_compare(x, x / 7.0)
 t2 = time.perf_counter()

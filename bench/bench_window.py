@@ -13,7 +13,6 @@ its ticks). Targets: image < 150 ms, verdict
 
 from __future__ import annotations
 
-import functools
 import os
 import statistics
 import tempfile
@@ -25,14 +24,12 @@ import numpy as np
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
-from core._engine import warm_up
-from core.loading import Loaded
-from gui.panels import ImagePanel, Picture, PictureItem
-from gui.pipeline import Frame, FrameStats, FrameVerdict
-from gui.settings import Settings
-from gui.window import MainWindow
-from gui.worker import LatestOnly
-from resources.make_samples import make_digits, make_photo
+from normscope.core.loading import Loaded
+from normscope.core.warmup import warm_up
+from normscope.gui.panels import ImagePanel, Picture, PictureItem
+from normscope.gui.settings import Settings
+from normscope.gui.window import MainWindow
+from tools.make_samples import make_digits, make_photo
 
 TOGGLES = 9
 
@@ -45,11 +42,9 @@ class Probe:
         self.frame_at: float | None = None
         self.verdict_at: float | None = None
         self.stats_at: float | None = None
-        self.drawn_verdict = False  # arrived; timed when the window has drawn it
+        self.drawn = window.results  # the record the window drew last
         self.unpainted: dict[str, tuple[ImagePanel, Picture]] = {}  # timed at their paint
-        for queue in (window._frames, window._stats):
-            queue.result.connect(functools.partial(self._on_result, queue))
-        window._draw_timer.timeout.connect(self._on_drawn)  # after the window's own slot
+        window.controller.changed.connect(self._on_drawn)  # after the window's own slot
         self.timer = QTimer()
         self.timer.setInterval(2)
         self.timer.timeout.connect(self._tick)
@@ -70,21 +65,15 @@ class Probe:
     def close(self) -> None:
         PictureItem.paint = self._paint
 
-    def _on_result(self, queue: LatestOnly, generation: int, item: object) -> None:
-        if not queue.is_current(generation):
-            return
-        w = self.window
-        if isinstance(item, Frame):  # on screen at the first paint that shows its picture
-            self.unpainted["frame_at"] = (w.normalized, item.pictures[1])
-        elif isinstance(item, FrameStats):
-            self.unpainted["stats_at"] = (w.rank, item.rank.picture)
-        elif isinstance(item, FrameVerdict):
-            self.drawn_verdict = True
-
-    def _on_drawn(self) -> None:
-        if self.drawn_verdict:
+    def _on_drawn(self, _images: bool) -> None:
+        w, last = self.window, self.drawn
+        r = self.drawn = w.results
+        if r.frame is not None and r.frame is not last.frame:  # on screen at its first paint
+            self.unpainted["frame_at"] = (w.normalized, r.frame.pictures[1])
+        if r.stats is not None and r.stats is not last.stats:
+            self.unpainted["stats_at"] = (w.rank, r.stats.rank.picture)
+        if r.verdict is not None and r.verdict is not last.verdict:  # drawn now
             self.verdict_at = time.perf_counter()
-            self.drawn_verdict = False
 
     def _tick(self) -> None:
         now = self.clock.elapsed()
@@ -101,9 +90,7 @@ class Probe:
 
     def idle(self) -> bool:
         """Every job done, every result drawn and painted."""
-        w = self.window
-        busy = any(queue.busy for queue in w._queues) or w._draw_timer.isActive()
-        return not (busy or self.unpainted)
+        return self.window.controller.is_idle() and not self.unpainted
 
     def toggle(self, axis: tuple[int, ...]) -> tuple[float, float, float]:
         w = self.window
@@ -135,9 +122,7 @@ class Probe:
         for axis in axes:
             self.window.model.set_options(axis=axis)
             self.app.processEvents()
-        w = self.window
-        timers = (w._batch_timer, w._draw_timer)
-        self.wait(lambda: not (any(q.busy for q in w._queues) or any(t.isActive() for t in timers)))
+        self.wait(self.window.controller.is_idle)
         self.timer.stop()
         return self.max_gap_ms
 
@@ -150,13 +135,7 @@ def run_case(app: QApplication, label: str, array: np.ndarray, roles: str, axes)
         window.show()
         window.model.set_loaded(Loaded(array, roles, f"bench:{label}", label, None, ()))
         probe = Probe(app, window)
-        probe.wait(
-            lambda: (
-                window.stats is not None
-                and not window._batches.busy
-                and not window._batch_timer.isActive()
-            )
-        )
+        probe.wait(lambda: window.results.stats is not None and window.controller.is_idle())
         times = [probe.toggle(axes[i % 2]) for i in range(TOGGLES)]
         frame, verdict, stats = (statistics.median(t) * 1e3 for t in zip(*times, strict=True))
         slowest = max(t[0] for t in times) * 1e3

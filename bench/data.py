@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from resources.make_samples import make_digits, make_photo
+from tools.make_samples import make_digits, make_photo
 
 
 def gray_4096() -> np.ndarray:

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from core.dtypes import canonical, distinct_levels
-from core.histogram import finite_range
+from normscope.core.dtypes import canonical, distinct_levels
+from normscope.core.histogram import finite_range
 
 __all__ = ["display_levels", "scale_to_levels", "symmetric_levels", "to_uint8", "zoom_factor"]
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import _engine
-from core.dtypes import canonical, distinct_levels
+from normscope.core import engine as _engine
+from normscope.core.dtypes import canonical, distinct_levels
 
 __all__ = ["Histogram", "JointHistogram", "finite_range", "histogram", "joint_histogram"]
 

@@ -24,12 +24,13 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import numpy as np
 
-from core.dtypes import canonical
-from core.roles import check_roles, infer_roles
+from normscope.core.dtypes import canonical
+from normscope.core.roles import check_roles, infer_roles
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -43,12 +44,8 @@ __all__ = [
     "load",
 ]
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-SAMPLES: dict[str, Path] = {
-    "digits": RESOURCES / "digits.npy",
-    "photo": RESOURCES / "photo.png",
-    "gray16": RESOURCES / "gray16.png",
-}
+#: The bundled samples (``sample:NAME``): files of the ``normscope.resources`` package.
+SAMPLES: dict[str, str] = {"digits": "digits.npy", "photo": "photo.png", "gray16": "gray16.png"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
 #: Formats whose frames are an animation, read as a batch (a JPEG's extra pictures are previews).
 ANIMATED_SUFFIXES = (".gif", ".png", ".webp")
@@ -471,7 +468,7 @@ def load(
     >>> load("no/such/file.png")
     Traceback (most recent call last):
     ...
-    core.loading.LoadError: file.png: no such file or folder (no/such/file.png)
+    normscope.core.loading.LoadError: file.png: no such file or folder (no/such/file.png)
     """
     text = os.fspath(source)
     if isinstance(text, str) and text.startswith("sample:"):
@@ -479,13 +476,14 @@ def load(
         if name not in SAMPLES:
             raise LoadError(text, f"no such sample; the samples are {', '.join(SAMPLES)}")
         try:
-            inner = load(
-                SAMPLES[name],
-                roles=roles,
-                max_pixels=max_pixels,
-                max_bytes=max_bytes,
-                drop_alpha=drop_alpha,
-            )
+            with as_file(files("normscope.resources") / SAMPLES[name]) as file:
+                inner = load(
+                    file,
+                    roles=roles,
+                    max_pixels=max_pixels,
+                    max_bytes=max_bytes,
+                    drop_alpha=drop_alpha,
+                )
         except LoadError as exc:
             raise LoadError(text, exc.reason) from None
         return Loaded(inner.array, inner.roles, text, name)

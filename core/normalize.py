@@ -33,9 +33,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core import _engine
-from core.dtypes import canonical
-from core.roles import ROLE_WORDS, Axis, normalize_axis
+from normscope.core import engine as _engine
+from normscope.core.dtypes import canonical
+from normscope.core.roles import ROLE_WORDS, Axis, normalize_axis
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -821,7 +821,7 @@ class Normalization:
         if x.dtype.kind not in "uifb":
             raise NormalizationError(f"cannot normalize {x.dtype} data")
         if self.preset is not None:
-            from core.roles import infer_roles
+            from normscope.core.roles import infer_roles
 
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 return PRESETS[self.preset].run(x, roles or infer_roles(x.shape))

@@ -36,9 +36,9 @@ from typing import Literal
 
 import numpy as np
 
-from core import _engine
-from core.dtypes import canonical
-from core.roles import SCOPES, Scope, infer_roles, scope_axes
+from normscope.core import engine as _engine
+from normscope.core.dtypes import canonical
+from normscope.core.roles import SCOPES, Scope, infer_roles, scope_axes
 
 __all__ = [
     "Diagnosis",

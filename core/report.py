@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from core.display import display_levels, scale_to_levels, symmetric_levels
-from core.histogram import Histogram, finite_range, histogram
-from core.loading import Loaded
-from core.normalize import METHODS, Normalization, count_nonfinite_groups
-from core.ranks import RankDiff, RankTally, diagnose, image_chunks, rank_compare
-from core.roles import as_displayed, scope_axes
+from normscope.core.display import display_levels, scale_to_levels, symmetric_levels
+from normscope.core.histogram import Histogram, finite_range, histogram
+from normscope.core.loading import Loaded
+from normscope.core.normalize import METHODS, Normalization, count_nonfinite_groups
+from normscope.core.ranks import RankDiff, RankTally, diagnose, image_chunks, rank_compare
+from normscope.core.roles import as_displayed, scope_axes
+from normscope.core.wording import VerdictWords, format_axis, verdict_words
 
 __all__ = [
     "NORMALIZED_SUFFIXES",
@@ -33,7 +34,6 @@ __all__ = [
     "default_export_name",
     "needs_whole_array",
     "tally_ranks",
-    "verdict_line",
     "write_atomically",
     "write_normalized",
 ]
@@ -198,7 +198,7 @@ def build_report(
 
     Examples
     --------
-    >>> from core.loading import load
+    >>> from normscope.core.loading import load
     >>> r = build_report(load("sample:digits"), Normalization(method="keras", axis=1))
     >>> r["preserved_within"]
     {'all': False, 'image': False, 'channel': None, 'row': False, 'column': True}
@@ -274,54 +274,6 @@ def _ranks_dict(diff: RankDiff) -> dict[str, Any]:
     }
 
 
-SCOPE_WORDS = {  # for one image, where "all" is the whole image
-    "all": "the whole image",
-    "image": "each image",
-    "channel": "each channel",
-    "row": "each row",
-    "column": "each column",
-}
-
-
-def within(diff: RankDiff) -> str:
-    """Where one image's pairs were counted, in words: ``"each column"``.
-
-    Examples
-    --------
-    >>> x = np.array([[1, 2], [3, 4]])
-    >>> from core.ranks import rank_diff
-    >>> within(rank_diff(x, x, scope="column", roles="HW"))
-    'each column'
-    """
-    named = isinstance(diff.scope, str) and diff.scope in SCOPE_WORDS
-    return SCOPE_WORDS[diff.scope] if named else f"axes {diff.axes}"
-
-
-def coefficient_text(value: float) -> str:
-    """A mean Spearman ρ or Kendall τ-b for a verdict: 4 decimals, or "n/a (constant)"
-    where no group has one.
-
-    Examples
-    --------
-    >>> coefficient_text(0.98551), coefficient_text(float("nan"))
-    ('0.9855', 'n/a (constant)')
-    """
-    return "n/a (constant)" if math.isnan(value) else f"{value:.4f}"
-
-
-def verdict_line(diff: RankDiff, summary: str) -> str:
-    """The verdict on one image in one line of plain text."""
-    p = diff.pairs
-    share = p.discordant / p.total if p.total else 0.0
-    rho, tau = coefficient_text(diff.spearman_mean), coefficient_text(diff.kendall_mean)
-    return (
-        f"Ranks kept within: {summary}  |  Within {within(diff)}: {share:.2%} of pixel pairs "
-        f"inverted "
-        f"({p.discordant:,} of {p.total:,})  |  Spearman ρ {rho}  |  Kendall τ-b {tau}  |  "
-        f"ties broken {p.ties_broken:,}, created {p.ties_created:,}"
-    )
-
-
 @dataclass(frozen=True, eq=False)
 class Comparison:
     """Everything a comparison picture of one image shows."""
@@ -335,7 +287,7 @@ class Comparison:
     hist_original: Histogram
     hist_normalized: Histogram
     hist_shift: Histogram
-    verdict: str
+    verdict: VerdictWords
     caption: tuple[str, ...]
 
 
@@ -366,7 +318,7 @@ def build_comparison(
     image_scope = "all" if scope in (None, "image", "all") else scope
     diff, maps = rank_compare(before, after, scope=image_scope, roles=image_roles)
     diag = diagnose(before, after, roles=image_roles)
-    verdict = verdict_line(diff, diag.summary())
+    verdict = verdict_words(diff, diag.summary())
     shift = maps.displacement
     where = f"{loaded.name}" + (f", image {index}" if "N" in roles else "")
     if channel is not None and "C" in image_roles:
@@ -411,16 +363,7 @@ def default_export_name(name: str, normalization: Normalization, suffix: str = "
     """
     stem = name.rsplit(".", 1)[0] if "." in name else name
     what = normalization.preset or normalization.method
-    axis = normalization.axis
-    if axis == "default":
-        text = "default"
-    elif axis is None:
-        text = "none"
-    elif isinstance(axis, int):
-        text = str(axis)
-    else:
-        text = "-".join(str(a) for a in axis)
-    raw = f"{stem}_{what}_axis{text}"
+    raw = f"{stem}_{what}_axis{format_axis(normalization.axis, joiner='-')}"
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw) + suffix
 
 

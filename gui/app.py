@@ -82,8 +82,8 @@ def run_window(
     from PySide6.QtCore import QCoreApplication, QEvent
     from PySide6.QtWidgets import QApplication
 
-    from core._engine import warm_up
-    from gui.window import APP_NAME, MainWindow
+    from normscope.core.warmup import warm_up
+    from normscope.gui.window import APP_NAME, MainWindow
 
     quiet_harmless_qt_messages()
     app = QApplication.instance() or QApplication(sys.argv[:1])

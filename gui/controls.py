@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.normalize import IMAGENET_MEAN, IMAGENET_STD, METHODS, PRESETS
-from core.roles import ROLE_WORDS
-from gui.model import PRESET_PREFIX, InspectorModel
-from gui.panels import COLORMAPS
+from normscope.core.normalize import IMAGENET_MEAN, IMAGENET_STD, METHODS, PRESETS
+from normscope.core.roles import ROLE_WORDS
+from normscope.gui.model import PRESET_PREFIX, InspectorModel
+from normscope.gui.panels import COLORMAPS
 
 ORDERS = (("1", 1.0), ("2", 2.0), ("∞", float(np.inf)))
 ROLE_CHOICES = {2: ["HW"], 3: ["NHW", "HWC", "CHW"], 4: ["NHWC", "NCHW"]}

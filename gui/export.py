@@ -16,10 +16,10 @@ import numpy as np
 from PySide6.QtCore import QBuffer, QIODevice, QRect, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
-from core.display import to_uint8, zoom_factor
-from core.histogram import Histogram
-from core.report import Comparison, write_atomically
-from gui.panels import DIVERGING, colormap, format_level
+from normscope.core.display import to_uint8, zoom_factor
+from normscope.core.histogram import Histogram
+from normscope.core.report import Comparison, write_atomically
+from normscope.gui.panels import DIVERGING, colormap, format_level
 
 MARGIN = 16
 TITLE_H = 26
@@ -152,8 +152,7 @@ def render_comparison(comp: Comparison) -> QImage:
             "Rank change: red, the pixel rose in rank; blue, it fell; pale grey, unchanged. "
             "Histograms count every pixel shown (log scale); orange lines mark the display levels."
         )
-        kept, share, *coefficients = comp.verdict.split("  |  ")
-        lines = (kept, share, "  |  ".join(coefficients), *comp.caption, legend)
+        lines = (*comp.verdict.lines(), *comp.caption, legend)
         for k, line in enumerate(lines):
             box = QRect(MARGIN, lay.text_top + k * TEXT_H, width, TEXT_H)
             flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter

@@ -12,9 +12,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from core.loading import Loaded
-from core.normalize import METHODS, Normalization, from_preset
-from core.roles import check_roles
+from normscope.core.loading import Loaded
+from normscope.core.normalize import METHODS, Normalization, from_preset
+from normscope.core.roles import check_roles
 
 PRESET_PREFIX = "preset:"
 

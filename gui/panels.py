@@ -20,7 +20,7 @@ from PySide6.QtCore import QSizeF, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QGraphicsItem
 
-from core.histogram import Histogram, JointHistogram
+from normscope.core.histogram import Histogram, JointHistogram
 
 COLORMAPS = ("gray", "viridis", "inferno", "magma", "cividis", "plasma")
 DIVERGING = "CET-D1"

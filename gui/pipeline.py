@@ -15,14 +15,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core._engine import limit_threads
-from core.display import display_levels, symmetric_levels
-from core.histogram import Histogram, JointHistogram, histogram, joint_histogram
-from core.normalize import Normalization
-from core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
-from core.report import needs_whole_array, tally_ranks
-from core.roles import as_displayed
-from gui.panels import DIVERGING, PARTNERS, Picture, format_level, make_picture
+from normscope.core.display import display_levels, symmetric_levels
+from normscope.core.engine import limit_threads
+from normscope.core.histogram import Histogram, JointHistogram, histogram, joint_histogram
+from normscope.core.normalize import Normalization
+from normscope.core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
+from normscope.core.report import needs_whole_array, tally_ranks
+from normscope.core.roles import as_displayed
+from normscope.gui.panels import DIVERGING, PARTNERS, Picture, format_level, make_picture
 
 RANK_BINS = 101  # bins of the rank panel's histogram
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import os
-from dataclasses import replace
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtCore import QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
+    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
@@ -37,44 +37,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.loading import OPEN_FILTER, SAMPLES, LoadError, load
-from core.report import (
+from normscope.core.loading import OPEN_FILTER, SAMPLES, LoadError, load
+from normscope.core.logs import log_path
+from normscope.core.report import (
     WriteError,
     build_comparison,
     build_report,
-    coefficient_text,
     default_export_name,
-    within,
     write_atomically,
     write_normalized,
 )
-from gui.controls import ControlPanel
-from gui.export import render_comparison, save_image
-from gui.model import InspectorModel
-from gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
-from gui.pipeline import (
-    BatchStats,
-    Frame,
-    FrameHistograms,
-    FrameStats,
-    FrameVerdict,
-    FullResultCache,
-    Look,
-    batch_job,
-    frame_job,
-    frame_pictures,
-    histogram_job,
-    rank_picture,
-    stats_job,
-)
-from gui.settings import Settings
-from gui.worker import LatestOnly
+from normscope.core.wording import format_axis, parse_axis, verdict_words
+from normscope.gui.controller import InspectorController, Results, one_line
+from normscope.gui.controls import ControlPanel
+from normscope.gui.export import render_comparison, save_image
+from normscope.gui.model import InspectorModel
+from normscope.gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
+from normscope.gui.pipeline import Look
+from normscope.gui.settings import Settings
 
 APP_NAME = "NormScope"
-BATCH_DELAY_MS = 300
-DRAW_MS = 15  # results arriving within this many ms are drawn in one go
-ICON = Path(__file__).resolve().parent.parent / "resources" / "normscope.svg"
-STALE_AFTER_MS = 250  # counts slower than this fade the rank map until they come
 STALE_OPACITY = 0.35
 
 
@@ -90,38 +72,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings()
         self.model = InspectorModel(self)
-        self.frame: Frame | None = None
-        self.verdict_data: FrameVerdict | None = None
-        self.stats: FrameStats | None = None
-        self.hists: FrameHistograms | None = None
-        self.stats_error: str | None = None  # why the image on show has no statistics
-        self.hists_error: str | None = None  # or no histograms
+        self.controller = InspectorController(self.model, self)  # computes; the window draws
         self._hovered: tuple[int, int] | None = None  # (row, col) last under the cursor
-        self.batch: BatchStats | None = None
         self.error_box: QMessageBox | None = None
-        self._cache = FullResultCache()
-        self._frames = LatestOnly(self)  # the image on show, normalized
-        # its rank statistics, asked when the image arrives; the histograms of what the
-        # image panels show; the whole batch's verdict: all give way to the next image
-        self._stats = LatestOnly(self, background=True)
-        self._hists = LatestOnly(self, background=True)
-        self._batches = LatestOnly(self, background=True)
-        self._queues = (self._frames, self._stats, self._hists, self._batches)
-        self._draw_timer = QTimer(self)  # draws arrived results at most every DRAW_MS
-        self._draw_timer.setSingleShot(True)
-        self._draw_timer.setInterval(DRAW_MS)
-        self._draw_timer.timeout.connect(self._draw_arrived)
-        self._images_stale = False
-        self._stale_timer = QTimer(self)
-        self._stale_timer.setSingleShot(True)
-        self._stale_timer.setInterval(STALE_AFTER_MS)
-        self._stale_timer.timeout.connect(self._fade_missing)
-        # the whole-batch verdict waits until the controls have been still for a moment
-        self._batch_timer = QTimer(self)
-        self._batch_timer.setSingleShot(True)
-        self._batch_timer.setInterval(BATCH_DELAY_MS)
-        self._batch_timer.timeout.connect(self._submit_batch)
-
         self.controls = ControlPanel(self.model)
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
@@ -180,7 +133,8 @@ class MainWindow(QMainWindow):
 
         self._make_menus()
         self.setAcceptDrops(True)
-        self.setWindowIcon(QIcon(str(ICON)))
+        with as_file(files("normscope.resources") / "normscope.svg") as icon:
+            self.setWindowIcon(QIcon(str(icon)))
         self._wire()
         self._restore_settings()
         self._update_title()
@@ -225,6 +179,8 @@ class MainWindow(QMainWindow):
         self._action(view, "Zoom to &Fit", "Ctrl+0", self.zoom_to_fit)
         self._action(view, "&Next Image", Qt.Key.Key_Right, lambda: self._step(1))
         self._action(view, "&Previous Image", Qt.Key.Key_Left, lambda: self._step(-1))
+        help_menu = bar.addMenu("&Help")
+        self.show_log_action = self._action(help_menu, "Show &Log", None, self.show_log)
 
     def _action(self, menu, text, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -235,22 +191,18 @@ class MainWindow(QMainWindow):
         return action
 
     def _wire(self) -> None:
-        m = self.model
-        m.loadedChanged.connect(self._on_loaded)
-        m.optionsChanged.connect(self._recompute_all)
-        m.indexChanged.connect(self._recompute_frame)
-        m.scopeChanged.connect(self._on_scope_changed)
-        m.channelChanged.connect(self._redraw)
-        m.channelChanged.connect(self._recompute_histograms)
+        m, c = self.model, self.controller
+        m.loadedChanged.connect(self._update_title)
+        m.optionsChanged.connect(self._update_title)
+        m.indexChanged.connect(self._update_title)
         m.displayChanged.connect(self._redraw)
         m.displayChanged.connect(self._link_views)
-        self._frames.result.connect(self._on_frame_result)
-        self._stats.result.connect(self._on_stats_result)
-        self._hists.result.connect(self._on_histograms_result)
-        self._batches.result.connect(self._on_batch_result)
-        for queue in self._queues:
-            queue.error.connect(functools.partial(self._on_job_error, queue))
-            queue.busyChanged.connect(self._update_busy)
+        c.cleared.connect(self._on_cleared)
+        c.changed.connect(self._draw)
+        c.slow.connect(self._fade_missing)
+        c.frameFailed.connect(self._show_frame_error)
+        c.batchChanged.connect(self._show_batch)
+        c.busyChanged.connect(self.busy.setVisible)
         self.jump.clicked.connect(self.jump_to_worst)
         self.controls.rolesRejected.connect(self.show_error)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -310,170 +262,55 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_source(paths[0])
 
-    # --- computing -----------------------------------------------------------------------------
-    def _on_loaded(self) -> None:
-        self.frame = self.verdict_data = self.stats = self.hists = self.batch = None
+    def show_log(self) -> None:
+        """Help > Show Log: open the log file (failures with their tracebacks)."""
+        path = log_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()  # an empty log opens too
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+    # --- results -----------------------------------------------------------------------------
+    @property
+    def results(self) -> Results:
+        """What the controller has computed for what is open (read only)."""
+        return self.controller.results
+
+    def _on_cleared(self) -> None:
         for panel in self.panels:
             panel.clear()
         self._show_hovered()
-        self._update_title()
-        self._recompute_all()
         QTimer.singleShot(0, self.zoom_to_fit)
 
-    def _recompute_all(self) -> None:
-        self.batch = None
-        self._show_batch()
-        self._recompute_frame()
-        if self.model.loaded is not None and self.model.is_batch:
-            self._batch_timer.start()  # restarted by every change: a burst starts one job
-
-    def _submit_batch(self) -> None:
-        loaded = self.model.loaded
-        if loaded is None or not self.model.is_batch:
-            return
-        try:
-            normalization = self.model.normalization
-        except ValueError:
-            return  # _recompute_frame reports it
-        args = (loaded.array, loaded.roles, normalization, self._cache)
-        self._batches.submit(lambda: batch_job(*args))
-
-    def _recompute_frame(self) -> None:
-        self._update_title()
-        self._stats.cancel()  # the image on show is about to change: its statistics and
-        self._hists.cancel()  # histograms are stale
-        m = self.model
-        if m.loaded is None:
-            return
-        try:
-            normalization = m.normalization
-        except ValueError as exc:
-            self._show_job_error(str(exc))
-            return
-        args = (m.loaded.array, m.roles, normalization, m.index, self._cache, self.look())
-        previous = self.frame  # its original picture is reused when the image is the same
-        self._frames.submit(lambda: frame_job(*args, previous))
-
-    def _recompute_stats(self, verdict: FrameVerdict | None = None) -> None:
-        self.stats_error = None
-        self._stale_timer.start()
-        if self.frame is not None:  # the image on show (a newer one asks again when it comes)
-            frame, scope, look = self.frame, self.model.scope, self.look()
-            self._stats.submit(lambda: stats_job(frame, scope, look, verdict))
-
-    def _on_scope_changed(self) -> None:
-        self.stats = None  # the counts on show are the old scope's; where ranks are kept is not
-        self._recompute_stats(self.verdict_data)
-        self._draw_results()
-
-    def _on_frame_result(self, generation: int, item: Frame) -> None:
-        if not self._frames.is_current(generation):
-            return  # stale: the user has moved on
-        self.frame, self.verdict_data, self.stats, self.hists = item, None, None, None
-        self._images_stale = True
-        self._recompute_stats()
-        self._recompute_histograms()
-        self._schedule_draw()
-
-    def _recompute_histograms(self) -> None:
-        frame, channel = self.frame, self.model.channel
-        if frame is None:
-            return
-        if self.hists is not None and self.hists.channel == channel:
-            self._hists.cancel()  # back to the channel on show: another's are not wanted
-            return
-        self.hists_error = None
-        self._stale_timer.start()
-        self._hists.submit(lambda: histogram_job(frame, channel))
-
-    def _on_histograms_result(self, generation: int, item: FrameHistograms) -> None:
-        if self._hists.is_current(generation) and item.channel == self.model.channel:
-            self.hists = item
-            self._schedule_draw()
-
-    def _on_stats_result(self, generation: int, item: FrameVerdict | FrameStats) -> None:
-        if not self._stats.is_current(generation):
-            return
-        if isinstance(item, FrameVerdict):
-            self.verdict_data = item
-        else:
-            self.stats = item
-        self._schedule_draw()
-
-    def _schedule_draw(self) -> None:
-        if not self._draw_timer.isActive():  # results that come together are drawn together
-            self._draw_timer.start()
-
-    def _draw_arrived(self) -> None:
-        if self._images_stale:
-            self._images_stale = False
-            self._draw_images()
-        self._draw_results()
-
-    def _on_batch_result(self, generation: int, item: BatchStats) -> None:
-        if self._batches.is_current(generation):
-            self.batch = item
-            self._show_batch()
-
-    def _on_job_error(self, queue: LatestOnly, generation: int, message: str) -> None:
-        if not queue.is_current(generation):
-            return
-        if queue is self._frames:
-            self._show_job_error(message)
-        elif queue is self._stats:  # the images on show are right; their counts failed
-            self.stats, self.stats_error = None, message
-            self._schedule_draw()
-        elif queue is self._hists:
-            self.hists, self.hists_error = None, message
-            self._schedule_draw()
-        else:
-            self.batch_label.setText(error_html("Cannot check the whole batch", message))
-
-    def _show_job_error(self, message: str) -> None:
-        self.frame = self.verdict_data = self.stats = self.hists = None
+    def _show_frame_error(self, exc: Exception) -> None:
         self.normalized.clear()
         self.rank.clear()
         self.normalized.set_caption("")
-        self.verdict.setText(error_html("Cannot normalize", message))
+        self.verdict.setText(error_html("Cannot normalize", one_line(exc)))
         self._show_hovered()
-
-    def _update_busy(self, _busy: bool = False) -> None:
-        self.busy.setVisible(any(queue.busy for queue in self._queues))
 
     # --- drawing -----------------------------------------------------------------------------
     def _redraw(self) -> None:
         """Everything, after a display option changed."""
-        self._draw_images()
-        self._draw_results()
+        self._draw(images=True)
 
     def look(self) -> Look:
         """How the image panels draw now: what the worker makes their pictures for."""
-        d = self.model.display
-        return Look(self.model.channel, d.colormap, d.original_levels, d.rank_view)
+        return self.controller.look()
 
-    def _draw_images(self) -> None:
-        f, look = self.frame, self.look()
-        if f is None:
-            return
-        if not f.look.same_images(look):  # the display changed since the job was asked for
-            reuse = f.original_picture(f.source, look)
-            pictures = frame_pictures(f.original, f.normalized, f.roles, look, reuse=reuse)
-            f = self.frame = replace(f, look=look, pictures=pictures)
-        elif f.look != look:
-            f = self.frame = replace(f, look=look)  # the same pictures serve it
-        self.original.show(f.pictures[0])
-        self.normalized.show(f.pictures[1])
-
-    def _draw_results(self) -> None:
-        f, v = self.frame, self.verdict_data
+    def _draw(self, images: bool) -> None:
+        """The results (`images`: and the image panels), with pictures for the look of now."""
+        r = self.controller.restyle()
+        if images and r.frame is not None:
+            self.original.show(r.frame.pictures[0])
+            self.normalized.show(r.frame.pictures[1])
         self._show_hovered()
-        if f is None:
+        if r.frame is None:
             return
-        self._draw_rank()
-        self.verdict.setText(self.verdict_text(v, self.stats))
-        h = self.hists
+        self._draw_rank(r)
+        self.verdict.setText(self.verdict_text(r))
+        h = r.hists
         if h is None or h.channel != self.model.channel:
-            if not self._stale_timer.isActive():
+            if self.controller.overdue:
                 self._fade_missing()
             return  # on their way
         for plot in self._histogram_plots():
@@ -489,78 +326,73 @@ class MainWindow(QMainWindow):
     def _fade_missing(self) -> None:
         """Fade what still shows the last image's results once the new ones are slow to come:
         the rank map (and its caption says so) and the histograms."""
-        if self.frame is None:
+        r = self.controller.results
+        if r.frame is None:
             return
-        if self.stats is None and self.stats_error is None:
+        if r.stats is None and r.stats_error is None:
             self.rank.item.setOpacity(STALE_OPACITY)
             self.rank.set_caption("counting pixel pairs…")
-        h = self.hists
+        h = r.hists
         if h is None or h.channel != self.model.channel:
             for plot in self._histogram_plots():
                 plot.setOpacity(STALE_OPACITY)
 
-    def _draw_rank(self) -> None:
-        s, look = self.stats, self.look()
-        if s is None and self.stats_error is not None:
+    def _draw_rank(self, r: Results) -> None:
+        s = r.stats
+        if s is None and r.stats_error is not None:
             self.rank.clear()
             self.rank.set_caption("")
             return
         if s is None:  # the last map stays in sight, faded if the new counts are slow
-            if not self._stale_timer.isActive():
+            if self.controller.overdue:
                 self._fade_missing()
             return
-        if not s.look.same_rank(look):
-            rank = rank_picture(s.maps, self.frame.roles, s.shift_levels, look)
-            s = self.stats = replace(s, look=look, rank=rank)
-        elif s.look != look:
-            s = self.stats = replace(s, look=look)  # the same picture serves it
         self.rank.item.setOpacity(1.0)
         self.rank.show(s.rank.picture)
         self.rank.set_caption(s.rank.caption)
         log = self.model.display.log_histogram
         self.histograms[2].show(s.rank.histogram, s.rank.picture.levels, log)
 
-    def verdict_text(self, v: FrameVerdict | None, s: FrameStats | None) -> str:
+    def verdict_text(self, r: Results) -> str:
         """The verdict bar's words for the image on show."""
+        v, s = r.verdict, r.stats
         head = f"<b>Ranks kept within:</b> {v.diagnosis.summary()}<br>" if v else ""
-        if self.hists_error is not None:
-            head += error_html("Cannot count the histograms", self.hists_error) + "<br>"
-        if s is None and self.stats_error is not None:
-            return head + error_html("Cannot compare ranks", self.stats_error)
+        if r.hists_error is not None:
+            head += error_html("Cannot count the histograms", one_line(r.hists_error)) + "<br>"
+        if s is None and r.stats_error is not None:
+            return head + error_html("Cannot compare ranks", one_line(r.stats_error))
         if s is None:
             return head + ("Counting pixel pairs…" if v else "Checking where ranks are kept…")
-        p = s.diff.pairs
-        share = p.discordant / p.total if p.total else 0.0
-        rho, tau = coefficient_text(s.diff.spearman_mean), coefficient_text(s.diff.kendall_mean)
-        scope = within(s.diff)
+        words = verdict_words(s.diff, v.diagnosis.summary() if v else "")
         return head + (
-            f"Within {scope}: <b>{share:.2%}</b> of pixel pairs inverted "
-            f"({p.discordant:,} of {p.total:,}) · Spearman ρ {rho} · Kendall τ-b {tau}"
-            f" · ties broken {p.ties_broken:,} · ties created {p.ties_created:,}"
+            f"{words.inverted_line(f'<b>{words.share}</b>')} · {words.coefficients_line(' · ')}"
         )
 
     def _show_batch(self) -> None:
-        b = self.batch
+        r = self.controller.results
+        b = r.batch
+        self.jump.setVisible(b is not None and b.diagnosis.worst_image is not None)
         if not self.model.is_batch:
             self.batch_label.setText("")
-            self.jump.setVisible(False)
-            return
-        if b is None:
+        elif r.batch_error is not None:
+            self.batch_label.setText(
+                error_html("Cannot check the whole batch", one_line(r.batch_error))
+            )
+        elif b is None:
             self.batch_label.setText("Batch: computing…")
-            self.jump.setVisible(False)
-            return
-        dg = b.diagnosis
-        self.batch_label.setText(
-            f"<b>Whole batch</b> ({b.images:,} images): ranks kept within {dg.summary()} · "
-            f"{dg.images_with_inversions:,} of {b.images:,} images have pairs flipped within "
-            "the image"
-            + (f" · the most: image {dg.worst_image}" if dg.worst_image is not None else "")
-        )
-        self.jump.setVisible(dg.worst_image is not None)
+        else:
+            dg = b.diagnosis
+            self.batch_label.setText(
+                f"<b>Whole batch</b> ({b.images:,} images): ranks kept within {dg.summary()} · "
+                f"{dg.images_with_inversions:,} of {b.images:,} images have pairs flipped "
+                "within the image"
+                + (f" · the most: image {dg.worst_image}" if dg.worst_image is not None else "")
+            )
 
     def jump_to_worst(self) -> None:
-        if self.batch is not None and self.batch.diagnosis.worst_image is not None:
-            self.model.set_index(self.batch.diagnosis.worst_image)
+        b = self.controller.results.batch
+        if b is not None and b.diagnosis.worst_image is not None:
+            self.model.set_index(b.diagnosis.worst_image)
 
     def _link_views(self) -> None:
         master = self.original.view if self.model.display.linked else None
@@ -600,7 +432,8 @@ class MainWindow(QMainWindow):
 
     def pixel_text(self, row: int, col: int) -> str:
         """The status line for pixel (row, col) of the image on show, the same in every panel."""
-        f = self.frame
+        r = self.controller.results
+        f = r.frame
         if f is None or not (0 <= row < f.original.shape[0] and 0 <= col < f.original.shape[1]):
             return ""
 
@@ -611,8 +444,8 @@ class MainWindow(QMainWindow):
             f"(row {row}, col {col})  original {fmt(f.original[row, col])}"
             f"  →  normalized {fmt(f.normalized[row, col])}"
         )
-        if self.stats is not None:
-            m = self.stats.maps
+        if r.stats is not None:
+            m = r.stats.maps
             before, after = m.ranks_at((row, col))
             text += (
                 f"   rank {fmt(before)} → {fmt(after)}"
@@ -728,15 +561,12 @@ class MainWindow(QMainWindow):
         else:
             self.splitter.setSizes([430, 1070])
         self.model.set_display(colormap=s.colormap, log_histogram=s.log_histogram)
-        axis = s.axis
-        parsed = (
-            "default"
-            if axis == "default"
-            else None
-            if axis == "none"
-            else tuple(int(a) for a in axis.split(",") if a)
-        )
-        self.model.set_options(choice=s.method, axis=parsed)
+        try:
+            axis = parse_axis(s.axis)
+        except ValueError:
+            axis = "default"
+        # the axis buttons give tuples: an int read back is the same choice as theirs
+        self.model.set_options(choice=s.method, axis=(axis,) if isinstance(axis, int) else axis)
 
     def save_settings(self) -> None:
         s = self.settings
@@ -745,8 +575,7 @@ class MainWindow(QMainWindow):
         s.colormap = self.model.display.colormap
         s.log_histogram = self.model.display.log_histogram
         s.method = self.model.options.choice
-        axis = self.model.options.axis
-        s.axis = axis if axis == "default" else "none" if axis is None else ",".join(map(str, axis))
+        s.axis = format_axis(self.model.options.axis)
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -758,9 +587,4 @@ class MainWindow(QMainWindow):
     def stop_work(self) -> None:
         """Stop the timers and the jobs: pending ones never start, running ones stop at their
         next yield (at most the stage they are in), and are waited for."""
-        for timer in (self._batch_timer, self._draw_timer, self._stale_timer):
-            timer.stop()
-        for queue in self._queues:
-            queue.cancel()
-        for queue in self._queues:
-            queue.wait()
+        self.controller.shutdown()

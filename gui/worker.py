@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -46,7 +45,7 @@ class _Relay(QObject):
     """Carries a job's results from the pool thread to the GUI thread (queued signals)."""
 
     yielded = Signal(int, object)
-    failed = Signal(int, str)
+    failed = Signal(int, object)
     done = Signal(int)
 
 
@@ -90,7 +89,7 @@ class _Task(QRunnable):
                 self._emit(self._relay.done)  # whatever happened: the queue moves on
 
     def _report(self, exc: Exception) -> None:
-        self._emit(self._relay.failed, "".join(traceback.format_exception_only(exc)).strip())
+        self._emit(self._relay.failed, exc)
 
     def _emit(self, signal, *args) -> bool:
         try:
@@ -110,14 +109,14 @@ class LatestOnly(QObject):
     -------
     result(generation, item)
         An item a job yielded. Compare `generation` with :attr:`generation` to drop stale ones.
-    error(generation, message)
-        A job raised; `message` is the exception in one line.
+    error(generation, exception)
+        A job raised `exception` (with its traceback).
     busyChanged(bool)
         True while a job runs or waits.
     """
 
     result = Signal(int, object)
-    error = Signal(int, str)
+    error = Signal(int, object)
     busyChanged = Signal(bool)
 
     def __init__(self, parent: QObject | None = None, *, background: bool = False) -> None:

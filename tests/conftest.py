@@ -1,7 +1,7 @@
 """Test configuration shared by every test.
 
-Qt runs offscreen unless the caller chose a platform, settings go to a temporary folder,
-and a test that leaves a top-level window open fails.
+Qt runs offscreen unless the caller chose a platform, settings and the log go to temporary
+folders, and a test that leaves a top-level window open fails.
 """
 
 from __future__ import annotations
@@ -39,3 +39,9 @@ def _no_leaked_windows(request: pytest.FixtureRequest):
 def _settings_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Point QSettings at a fresh folder so tests never read or write the user's settings."""
     monkeypatch.setenv("NORMSCOPE_SETTINGS_DIR", str(tmp_path_factory.mktemp("settings")))
+
+
+@pytest.fixture(autouse=True)
+def _log_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Point the log file at a fresh folder so tests never write the user's log."""
+    monkeypatch.setenv("NORMSCOPE_LOG_DIR", str(tmp_path_factory.mktemp("log")))

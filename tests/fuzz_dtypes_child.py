@@ -26,12 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as seed_
 from hypothesis import strategies as st
 
-import main
-from core.display import display_levels, symmetric_levels, to_uint8
-from core.histogram import histogram, joint_histogram
-from core.normalize import METHODS, Normalization, NormalizationError, from_preset
-from core.ranks import diagnose, rank_compare, rank_diff, rank_preserving
-from core.roles import infer_roles
+from normscope import main
+from normscope.core.display import display_levels, symmetric_levels, to_uint8
+from normscope.core.histogram import histogram, joint_histogram
+from normscope.core.normalize import METHODS, Normalization, NormalizationError, from_preset
+from normscope.core.ranks import diagnose, rank_compare, rank_diff, rank_preserving
+from normscope.core.roles import infer_roles
 
 INTS = [f"{o}{k}{n}" for o in "<>" for k in "ui" for n in (1, 2, 4, 8)]
 FLOATS = [f"{o}f{n}" for o in "<>" for n in (2, 4, 8)]

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import tifffile
 
-from core.display import to_uint8
-from core.histogram import histogram
-from core.loading import load
-from core.normalize import Normalization, from_preset
-from core.ranks import diagnose, rank_compare, rank_diff
-from core.report import build_comparison, build_report, default_export_name
-from main import main
+from normscope.core.display import to_uint8
+from normscope.core.histogram import histogram
+from normscope.core.loading import load
+from normscope.core.logs import configure_logging, log_path
+from normscope.core.normalize import Normalization, from_preset
+from normscope.core.ranks import diagnose, rank_compare, rank_diff
+from normscope.core.report import build_comparison, build_report, default_export_name
+from normscope.gui import app
+from normscope.main import main
 
-ROOT = Path(__file__).resolve().parent.parent
 DIGITS = load("sample:digits")
 
 
@@ -118,7 +119,7 @@ def test_nonfinite_groups_are_counted(capsys, tmp_path) -> None:
     assert "2 groups hold NaN or inf" in out and "7 NaN pixels are left out of every pair" in out
     np.save(tmp_path / "flat.npy", np.full((4, 6), 7, np.uint8))
     code, out, _ = run(capsys, "report", str(tmp_path / "flat.npy"), "--method", "minmax")
-    assert "Spearman rho undefined (constant), Kendall tau-b undefined (constant)" in out
+    assert "Spearman ρ n/a (constant), Kendall τ-b n/a (constant)" in out
 
 
 def test_pixel_limit_can_be_lowered_and_raised(capsys) -> None:
@@ -158,11 +159,11 @@ def test_normalize_writes_the_array(capsys, tmp_path, suffix) -> None:
 def test_the_comparison_names_the_scope_of_its_counts() -> None:
     keras = Normalization(method="keras", axis=1)
     whole = build_comparison(DIGITS, keras, index=0)
-    assert "Within the whole image: 2.07% of pixel pairs inverted (6,368 of 306,936)" in (
-        whole.verdict
+    assert whole.verdict.inverted_line() == (
+        "Within the whole image: 2.07% of pixel pairs inverted (6,368 of 306,936)"
     )
     columns = build_comparison(DIGITS, keras, index=0, scope="column")
-    assert "Within each column: 0.00% of pixel pairs inverted (0 of " in columns.verdict
+    assert "Within each column: 0.00% of pixel pairs inverted (0 of " in columns.verdict.line()
 
 
 def test_a_comparison_can_show_one_channel() -> None:
@@ -196,7 +197,7 @@ def test_export_writes_the_three_panels(capsys, tmp_path) -> None:
     code, _, err = run(capsys, *args, "-o", str(out))
     assert code == 0, err
     picture = iio.imread(out)
-    from gui.export import comparison_layout, panel_rgb
+    from normscope.gui.export import comparison_layout, panel_rgb
 
     comp = build_comparison(DIGITS, Normalization(method="keras", axis=1), index=2)
     lay = comparison_layout(comp)
@@ -267,8 +268,18 @@ def test_export_without_any_display(tmp_path) -> None:
         if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
     }
     out = tmp_path / "headless.png"
-    cmd = [sys.executable, "main.py", "export", "sample:digits", "--axis", "1", "-o", str(out)]
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    cmd = [
+        sys.executable,
+        "-m",
+        "normscope",
+        "export",
+        "sample:digits",
+        "--axis",
+        "1",
+        "-o",
+        str(out),
+    ]
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert iio.imread(out).shape[0] > 400
 
@@ -279,8 +290,43 @@ def test_window_without_display_says_so(tmp_path) -> None:
         for k, v in os.environ.items()
         if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
     }
-    cmd = [sys.executable, "main.py", "sample:digits"]
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    cmd = [sys.executable, "-m", "normscope", "sample:digits"]
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "no display found" in result.stderr
     assert "QT_QPA_PLATFORM=offscreen" in result.stderr
+
+
+@pytest.fixture
+def quiet_log():
+    """Leave the log as a run without --verbose does: no handler keeps a captured stderr."""
+    yield
+    configure_logging()
+
+
+def test_failures_are_logged_with_their_story(capsys, quiet_log) -> None:
+    bad = ("report", "sample:digits", "--method", "keras", "--axis", "none")
+    code, _, err = run(capsys, *bad)
+    assert code == 1 and err.count("\n") == 1  # the screen gets one line, the log the story
+    logged = log_path().read_text(encoding="utf-8")
+    assert "Traceback (most recent call last)" in logged and "axis=None" in logged
+    for argv in ((*bad, "--verbose"), ("--verbose", *bad)):  # --verbose: on stderr too
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and "Traceback (most recent call last)" in err
+        assert err.splitlines()[-1].startswith("normscope: ") and "axis=None" in err
+
+
+def test_verbose_is_an_option_of_the_window_and_every_command(
+    capsys, monkeypatch, quiet_log
+) -> None:
+    opened: list[object] = []
+    monkeypatch.setattr(app, "run_window", lambda *a, **k: opened.append((a, k)) or 0)
+    assert main(["--verbose", "sample:photo", "--index", "0"]) == 0
+    assert opened == [(("sample:photo",), {"key": None, "index": 0})]
+    stream = [
+        h for h in logging.getLogger("normscope").handlers if type(h).__name__ == "StreamHandler"
+    ]
+    assert stream, "--verbose logs to stderr"
+    for command in ("report", "normalize", "export"):
+        assert main([command, "--help"]) == 0
+        assert "--verbose" in capsys.readouterr().out

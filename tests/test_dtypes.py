@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import main
-from core.display import display_levels, symmetric_levels, to_uint8
-from core.dtypes import canonical, distinct_levels
-from core.histogram import histogram, joint_histogram
-from core.loading import load
-from core.normalize import METHODS, Normalization, NormalizationError, normalize
-from core.ranks import diagnose, rank_compare, rank_diff, rank_preserving
-from core.report import build_report
+from normscope import main
+from normscope.core.display import display_levels, symmetric_levels, to_uint8
+from normscope.core.dtypes import canonical, distinct_levels
+from normscope.core.histogram import histogram, joint_histogram
+from normscope.core.loading import load
+from normscope.core.normalize import METHODS, Normalization, NormalizationError, normalize
+from normscope.core.ranks import diagnose, rank_compare, rank_diff, rank_preserving
+from normscope.core.report import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(13)
@@ -80,7 +80,7 @@ def test_canonical_gives_native_order_zero_one_bools_and_float64_for_longdouble(
 def test_one_bit_png_reports_every_pair(tmp_path: Path) -> None:
     path = tmp_path / "b.png"
     Image.fromarray(np.random.default_rng(0).random((40, 60)) > 0.5).save(path)
-    done = run_child(["main.py", "report", str(path), "--json"])
+    done = run_child(["-m", "normscope", "report", str(path), "--json"])
     assert done.returncode == 0, done.stderr
     pairs = json.loads(done.stdout)["ranks"]["pairs"]
     assert pairs["total"] == 2400 * 2399 // 2 == 2_878_800
@@ -88,10 +88,10 @@ def test_one_bit_png_reports_every_pair(tmp_path: Path) -> None:
 
 RAW_BOOL_SCRIPT = """
 import numpy as np
-from core.display import display_levels
-from core.histogram import histogram, joint_histogram
-from core.normalize import METHODS, Normalization
-from core.ranks import diagnose, rank_compare, rank_diff, rank_preserving
+from normscope.core.display import display_levels
+from normscope.core.histogram import histogram, joint_histogram
+from normscope.core.normalize import METHODS, Normalization
+from normscope.core.ranks import diagnose, rank_compare, rank_diff, rank_preserving
 
 rng = np.random.default_rng(1)
 for shape, roles in (((30, 40), "HW"), ((3, 12, 10), "NHW"), ((9, 8, 3), "HWC")):
@@ -153,7 +153,7 @@ def test_equalize_of_a_huge_integer_range_stays_small(tmp_path: Path) -> None:
     np.save(path, x)
     assert path.stat().st_size < 6 * 1024
     done = run_child(
-        ["main.py", "report", str(path), "--method", "equalize", "--json"], memory=3 * GiB
+        ["-m", "normscope", "report", str(path), "--method", "equalize", "--json"], memory=3 * GiB
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["output"]["max"] == 1.0
@@ -186,7 +186,7 @@ def test_equalize_of_integers_is_the_dense_histogram_bit_for_bit(dtype) -> None:
 
 
 def test_percentile_level_tables_are_bounded_and_exact() -> None:
-    from core.normalize import _level_table_fits
+    from normscope.core.normalize import _level_table_fits
 
     x = RNG.integers(0, 65536, (33000, 1, 130)).astype(np.uint16)
     x[0, 0, 0] = 65535
@@ -223,7 +223,7 @@ def test_export_of_extreme_floats_exits_0(tmp_path: Path, name, array, method) -
     np.save(tmp_path / name, array)
     out = tmp_path / "out.png"
     done = run_child(
-        ["main.py", "export", str(tmp_path / name), "--method", method, "-o", str(out)]
+        ["-m", "normscope", "export", str(tmp_path / name), "--method", method, "-o", str(out)]
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert out.stat().st_size > 0

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from core.loading import DEFAULT_MAX_BYTES, LoadError, load
-from main import main
+from normscope.core.loading import DEFAULT_MAX_BYTES, LoadError, load
+from normscope.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -271,7 +271,9 @@ def test_a_successful_tiff_load_prints_nothing(tmp_path: Path) -> None:
     a = np.arange(64, dtype=np.uint8).reshape(8, 8)
     # an ASCII SubfileType: tifffile logs "invalid subfiletype" and reads the image anyway
     tifffile.imwrite(path, a, subfiletype=None, extratags=[(254, 2, 0, "x", True)])
-    code = "from core.loading import load; import sys; print(load(sys.argv[1]).array.sum())"
+    code = (
+        "from normscope.core.loading import load; import sys; print(load(sys.argv[1]).array.sum())"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code, str(path)],
         cwd=ROOT,
@@ -359,7 +361,7 @@ def test_the_window_refuses_a_negative_index_too(capsys) -> None:
 
 
 def test_the_index_out_of_range_is_checked_before_normalizing(capsys, monkeypatch) -> None:
-    from core.normalize import Normalization
+    from normscope.core.normalize import Normalization
 
     def fail(*args, **kwargs):
         raise AssertionError("normalized before checking the index")
@@ -371,7 +373,15 @@ def test_the_index_out_of_range_is_checked_before_normalizing(capsys, monkeypatc
 
 def test_big_index_in_a_subprocess(tmp_path: Path) -> None:
     out = tmp_path / "o.npy"
-    cmd = [sys.executable, "main.py", "normalize", "sample:digits", "--index", "1" + "0" * 20]
+    cmd = [
+        sys.executable,
+        "-m",
+        "normscope",
+        "normalize",
+        "sample:digits",
+        "--index",
+        "1" + "0" * 20,
+    ]
     result = subprocess.run(
         [*cmd, "-o", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120
     )

@@ -30,13 +30,16 @@ def child_env(tmp_path: Path) -> dict[str, str]:
 
 
 def child_code(hook: str, argv: tuple[str, ...]) -> str:
-    """``python main.py ARGV`` (run as ``__main__``, as a user runs it) after `hook`."""
-    run = f"sys.argv = ['main.py', *{list(argv)!r}]\nrunpy.run_path('main.py', run_name='__main__')"
+    """``python -m normscope ARGV`` (run as ``__main__``, as a user runs it) after `hook`."""
+    run = (
+        f"sys.argv = ['normscope', *{list(argv)!r}]\n"
+        "runpy.run_module('normscope', run_name='__main__', alter_sys=True)"
+    )
     return f"import runpy\nimport sys\n{textwrap.dedent(hook)}\n{run}"
 
 
 def run_main(tmp_path: Path, hook: str, *argv: str, **kwargs) -> subprocess.CompletedProcess:
-    """Run ``python main.py ARGV`` in a child after `hook` (Python source) has patched it."""
+    """Run ``python -m normscope ARGV`` in a child after `hook` (Python source) has patched it."""
     return subprocess.run(
         [sys.executable, "-c", child_code(hook, argv)],
         cwd=ROOT,
@@ -66,10 +69,10 @@ def start_main(tmp_path: Path, hook: str, *argv: str) -> subprocess.Popen:
 # the window, once its first image is on show, runs `then` (Python source; `self` is it)
 WHEN_SHOWN = """
 from PySide6.QtCore import QTimer
-from gui.window import MainWindow
+from normscope.gui.window import MainWindow
 
 def when_shown(self):
-    if self.frame is None:
+    if self.results.frame is None:
         QTimer.singleShot(10, lambda: when_shown(self))
     else:
         {then}
@@ -94,7 +97,7 @@ def test_a_pytest_run_with_a_window_exits_0(tmp_path: Path) -> None:
     test.write_text(
         textwrap.dedent(
             """
-            from gui.window import MainWindow
+            from normscope.gui.window import MainWindow
 
             def test_window(qtbot):
                 w = MainWindow()
@@ -132,7 +135,7 @@ def test_a_signal_closes_the_window_cleanly(tmp_path: Path, signum: int, message
 
 def test_wait_returns_once_the_running_job_stops(qtbot) -> None:
     """The window waits for its jobs as it closes: the wait must let them take the GIL."""
-    from gui.worker import LatestOnly
+    from normscope.gui.worker import LatestOnly
 
     queue = LatestOnly()
     started = threading.Event()
@@ -155,16 +158,16 @@ def test_wait_returns_once_the_running_job_stops(qtbot) -> None:
 # the child stops inside loading until a signal comes
 WHILE_LOADING = """
 import time
-import core.loading
+import normscope.core.loading
 
-load = core.loading.load
+load = normscope.core.loading.load
 
 def slow_load(*args, **kwargs):
     print("ready", flush=True)
     time.sleep(TIMEOUT)
     return load(*args, **kwargs)
 
-core.loading.load = slow_load
+normscope.core.loading.load = slow_load
 """.replace("TIMEOUT", str(TIMEOUT))
 
 
@@ -285,7 +288,7 @@ def test_a_successful_export_prints_nothing(tmp_path: Path) -> None:
 def test_only_known_harmless_qt_messages_are_dropped(tmp_path: Path) -> None:
     hook = """
     from PySide6.QtCore import qWarning
-    from gui.app import quiet_harmless_qt_messages
+    from normscope.gui.app import quiet_harmless_qt_messages
 
     quiet_harmless_qt_messages()
     qWarning("This plugin does not support propagateSizeHints()")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from bench.bench_memory import baseline, make_input, multiple
-from core import ranks, report
-from core.loading import Loaded
-from core.normalize import Normalization
-from core.ranks import diagnose, rank_diff
-from core.report import build_report
+from normscope.core import ranks, report
+from normscope.core.loading import Loaded
+from normscope.core.normalize import Normalization
+from normscope.core.ranks import diagnose, rank_diff
+from normscope.core.report import build_report
 
 
 def _batch(dtype: str) -> np.ndarray:

@@ -14,7 +14,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from core.loading import OPEN_FILTER, SAMPLES, LoadError, load
+from normscope.core.loading import OPEN_FILTER, SAMPLES, LoadError, load
 
 RNG = np.random.default_rng(3)
 

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st_h
 from hypothesis.extra import numpy as hnp
 
-from core.loading import load
-from core.ranks import diagnose, rank_compare, rank_diff, rank_maps, rank_preserving
-from core.roles import SCOPES, scope_axes
+from normscope.core.loading import load
+from normscope.core.ranks import diagnose, rank_compare, rank_diff, rank_maps, rank_preserving
+from normscope.core.roles import SCOPES, scope_axes
 
 
 def keras(x, axis):
@@ -294,16 +294,16 @@ def test_unknown_engine_is_refused() -> None:
 
 
 def test_one_thread_gives_the_same_answer() -> None:
-    from core import _engine
+    from normscope.core import engine
 
     rng = np.random.default_rng(4)
     x = rng.integers(0, 256, (1024, 1100)).astype(np.uint8)  # over 2**20: halves sorted apart
     y = keras(x, 0)
     d2, m2 = rank_compare(x, y)
-    with _engine.limit_threads(1):
-        assert len(_engine.row_parts(10)) == 1
+    with engine.limit_threads(1):
+        assert len(engine.row_parts(10)) == 1
         d1, m1 = rank_compare(x, y)
-    assert len(_engine.row_parts(10)) == min(_engine.threads(), 10)
+    assert len(engine.row_parts(10)) == min(engine.threads(), 10)
     assert d1.pairs == d2.pairs and d1.kendall_mean == d2.kendall_mean
     assert abs(d1.spearman_mean - d2.spearman_mean) < 1e-12  # sums split over threads
     np.testing.assert_array_equal(m1.partners, m2.partners)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from qimages import pixels, rendered_by_pyqtgraph
 
-from gui import panels
-from gui.panels import DIVERGING, PictureItem, colormap, make_picture
+from normscope.gui import panels
+from normscope.gui.panels import DIVERGING, PictureItem, colormap, make_picture
 
 
 def rendered(data: np.ndarray, levels, cmap: str) -> np.ndarray:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import traceback
 
 import pytest
 
-from gui.worker import BACKGROUND_NICE, LatestOnly
+from normscope.gui.worker import BACKGROUND_NICE, LatestOnly
 
 
 def test_only_the_running_and_the_newest_jobs_run(qtbot) -> None:
@@ -41,7 +42,7 @@ def test_only_the_running_and_the_newest_jobs_run(qtbot) -> None:
     assert runner.generation == 30
 
 
-def test_errors_reach_the_gui_thread(qtbot) -> None:
+def test_errors_reach_the_gui_thread_with_their_story(qtbot) -> None:
     runner = LatestOnly()
 
     def broken():
@@ -50,7 +51,10 @@ def test_errors_reach_the_gui_thread(qtbot) -> None:
 
     with qtbot.waitSignal(runner.error, timeout=10_000) as blocker:
         generation = runner.submit(broken)
-    assert blocker.args == [generation, "ValueError: axis 5 is out of range"]
+    got, exc = blocker.args
+    assert got == generation and isinstance(exc, ValueError)
+    assert str(exc) == "axis 5 is out of range"
+    assert "broken" in "".join(traceback.format_tb(exc.__traceback__))  # where it was raised
     qtbot.waitUntil(lambda: not runner.busy)
 
 
@@ -102,8 +106,8 @@ def test_cancel_drops_the_pending_job_and_the_running_ones_results(qtbot) -> Non
 def test_a_job_that_will_not_close_still_frees_its_queue(qtbot) -> None:
     runner = LatestOnly()
     gate = threading.Event()
-    errors: list[str] = []
-    runner.error.connect(lambda _g, message: errors.append(message))
+    errors: list[Exception] = []
+    runner.error.connect(lambda _g, exc: errors.append(exc))
 
     def stubborn():
         gate.wait(10)
@@ -120,7 +124,7 @@ def test_a_job_that_will_not_close_still_frees_its_queue(qtbot) -> None:
     runner.cancel()
     gate.set()
     qtbot.waitUntil(lambda: not runner.busy, timeout=10_000)
-    assert errors and "RuntimeError" in errors[0]
+    assert errors and isinstance(errors[0], RuntimeError)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a per-thread nice is Linux's")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.display import display_levels, to_uint8, zoom_factor
-from core.histogram import histogram, joint_histogram
+from normscope.core.display import display_levels, to_uint8, zoom_factor
+from normscope.core.histogram import histogram, joint_histogram
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int8", "int32", "bool"])
@@ -73,7 +73,7 @@ def test_display_levels_and_mapping() -> None:
 
 @pytest.mark.parametrize("dtype", ["uint8", "int16", "float32", "float64", "bool"])
 def test_compiled_and_numpy_histograms_agree(dtype, monkeypatch) -> None:
-    from core import _engine
+    from normscope.core import engine
 
     rng = np.random.default_rng(1)
     x = (
@@ -90,7 +90,7 @@ def test_compiled_and_numpy_histograms_agree(dtype, monkeypatch) -> None:
     runs = []
     for compiled in (True, False):
         if not compiled:
-            monkeypatch.setattr(_engine, "kernels", lambda: None)
+            monkeypatch.setattr(engine, "kernels", lambda: None)
         hists = [histogram(x), histogram(x, bins=17), histogram(x, range=(10, 60))]
         runs.append([*hists, histogram(y, bins=9), joint_histogram(x, y, bins=11)])
     for a, b in zip(*runs, strict=True):

@@ -15,8 +15,8 @@ from hypothesis.extra import numpy as hnp
 from skimage import exposure
 from skimage.util import img_as_float
 
-from core.loading import load
-from core.normalize import (
+from normscope.core.loading import load
+from normscope.core.normalize import (
     METHODS,
     PRESETS,
     Normalization,
@@ -389,7 +389,7 @@ COMPILED_CASES = [
 @pytest.mark.parametrize(("method", "options"), COMPILED_CASES)
 @pytest.mark.parametrize("dtype", ["uint8", "uint16"])
 def test_compiled_paths_equal_numpy_to_the_bit(method, options, dtype, monkeypatch) -> None:
-    from core import _engine
+    from normscope.core import engine
 
     rng = np.random.default_rng(7)
     x = (rng.integers(0, 256, (5, 40, 33, 3)) * (257 if dtype == "uint16" else 1)).astype(dtype)
@@ -405,7 +405,7 @@ def test_compiled_paths_equal_numpy_to_the_bit(method, options, dtype, monkeypat
             continue
         fast = n.apply(data, roles=roles)
         with monkeypatch.context() as m:
-            m.setattr(_engine, "kernels", lambda: None)
+            m.setattr(engine, "kernels", lambda: None)
             slow = n.apply(data, roles=roles)
         assert fast.dtype == slow.dtype
         np.testing.assert_array_equal(fast, slow, err_msg=f"{method} axis {axis}")

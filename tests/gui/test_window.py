@@ -8,19 +8,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDesktopServices, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 from qimages import pixels, rendered_by_pyqtgraph
 
-from core.display import display_levels
-from core.histogram import JointHistogram, histogram, joint_histogram
-from core.loading import load
-from core.normalize import Normalization, from_preset
-from core.ranks import diagnose, rank_compare, rank_diff, rank_maps
-from gui import pipeline
-from gui.panels import colormap, format_level, make_picture
-from gui.settings import Settings
-from gui.window import STALE_OPACITY, MainWindow
+from normscope.core.display import display_levels
+from normscope.core.histogram import JointHistogram, histogram, joint_histogram
+from normscope.core.loading import load
+from normscope.core.logs import configure_logging, log_path
+from normscope.core.normalize import Normalization, from_preset
+from normscope.core.ranks import diagnose, rank_compare, rank_diff, rank_maps
+from normscope.gui import controller, pipeline
+from normscope.gui.panels import colormap, format_level, make_picture
+from normscope.gui.settings import Settings
+from normscope.gui.window import STALE_OPACITY, MainWindow
+from normscope.gui.worker import LatestOnly
 
 DIGITS = load("sample:digits").array
 
@@ -34,14 +36,9 @@ def keras_formula(x: np.ndarray, axis) -> np.ndarray:
 
 def wait_ready(qtbot, w: MainWindow) -> None:
     """Wait until the image on show, its statistics and (for a batch) the batch verdict are in."""
-
-    def ready() -> bool:
-        batch_done = not w.model.is_batch or w.batch is not None
-        timers = w._batch_timer.isActive() or w._draw_timer.isActive()
-        idle = not any(queue.busy for queue in w._queues) and not timers
-        return w.stats is not None and idle and batch_done
-
-    qtbot.waitUntil(ready, timeout=20_000)
+    assert w.controller.join(timeout=20)
+    r = w.results
+    assert r.stats is not None and (not w.model.is_batch or r.batch is not None)
 
 
 @pytest.fixture
@@ -131,7 +128,7 @@ def test_verdict_matches_core_for_the_tutorial_call(qtbot, window: MainWindow) -
     maps = rank_maps(before, after, scope="all", roles="HW")
     np.testing.assert_array_equal(window.rank.item.image, maps.displacement)
     batch = diagnose(DIGITS, keras_formula(DIGITS, 1), roles="NHW")
-    assert window.batch.diagnosis == batch
+    assert window.results.batch.diagnosis == batch
     assert f"{batch.images_with_inversions:,} of 64 images" in window.batch_label.text()
 
 
@@ -177,7 +174,7 @@ def test_stale_results_are_dropped(qtbot, window: MainWindow) -> None:
 def test_jump_to_worst_image(qtbot, window: MainWindow) -> None:
     window.model.set_options(axis=(1,))
     wait_ready(qtbot, window)
-    worst = window.batch.diagnosis.worst_image
+    worst = window.results.batch.diagnosis.worst_image
     assert worst is not None and window.jump.isVisible()
     qtbot.mouseClick(window.jump, Qt.MouseButton.LeftButton)
     assert window.model.index == worst
@@ -262,11 +259,11 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
     np.testing.assert_array_equal(shown(window)[0], photo[..., 1])
     # every histogram counts what its panel shows: channel 1, not all three
     wait_ready(qtbot, window)
-    after = window.frame.normalized[..., 1]
+    after = window.results.frame.normalized[..., 1]
     for panel, image in zip(window.histograms, (photo[..., 1], after), strict=False):
         np.testing.assert_array_equal(panel.counts, histogram(image).counts)
     assert same_joint(window.joint.histogram, joint_histogram(photo[..., 1], after))
-    shift = window.stats.maps.displacement[..., 1]
+    shift = window.results.stats.maps.displacement[..., 1]
     np.testing.assert_array_equal(window.rank.item.image, shift)
     np.testing.assert_array_equal(window.histograms[2].counts, histogram(shift, bins=101).counts)
     scope = window.controls.scope
@@ -276,14 +273,17 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
         "row",
         "column",
     ]
-    frame, verdict = window.frame, window.verdict_data
+    frame, verdict = window.results.frame, window.results.verdict
     scope.setCurrentIndex(scope.findData("channel"))
-    assert window.stats is None  # the whole image's counts are not shown as the channels'
+    assert window.results.stats is None  # the whole image's counts are not shown as the channels'
     assert "Counting pixel pairs" in window.verdict.text()
     wait_ready(qtbot, window)
-    assert window.stats.diff.scope == "channel" and "Within each channel" in window.verdict.text()
-    assert window.frame is frame  # a scope changes the statistics only, not the image
-    assert window.verdict_data is verdict  # nor where ranks are kept: not computed again
+    assert (
+        window.results.stats.diff.scope == "channel"
+        and "Within each channel" in window.verdict.text()
+    )
+    assert window.results.frame is frame  # a scope changes the statistics only, not the image
+    assert window.results.verdict is verdict  # nor where ranks are kept: not computed again
 
 
 def test_display_controls_and_settings_persist(qtbot, window: MainWindow, tmp_path) -> None:
@@ -340,8 +340,8 @@ def test_export_actions_write_what_core_computes(qtbot, window: MainWindow, monk
     import imageio.v3 as iio
     from PySide6.QtWidgets import QMessageBox
 
-    from core.report import build_comparison, build_report
-    from gui.export import comparison_layout
+    from normscope.core.report import build_comparison, build_report
+    from normscope.gui.export import comparison_layout
 
     window.model.set_options(axis=(1,))
     window.model.set_index(4)
@@ -383,8 +383,8 @@ def test_export_actions_write_what_core_computes(qtbot, window: MainWindow, monk
 
 
 def test_the_exported_comparison_shows_what_the_window_shows(qtbot, window: MainWindow) -> None:
-    from core.report import build_comparison
-    from gui.export import render_comparison
+    from normscope.core.report import build_comparison
+    from normscope.gui.export import render_comparison
 
     assert window.open_source("sample:photo")
     window.controls.channel.setCurrentIndex(window.controls.channel.findData(1))
@@ -440,13 +440,19 @@ def test_axis_roles_can_be_overridden(qtbot, window: MainWindow, tmp_path) -> No
     window.error_box.close()
 
 
-def test_a_burst_of_changes_starts_one_batch_job(qtbot, window: MainWindow) -> None:
-    before = window._batches.generation
+def test_a_burst_of_changes_starts_one_batch_job(qtbot, window: MainWindow, monkeypatch) -> None:
+    started: list[object] = []
+
+    def counted(*args, real=controller.batch_job):
+        started.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(controller, "batch_job", counted)
     for axis in [(1,), (2,), (1, 2), (1,), (2,)] * 4:
         window.model.set_options(axis=axis)
     wait_ready(qtbot, window)
-    assert window._batches.generation == before + 1  # debounced: the last state only
-    assert window.batch.diagnosis == diagnose(DIGITS, keras_formula(DIGITS, 2), roles="NHW")
+    assert started == [window.model.normalization]  # debounced: the last state only
+    assert window.results.batch.diagnosis == diagnose(DIGITS, keras_formula(DIGITS, 2), roles="NHW")
 
 
 def test_new_captions_do_not_move_the_panels(qtbot, window: MainWindow) -> None:
@@ -504,7 +510,7 @@ def test_pictures_are_made_off_the_gui_thread_for_the_display(
     wait_ready(qtbot, window)
     assert len(made_on) == 2 and threading.main_thread() not in made_on  # normalized, rank
     assert window.original.picture is original  # same image, same look: not made again
-    f, s = window.frame, window.stats
+    f, s = window.results.frame, window.results.stats
     assert f.look == window.look() and s.look == window.look()
     assert window.original.picture is f.pictures[0] and window.normalized.picture is f.pictures[1]
     assert window.rank.picture is s.rank.picture
@@ -520,7 +526,7 @@ def test_pictures_are_made_off_the_gui_thread_for_the_display(
     normalized = window.normalized.picture
     window.controls.rank_view.setCurrentIndex(window.controls.rank_view.findData("partners"))
     assert window.normalized.picture is normalized
-    assert window.frame.look == window.look() == window.stats.look
+    assert window.results.frame.look == window.look() == window.results.stats.look
     assert window.look().colormap == "viridis" and window.look().rank_view == "partners"
     np.testing.assert_array_equal(
         window.normalized.item.lut, colormap("viridis").getLookupTable(nPts=256)
@@ -559,18 +565,18 @@ def test_a_new_image_never_waits_for_the_last_ones_statistics(
     window.model.set_options(axis=(1, 2))
     expected = keras_formula(DIGITS, (1, 2))[0]
     qtbot.waitUntil(lambda: np.array_equal(shown(window)[1], expected), timeout=5_000)
-    assert window.stats is None and len(compared) == 1  # counts of both still to come
+    assert window.results.stats is None and len(compared) == 1  # counts of both still to come
     rank = window.rank
     assert rank.item.opacity() == 1.0  # quick counts do not make the rank map flicker
     qtbot.waitUntil(lambda: "counting" in rank.plot.titleLabel.text)  # slow ones are marked
     assert rank.item.opacity() == STALE_OPACITY
     gate.set()
     wait_ready(qtbot, window)
-    assert len(compared) == 2 and compared[1] is window.frame.normalized
-    assert pictured == [window.stats.maps]  # the stale job stopped right after its counts
+    assert len(compared) == 2 and compared[1] is window.results.frame.normalized
+    assert pictured == [window.results.stats.maps]  # the stale job stopped right after its counts
     assert rank.item.opacity() == 1.0 and "counting" not in rank.plot.titleLabel.text
     diff, maps = rank_compare(*shown(window), scope="all", roles="HW")
-    assert window.stats.diff == diff
+    assert window.results.stats.diff == diff
     np.testing.assert_array_equal(window.rank.item.image, maps.displacement)
 
 
@@ -583,26 +589,24 @@ def test_a_failed_rank_comparison_says_so_and_keeps_the_image(
     monkeypatch.setattr(pipeline, "rank_compare", broken)
     window.model.set_options(axis=(1,))
 
-    def failed() -> bool:
-        drawn = not (window._draw_timer.isActive() or window._stats.busy)
-        return drawn and "Cannot compare ranks" in window.verdict.text()
-
-    qtbot.waitUntil(failed, timeout=10_000)
+    assert window.controller.join(timeout=10)
+    assert "Cannot compare ranks" in window.verdict.text()
     assert "no room for the pair counts" in window.verdict.text()
-    assert window.stats is None and window.rank.item.image is None
+    assert window.results.stats is None and window.rank.item.image is None
     np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, 1)[0])
 
 
 def test_only_the_shown_channels_histograms_are_drawn(qtbot, window: MainWindow) -> None:
     assert window.open_source("sample:photo")
     wait_ready(qtbot, window)
-    assert [q.background for q in window._queues] == [False, True, True, True]
+    queues = window.controller.findChildren(LatestOnly)  # the image's, then the others'
+    assert [q.background for q in queues] == [False, True, True, True]
     channel = window.controls.channel
     for value in (0, 1, 0):  # back before channel 1's histograms can arrive
         channel.setCurrentIndex(channel.findData(value))
     wait_ready(qtbot, window)
     photo = load("sample:photo").array
-    assert window.hists.channel == 0
+    assert window.results.hists.channel == 0
     np.testing.assert_array_equal(window.histograms[0].counts, histogram(photo[..., 0]).counts)
 
 
@@ -616,7 +620,7 @@ def test_slow_histograms_fade_the_old_ones(qtbot, window: MainWindow, monkeypatc
     monkeypatch.setattr(pipeline, "joint_histogram", held_at_gate)
     plots = [p.plot for p in (*window.histograms[:2], window.joint)]
     window.model.set_index(3)
-    qtbot.waitUntil(lambda: window.stats is not None)
+    qtbot.waitUntil(lambda: window.results.stats is not None)
     qtbot.waitUntil(lambda: all(p.opacity() == STALE_OPACITY for p in plots))
     gate.set()
     wait_ready(qtbot, window)
@@ -637,15 +641,42 @@ def test_failed_histograms_say_so_and_keep_the_counts(
     text = window.verdict.text()
     assert "Cannot count the histograms" in text and "no room for the joint histogram" in text
     diff = rank_diff(*shown(window), scope="all", roles="HW")
-    assert window.stats.diff == diff and f"{diff.pairs.discordant:,} of" in text
+    assert window.results.stats.diff == diff and f"{diff.pairs.discordant:,} of" in text
 
 
 def test_a_partners_map_is_pictured_off_the_gui_thread(qtbot, window: MainWindow) -> None:
     window.controls.rank_view.setCurrentIndex(window.controls.rank_view.findData("partners"))
     window.model.set_options(axis=(1,))
     wait_ready(qtbot, window)
-    assert window.stats.look == window.look()
-    assert window.rank.picture is window.stats.rank.picture
+    assert window.results.stats.look == window.look()
+    assert window.rank.picture is window.results.stats.rank.picture
     assert window.rank.picture.qimage is not None  # ready, not rendered at paint time
     assert drawn_as_pyqtgraph_would(window.rank)
-    np.testing.assert_array_equal(window.rank.item.image, window.stats.maps.partners)
+    np.testing.assert_array_equal(window.rank.item.image, window.results.stats.maps.partners)
+
+
+def test_help_show_log_opens_the_log_file(window: MainWindow, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("NORMSCOPE_LOG_DIR", str(tmp_path / "logs"))
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", opened.append)
+    window.show_log_action.trigger()
+    assert opened == [QUrl.fromLocalFile(str(tmp_path / "logs" / "normscope.log"))]
+    assert (tmp_path / "logs" / "normscope.log").exists()  # an empty log opens too
+
+
+def test_a_failure_is_one_line_on_screen_and_its_story_in_the_log(
+    qtbot, window: MainWindow, monkeypatch
+) -> None:
+    def broken(*_args, **_kwargs):
+        raise MemoryError("no room for the joint histogram")
+
+    configure_logging()
+    monkeypatch.setattr(pipeline, "joint_histogram", broken)
+    window.model.set_options(axis=(1,))
+    wait_ready(qtbot, window)
+    shown_error = window.verdict.text().split("<br>")[1]
+    assert "Cannot count the histograms" in shown_error
+    assert "MemoryError: no room for the joint histogram" in shown_error
+    logged = log_path().read_text(encoding="utf-8")
+    assert "Traceback (most recent call last)" in logged and "in broken" in logged
+    assert "histogram_job" in logged and "MemoryError: no room for the joint histogram" in logged

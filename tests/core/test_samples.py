@@ -1,11 +1,18 @@
-"""The bundled samples are what resources/make_samples.py makes, and look like their story."""
+"""The bundled samples are what tools/make_samples.py makes, and look like their story."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 
-from resources import make_samples as ms
+_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "make_samples.py"
+_spec = importlib.util.spec_from_file_location("make_samples", _SCRIPT)
+assert _spec is not None and _spec.loader is not None
+ms = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ms)
 
 
 def test_committed_samples_match_their_script() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray
 
-from gui.settings import MAX_RECENT, Settings
+from normscope.gui.settings import MAX_RECENT, Settings
 
 
 def test_round_trip_with_types(qapp, tmp_path) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QT_NAMES = {"PySide6", "PySide2", "PyQt5", "PyQt6", "shiboken6", "pyqtgraph", "qtpy", "superqt"}
 
 BLOCKED_RUN = f"""
@@ -20,13 +20,13 @@ class BlockQt:
 
 sys.meta_path.insert(0, BlockQt())
 import pkgutil, importlib
-import core
-for mod in pkgutil.iter_modules(core.__path__):
-    importlib.import_module("core." + mod.name)
+import normscope.core
+for mod in pkgutil.iter_modules(normscope.core.__path__):
+    importlib.import_module("normscope.core." + mod.name)
 
-from core.loading import load
-from core.normalize import Normalization
-from core.ranks import diagnose, rank_diff
+from normscope.core.loading import load
+from normscope.core.normalize import Normalization
+from normscope.core.ranks import diagnose, rank_diff
 
 x = load("sample:digits").array
 y = Normalization(method="keras", axis=1).apply(x, roles="NHW")
@@ -75,9 +75,9 @@ class BlockNumba:
 
 sys.meta_path.insert(0, BlockNumba())
 import pytest
-from core.loading import load
-from core.normalize import Normalization
-from core.ranks import rank_compare, rank_diff
+from normscope.core.loading import load
+from normscope.core.normalize import Normalization
+from normscope.core.ranks import rank_compare, rank_diff
 
 x = load("sample:digits").array
 y = Normalization(method="keras", axis=1).apply(x, roles="NHW")
@@ -90,9 +90,9 @@ assert "numba" not in sys.modules
 
 
 def test_rank_diff_falls_back_to_numpy_without_numba() -> None:
-    from core.loading import load
-    from core.normalize import Normalization
-    from core.ranks import rank_compare
+    from normscope.core.loading import load
+    from normscope.core.normalize import Normalization
+    from normscope.core.ranks import rank_compare
 
     result = subprocess.run(
         [sys.executable, "-c", WITHOUT_NUMBA], cwd=ROOT, capture_output=True, text=True, timeout=120

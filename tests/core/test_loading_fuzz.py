@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from core.loading import LoadError, load
+from normscope.core.loading import LoadError, load
 
 RNG = np.random.default_rng(11)
 

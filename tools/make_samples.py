@@ -1,7 +1,7 @@
 """Make NormScope's bundled samples, deterministically.
 
 Real MNIST cannot be downloaded where NormScope is built and tested, so these stand in
-for it. Run ``python resources/make_samples.py`` to rewrite:
+for it. Run ``python tools/make_samples.py`` (``make samples``) to rewrite, in ``resources/``:
 
 * ``digits.npy``: uint8 (64, 28, 28), MNIST-like handwritten digits: dark background,
   bright strokes of varying thickness and brightness, so some columns are faint and some
@@ -20,7 +20,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "resources"
 SEED = 20261124
 
 # Each digit is a list of strokes; each stroke a list of (x, y) points in a unit box
