@@ -1,6 +1,6 @@
 """Peak memory of whole commands, as a multiple of the input array's bytes.
 
-Each case runs in a fresh subprocess (``python main.py report F --json``, ``... export F -o
+Each case runs in a fresh subprocess (``python -m normscope report F --json``, ``... export F -o
 out.png``, and the jobs the window runs for one image, offscreen), and its maximum resident
 set size is read with ``os.wait4``. A process that only imports the same modules (and loads
 the compiled kernels, and for the picture makes the Qt application) is measured in the same
@@ -30,10 +30,13 @@ OPTIONS = {"default": [], "keras axis 1": ["--method", "keras", "--axis", "1"]}
 
 # what each kind of child imports and loads before it touches the input
 _SETUP = {
-    "report": "import main, core.loading, core.report; from core import _engine; _engine.kernels()",
-    "export": "import main, core.loading, core.report, gui.export; from core import _engine; "
-    "_engine.kernels(); main._ensure_gui_app()",
-    "window": "import core.loading, gui.pipeline; from core import _engine; _engine.kernels(); "
+    "report": "import normscope.main, normscope.core.loading, normscope.core.report; "
+    "from normscope.core import engine; engine.kernels()",
+    "export": "import normscope.main, normscope.core.loading, normscope.core.report, "
+    "normscope.gui.export; from normscope.core import engine; engine.kernels(); "
+    "normscope.main._ensure_gui_app()",
+    "window": "import normscope.core.loading, normscope.gui.pipeline; "
+    "from normscope.core import engine; engine.kernels(); "
     "from PySide6.QtWidgets import QApplication; QApplication(['normscope'])",
 }
 
@@ -93,9 +96,9 @@ def peak_rss(argv: list[str]) -> int:
 def command(kind: str, path: Path, options: list[str], out: Path) -> list[str]:
     """The child's command line for `kind` ("report", "export", "window") on `path`."""
     if kind == "report":
-        return [sys.executable, "main.py", "report", str(path), "--json", *options]
+        return [sys.executable, "-m", "normscope", "report", str(path), "--json", *options]
     if kind == "export":
-        return [sys.executable, "main.py", "export", str(path), "-o", str(out), *options]
+        return [sys.executable, "-m", "normscope", "export", str(path), "-o", str(out), *options]
     return [sys.executable, "-c", _SETUP["window"] + "\n" + _WINDOW, str(path), *options]
 
 

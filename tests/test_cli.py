@@ -21,7 +21,7 @@ from normscope.core.normalize import Normalization, from_preset
 from normscope.core.ranks import diagnose, rank_compare, rank_diff
 from normscope.core.report import build_comparison, build_report, default_export_name
 from normscope.gui import app
-from normscope.main import main
+from normscope.main import STOP_SIGNALS, main
 
 DIGITS = load("sample:digits")
 
@@ -322,7 +322,7 @@ def test_verbose_is_an_option_of_the_window_and_every_command(
     opened: list[object] = []
     monkeypatch.setattr(app, "run_window", lambda *a, **k: opened.append((a, k)) or 0)
     assert main(["--verbose", "sample:photo", "--index", "0"]) == 0
-    assert opened == [(("sample:photo",), {"key": None, "index": 0})]
+    assert opened == [(("sample:photo",), {"key": None, "index": 0, "close_on": STOP_SIGNALS})]
     stream = [
         h for h in logging.getLogger("normscope").handlers if type(h).__name__ == "StreamHandler"
     ]

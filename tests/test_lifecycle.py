@@ -104,7 +104,7 @@ def test_a_pytest_run_with_a_window_exits_0(tmp_path: Path) -> None:
                 qtbot.addWidget(w)
                 w.show()
                 assert w.open_source("sample:digits")
-                qtbot.waitUntil(lambda: w.frame is not None, timeout=60_000)
+                qtbot.waitUntil(lambda: w.results.frame is not None, timeout=60_000)
                 w.close()
             """
         )
