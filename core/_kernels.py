@@ -521,3 +521,47 @@ def merge(a, b, out):
     out[o : o + len(a) - i] = a[i:]
     o += len(a) - i
     out[o : o + len(b) - j] = b[j:]
+
+
+@_jit
+def levels_8bit(x, counts, sums, squares):
+    """Level counts of 8-bit images ``x`` (n, pixels, channels) added to ``counts`` (channels,
+    256); each image's exact sum and sum of squares per channel into ``sums`` and ``squares``
+    (n, channels), taken from its own level counts (two rows, by pixel parity, so that runs
+    of equal values do not wait on one counter)."""
+    n, m, nc = x.shape
+    own = np.zeros((2, nc, 256), np.int64)
+    for i in range(n):
+        for j in range(m):
+            for c in range(nc):
+                own[j & 1, c, x[i, j, c]] += 1
+        for c in range(nc):
+            s = 0
+            q = 0
+            for v in range(256):
+                k = own[0, c, v] + own[1, c, v]
+                if k:
+                    counts[c, v] += k
+                    s += k * v
+                    q += k * v * v
+                    own[0, c, v] = 0
+                    own[1, c, v] = 0
+            sums[i, c] = s
+            squares[i, c] = q
+
+
+@_jit
+def levels_16bit(x, counts, sums, squares):
+    """:func:`levels_8bit` for 16-bit images (``counts`` has 65536 levels); the sums are
+    accumulated pixel by pixel (exact in int64 below 2**31 pixels an image)."""
+    n, m, nc = x.shape
+    for i in range(n):
+        for c in range(nc):
+            sums[i, c] = 0
+            squares[i, c] = 0
+        for j in range(m):
+            for c in range(nc):
+                v = np.int64(x[i, j, c])
+                counts[c, v] += 1
+                sums[i, c] += v
+                squares[i, c] += v * v

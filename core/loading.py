@@ -27,12 +27,16 @@ from normscope.core.roles import check_roles, infer_roles
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "IMAGE_SUFFIXES",
     "OPEN_FILTER",
     "SAMPLES",
     "SUPPORTED_SUFFIXES",
     "LoadError",
     "Loaded",
+    "check_dtype",
+    "check_size",
     "load",
+    "npy_header",
 ]
 
 #: The bundled samples (``sample:NAME``): files of the ``normscope.resources`` package.
@@ -74,7 +78,8 @@ class Loaded:
     keys: tuple[str, ...] = ()
 
 
-def _check_size(path: Path, shape: tuple[int, ...], max_pixels: int) -> None:
+def check_size(path: str | os.PathLike, shape: tuple[int, ...], max_pixels: int) -> None:
+    """Raise :class:`LoadError` when `shape` holds more than `max_pixels` values."""
     count = math.prod(shape)
     if count > max_pixels:
         raise LoadError(
@@ -84,15 +89,20 @@ def _check_size(path: Path, shape: tuple[int, ...], max_pixels: int) -> None:
         )
 
 
-def _check_array(path: Path, a: np.ndarray) -> np.ndarray:
-    if a.dtype.kind == "O":
+def check_dtype(path: str | os.PathLike, dtype: np.dtype) -> None:
+    """Raise :class:`LoadError` unless `dtype` holds real numbers (integers, floats, bool)."""
+    if dtype.kind == "O":
         raise LoadError(
             path, "holds Python objects; NormScope never unpickles (save a numeric array)"
         )
-    if a.dtype.names is not None or a.dtype.kind not in "uifb":
+    if dtype.names is not None or dtype.kind not in "uifb":
         raise LoadError(
-            path, f"has dtype {a.dtype}; NormScope needs real numbers (integers, floats or bool)"
+            path, f"has dtype {dtype}; NormScope needs real numbers (integers, floats or bool)"
         )
+
+
+def _check_array(path: Path, a: np.ndarray) -> np.ndarray:
+    check_dtype(path, a.dtype)
     if a.size == 0:
         raise LoadError(path, f"has no values (shape {a.shape})")
     if not 2 <= a.ndim <= 4:
@@ -105,20 +115,27 @@ def _check_array(path: Path, a: np.ndarray) -> np.ndarray:
 # --- readers ---------------------------------------------------------------------------------
 
 
-def _npy_header(path: Path, f, max_pixels: int) -> tuple[int, ...]:
+def npy_header(path: str | os.PathLike, f) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Read the header of the ``.npy`` open as `f`: ``(shape, fortran_order, dtype)``, `f`
+    left at the first data byte. Object arrays are refused (NormScope never unpickles)."""
     magic = f.read(8)  # b"\x93NUMPY", then the format version
     if len(magic) < 8 or not magic.startswith(np.lib.format.MAGIC_PREFIX):
         raise LoadError(path, "is not a NumPy .npy file (it lacks the .npy signature)")
     version = (magic[6], magic[7])
     if version == (1, 0):
-        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
     else:
-        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
     if dtype.hasobject:
         raise LoadError(
             path, "holds Python objects; NormScope never unpickles (save a numeric array)"
         )
-    _check_size(path, shape, max_pixels)
+    return shape, fortran, dtype
+
+
+def _npy_header(path: Path, f, max_pixels: int) -> tuple[int, ...]:
+    shape = npy_header(path, f)[0]
+    check_size(path, shape, max_pixels)
     return shape
 
 
@@ -160,7 +177,7 @@ def _read_idx(path: Path, max_pixels: int) -> np.ndarray:
         if len(dims_raw) != 4 * ndim:
             raise LoadError(path, "ends inside its IDX header")
         dims = struct.unpack(f">{ndim}I", dims_raw)
-        _check_size(path, dims, max_pixels)
+        check_size(path, dims, max_pixels)
         dtype = np.dtype(_IDX_TYPES[head[2]])
         want = math.prod(dims) * dtype.itemsize
         payload = f.read(want + 1)
@@ -180,7 +197,7 @@ def _png_header(path: Path, max_pixels: int) -> None:
         raise LoadError(path, "is not a PNG file (no PNG signature)")
     width, height, depth, color = struct.unpack(">IIBB", head[16:26])
     channels = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}.get(color, 1)
-    _check_size(path, (height, width, channels), max_pixels)
+    check_size(path, (height, width, channels), max_pixels)
     if depth == 16 and color != 0:
         raise LoadError(
             path,
@@ -197,7 +214,7 @@ def _read_tiff(path: Path, max_pixels: int) -> np.ndarray:
         if len(pages) == 0:
             raise LoadError(path, "holds no images")
         shapes = [p.shape for p in pages]
-        _check_size(path, (len(shapes), *shapes[0]), max_pixels)
+        check_size(path, (len(shapes), *shapes[0]), max_pixels)
         if len(set(shapes)) != 1:
             raise LoadError(path, f"pages differ in size ({shapes[0]} and others)")
         arrays = [p.asarray() for p in pages]
@@ -217,7 +234,7 @@ def _read_image(path: Path, max_pixels: int) -> np.ndarray:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)
-            _check_size(path, (frames, im.height, im.width, len(im.getbands())), max_pixels)
+            check_size(path, (frames, im.height, im.width, len(im.getbands())), max_pixels)
         old = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None  # our own limit was checked above
         try:
@@ -234,7 +251,7 @@ def _read_folder(path: Path, max_pixels: int) -> np.ndarray:
     if not files:
         raise LoadError(path, f"holds no images ({', '.join(IMAGE_SUFFIXES)})")
     first = _read_file(files[0], None, max_pixels)[0]
-    _check_size(path, (len(files), *first.shape), max_pixels)
+    check_size(path, (len(files), *first.shape), max_pixels)
     out = np.empty((len(files), *first.shape), first.dtype)
     out[0] = first
     for i, f in enumerate(files[1:], start=1):
