@@ -137,9 +137,9 @@ class FolderDataset(Dataset):
         return len(self.files)
 
     def read(self, i: int) -> np.ndarray:
-        loaded = load(self.files[i], max_pixels=self.max_pixels)
-        a = loaded.array
-        return a[0] if loaded.roles.startswith("N") else a  # an animation: its first frame
+        a = load(self.files[i], max_pixels=self.max_pixels).array
+        colour = a.ndim == 3 and a.shape[-1] <= 4
+        return a if a.ndim == 2 or colour else a[0]  # frames or pages: the first, as PIL does
 
     def path(self, i: int) -> str:
         return self.files[i]

@@ -197,6 +197,12 @@ def _add(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     return b if a is None else a if b is None else a + b
 
 
+def _sum_images(a: Partial, b: Partial, name: str) -> np.ndarray:
+    if not (a.images and b.images):
+        return getattr(a if a.images else b, name)
+    return getattr(a, name) + getattr(b, name)
+
+
 def merge(*parts: Partial) -> Partial:
     """Merge partial results, left to right (exact for level counts; Chan's update for
     moments). Grey partials are repeated into 3 channels when merged with colour ones.
@@ -230,8 +236,8 @@ def merge(*parts: Partial) -> Partial:
             levels8=_add(a.levels8, b.levels8),
             levels16=_add(a.levels16, b.levels16),
             moments=moments,
-            image_means=a.image_means + b.image_means if a.images else b.image_means,
-            image_stds=a.image_stds + b.image_stds if a.images else b.image_stds,
+            image_means=_sum_images(a, b, "image_means"),
+            image_stds=_sum_images(a, b, "image_stds"),
             dtypes=tuple(sorted(dtypes)),
             skipped=a.skipped + b.skipped,
         )
@@ -657,12 +663,13 @@ def summarize(
             f"no image could be read ({len(p.skipped):,} skipped)" if p.skipped else "no images"
         )
     depths: dict[str, str] = {}
-    for dtype, where in p.dtypes:
+    for dtype, where in sorted(p.dtypes, key=lambda d: np.dtype(d[0]).itemsize):
         depths.setdefault(_depth(dtype), f"{dtype} ({where})")
-    mixed = set(depths) == {"8-bit", "16-bit"} and unit
+    mixed_ok = set(depths) == {"8-bit", "16-bit"}
+    mixed = mixed_ok and unit
     if len(depths) > 1 and not mixed:
         listing = " and ".join(f"{k} images such as {v}" for k, v in depths.items())
-        hint = "; pass --unit to take both on the unit scale" if "8-bit" in depths else ""
+        hint = "; ask for the unit scale (--unit) to take both" if mixed_ok else ""
         raise StatsError(f"the dataset mixes {listing}{hint}")
     names = _channel_names(p.channels)
     dtype = "+".join(sorted({d for d, _ in p.dtypes}))
@@ -812,13 +819,17 @@ class _Task:
 
 
 def _file_groups(dataset: FolderDataset, n: int) -> list[list[int]]:
-    """Files 0..n-1 cut into groups after each file whose name's CRC is 0 mod GROUP (at most
-    4 GROUP files a group): adding a file changes only the group it falls in."""
+    """Files 0..n-1 cut into groups after each file whose name's CRC is 0 mod GROUP, at the
+    end of each folder, and at 4 GROUP files: adding a file changes only the group it falls
+    in (and one more group when it pushes a group over the size limit)."""
     groups, current = [], []
     for i in range(n):
         current.append(i)
         name = os.path.relpath(dataset.files[i], dataset.root).encode()
-        if zlib.crc32(name) % GROUP == 0 or len(current) >= 4 * GROUP:
+        last_here = i + 1 == n or (
+            os.path.dirname(dataset.files[i]) != os.path.dirname(dataset.files[i + 1])
+        )
+        if last_here or zlib.crc32(name) % GROUP == 0 or len(current) >= 4 * GROUP:
             groups.append(current)
             current = []
     return groups + ([current] if current else [])
