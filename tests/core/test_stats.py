@@ -314,7 +314,9 @@ class SlowFaces(ArrayDataset):
         return super().read_range(start, stop)
 
 
-def test_a_local_cluster_gives_the_same_bits_even_losing_a_worker(photos, photo_stats) -> None:
+def test_a_local_cluster_gives_the_same_bits_even_losing_a_worker(
+    photos, photo_stats, monkeypatch
+) -> None:
     distributed = pytest.importorskip("distributed")
     import cloudpickle
 
@@ -330,9 +332,11 @@ def test_a_local_cluster_gives_the_same_bits_even_losing_a_worker(photos, photo_
         worker_dashboard_address=None,
     ) as cluster, distributed.Client(cluster) as client:  # fmt: skip
         address = cluster.scheduler_address
-        remote = dataset_stats(photos, percentiles=QS, scheduler=address)
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address.removeprefix("tcp://"))
+        remote = dataset_stats(photos, percentiles=QS)  # HOST:PORT from the environment
         assert remote.engine["scheduler"] == address and remote.engine["workers"] == 2
         assert without_engine(remote.to_dict()) == without_engine(photo_stats.to_dict())
+        monkeypatch.delenv("DASK_SCHEDULER_ADDRESS")
         chunk = faces[0].nbytes * 4  # 50 tasks
         assert without_engine(dataset_stats(floats, scheduler=address, chunk_bytes=chunk * 24)
                               .to_dict()) == without_engine(
