@@ -52,10 +52,15 @@ __all__ = [
     "Progress",
     "ScaleStats",
     "StatsError",
+    "block_partial",
     "dataset_stats",
     "default_cache_dir",
+    "files_partial",
+    "level_percentiles",
     "merge",
+    "range_partial",
     "summarize",
+    "unit_divisor",
 ]
 
 DEFAULT_PERCENTILES: tuple[float, ...] = (1.0, 2.0, 50.0, 98.0, 99.0)
@@ -316,8 +321,9 @@ class _LevelGroup:
 
     def partial(self) -> Partial:
         sizes = np.array(self.sizes, np.int64)[:, np.newaxis]
-        return _levels_partial(self.levels, np.array(self.sums), np.array(self.squares), sizes,
-                               self.dtype, self.where)  # fmt: skip
+        return _levels_partial(
+            self.levels, np.array(self.sums), np.array(self.squares), sizes, self.dtype, self.where
+        )
 
 
 def block_partial(x: np.ndarray, where: str) -> Partial:
@@ -1084,7 +1090,7 @@ def _graph(dataset: Dataset, tasks: list[_Task], cached: dict[int, Partial], run
         name = f"normscope-leaf-{run_id}-{i}"
         leaves[name] = i
         level.append(delayed(t.fn, pure=True)(data, *t.args, dask_key_name=name))
-    depth = 0
+    depth = 0  # a lone cached partial gets a merge task too: the root is always a dask object
     while len(level) > 1 or (level and not hasattr(level[0], "dask")):
         level = [
             delayed(merge, pure=True)(

@@ -354,3 +354,15 @@ def test_a_local_cluster_gives_the_same_bits_even_losing_a_worker(
         assert killed and killed[0].tasks_done < killed[0].tasks_total
         assert lost.images == 200 and lost.engine["tasks"] == local.engine["tasks"] == 50
         assert without_engine(lost.to_dict()) == without_engine(local.to_dict())
+
+
+def test_a_memmapped_npy_equals_the_array_in_memory(tmp_path) -> None:
+    x = np.stack([skimage.data.astronaut()[i : i + 64, :64] for i in range(0, 448, 16)])
+    np.save(tmp_path / "crops.npy", x)
+    mapped = dataset_stats(tmp_path / "crops.npy", chunk_bytes=5 * x[0].nbytes)
+    assert mapped.kind == "npy" and mapped.engine["tasks"] == 6
+    memory = dataset_stats(x)
+    ours, theirs = (*mapped.channels, mapped.overall), (*memory.channels, memory.overall)
+    assert [c.to_dict() for c in ours] == [c.to_dict() for c in theirs]
+    # the snippet's float sums follow the chunks; the exact statistics do not
+    np.testing.assert_allclose(mapped.snippet_stds, memory.snippet_stds, rtol=1e-13)
