@@ -405,7 +405,7 @@ def _stats_text(s) -> str:
     cols = [*s.channels, s.overall][: len(names)]
     converted = f"; {s.converted:,} converted to {'RGB' if len(s.channels) == 3 else 'grey'}"
     lines = [
-        f"{s.source}: {s.kind}, {s.images:,} images"
+        f"{s.source}: {s.kind}, {s.images:,} image{'s' * (s.images != 1)}"
         + (f" in {len(s.classes):,} classes" if s.classes else "")
         + f", {s.dtype}, {len(s.channels)} channel{'s' * (len(s.channels) > 1)}"
         + (converted if s.converted else ""),
