@@ -337,7 +337,8 @@ def _run_stats(args: argparse.Namespace) -> int:
                 max_pixels=args.max_pixels,
             )
         except (KeyboardInterrupt, Cancelled):
-            done = f"{last[0].images_done:,} of {last[0].images_total:,} images" if last else "0"
+            p = last[0] if last else None
+            done = f"{p.images_done:,} of {p.images_total:,} images" if p else "0 images"
             kept = f"; finished parts are kept in {cache}: run it again to resume" if cache else ""
             print(f"normscope: stopped after {done}{kept}", file=sys.stderr)
             return EXIT_INTERRUPTED
