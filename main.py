@@ -4,6 +4,7 @@ normscope [PATH]                                   open the window on PATH (or t
 normscope report PATH [OPTIONS] [--json]           print the verdict and metrics
 normscope normalize PATH [OPTIONS] -o OUT          write the normalized array
 normscope export PATH [OPTIONS] -o OUT.png         write the comparison picture
+normscope stats PATH [--json] [STATS OPTIONS]      exact mean, std and levels of a dataset
 
 Failures are logged with their tracebacks to a file in the platform's log folder
 (``normscope.core.logs.log_path``); ``--verbose`` logs to stderr too.
@@ -24,7 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
-COMMANDS = ("report", "normalize", "export")
+COMMANDS = ("report", "normalize", "export", "stats")
+EXIT_INTERRUPTED = 130
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 # Ctrl+C, kill, a closed terminal (no SIGHUP on Windows): exit 128 + the signal
@@ -157,14 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="normscope",
         usage="%(prog)s [PATH] [--key NAME] [--index N]\n"
-        "       %(prog)s {report,normalize,export} PATH [options]",
+        "       %(prog)s {report,normalize,export,stats} PATH [options]",
         description="See what an image normalization really does to your data. "
         "With no command the inspector window opens (on PATH, or on the bundled digits).",
         epilog="Exit status: 0 success, 1 bad input or an unwritable output (the file and the "
         "reason on one line), 2 bad usage, 128 + the signal after Ctrl+C (130), SIGTERM or SIGHUP.",
     )
     parser.add_argument(VERBOSE, action="store_true", help=VERBOSE_HELP)
-    sub = parser.add_subparsers(dest="command", metavar="{report,normalize,export}")
+    sub = parser.add_subparsers(dest="command", metavar="{report,normalize,export,stats}")
     rep = sub.add_parser("report", prog="normscope report", help="print the verdict and metrics")
     _add_options(rep)
     rep.add_argument("--json", action="store_true", help="print one JSON object")
@@ -181,7 +183,82 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_options(exp)
     exp.add_argument("-o", "--output", required=True, help=".png, .jpg or .tiff")
+    _add_stats_parser(sub)
     return parser
+
+
+def _parse_percentiles(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(p) for p in text.replace(",", " ").split())
+    except ValueError:
+        values = ()
+    if not values or not all(0 <= v <= 100 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"--percentiles takes numbers from 0 to 100 such as 0.5,25,75, not {text!r}"
+        )
+    return values
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"takes a positive whole number, not {text!r}")
+    return value
+
+
+def _add_stats_parser(sub) -> None:
+    from normscope.core.loading import DEFAULT_MAX_PIXELS
+    from normscope.core.stats import DEFAULT_PERCENTILES, default_cache_dir
+
+    st = sub.add_parser(
+        "stats",
+        help="exact per-channel mean, std and levels of a whole dataset",
+        description="Exact per-channel statistics of a folder (ImageFolder layout), .npy "
+        "(memory-mapped), .npz or MNIST IDX file, on dask: the local cores, or a "
+        "dask.distributed scheduler. Ctrl+C stops (exit 130); the same command resumes.",
+    )
+    st.add_argument("path", help="a folder of images, .npy, .npz, MNIST IDX file or sample:NAME")
+    st.add_argument("--json", action="store_true", help="print one JSON object")
+    st.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="HOST:PORT of a dask.distributed scheduler (default $DASK_SCHEDULER_ADDRESS, "
+        "else the local cores)",
+    )
+    st.add_argument(
+        "--percentiles",
+        type=_parse_percentiles,
+        default=(),
+        metavar="Q,…",
+        help=f"more percentiles, besides {', '.join(f'{q:g}' for q in DEFAULT_PERCENTILES)}",
+    )
+    st.add_argument("--strict", action="store_true", help="exit 1 if any file is unreadable")
+    st.add_argument("--limit", type=_positive, metavar="N", help="only the first N images")
+    st.add_argument(
+        "--unit",
+        action="store_true",
+        help="allow 8- and 16-bit images mixed: statistics on the unit scale only",
+    )
+    cache = st.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache",
+        metavar="DIR",
+        type=Path,
+        default=default_cache_dir(),
+        help="keep finished parts here, to resume (default %(default)s)",
+    )
+    cache.add_argument("--no-cache", action="store_true", help="keep nothing")
+    st.add_argument("--key", help="the array of an .npz file (default x_train or the first)")
+    st.add_argument("--roles", help="axis roles of an array such as NHW or NHWC")
+    st.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse images that declare more values than this (default {DEFAULT_MAX_PIXELS:,})",
+    )
 
 
 def _window_parser() -> argparse.ArgumentParser:
@@ -250,6 +327,9 @@ def _run(args: argparse.Namespace) -> int:
 
     if not args.path:
         raise UsageError("PATH is empty: name a file, a folder or sample:NAME")
+    if args.command == "stats":
+        return _run_stats(args)
+
     _progress(f"opening {args.path}")
     loaded = load(args.path, key=args.key, max_pixels=args.max_pixels, max_bytes=args.max_bytes)
     if args.roles is not None:
@@ -341,6 +421,159 @@ def _print_report(r: dict) -> None:
             f"flipped within the image{worst}"
         )
     print("\n".join(lines))
+
+
+def _run_stats(args: argparse.Namespace) -> int:
+    from normscope.core.stats import DEFAULT_PERCENTILES, Cancelled, dataset_stats
+
+    percentiles = tuple(dict.fromkeys((*DEFAULT_PERCENTILES, *args.percentiles)))
+    cache = None if args.no_cache else args.cache
+    last = []
+    with _StatsProgress() as show:
+
+        def progress(p) -> None:
+            last[:] = [p]
+            show(p)
+
+        try:
+            stats = dataset_stats(
+                args.path,
+                unit=args.unit,
+                percentiles=percentiles,
+                scheduler=args.scheduler,
+                limit=args.limit,
+                cache=cache,
+                progress=progress,
+                key=args.key,
+                roles=args.roles,
+                max_pixels=args.max_pixels,
+            )
+        except (Interrupted, KeyboardInterrupt, Cancelled) as exc:
+            p = last[0] if last else None
+            done = f"{p.images_done:,} of {p.images_total:,} images" if p else "0 images"
+            kept = f"; finished parts are kept in {cache}: run it again to resume" if cache else ""
+            print(f"normscope: stopped after {done}{kept}", file=sys.stderr)
+            return 128 + exc.signum if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
+    if stats.skipped and args.strict:
+        for path, reason in stats.skipped:
+            print(f"normscope: {path}: {reason}", file=sys.stderr)
+        print(f"normscope: {len(stats.skipped):,} unreadable files (--strict)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(stats.to_dict(), ensure_ascii=False))
+    else:
+        print(_stats_text(stats))
+    return 0
+
+
+class _StatsProgress:
+    """A rich progress bar on stderr when it is a terminal (images, pixels per second, time
+    left); nothing otherwise."""
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return lambda p: None
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("images"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.bar.start()
+        task = self.bar.add_task("stats", total=None, rate="")
+
+        def show(p) -> None:
+            rate = ""
+            if p.seconds > 0:
+                rate = (
+                    f"{p.images_done / p.seconds:,.0f} img/s, "
+                    f"{p.pixels / p.seconds / 1e6:,.1f} Mpx/s"
+                )
+            self.bar.update(task, completed=p.images_done, total=p.images_total, rate=rate)
+
+        return show
+
+    def __exit__(self, *exc) -> None:
+        if hasattr(self, "bar"):
+            self.bar.stop()
+
+
+def _stats_text(s) -> str:
+    d = s.to_dict()
+    names = [c.name for c in s.channels]
+    if len(s.channels) > 1:
+        names.append("all")
+    cols = [*s.channels, s.overall][: len(names)]
+    converted = f"; {s.converted:,} converted to {'RGB' if len(s.channels) == 3 else 'grey'}"
+    lines = [
+        f"{s.source}: {s.kind}, {s.images:,} image{'s' * (s.images != 1)}"
+        + (f" in {len(s.classes):,} classes" if s.classes else "")
+        + f", {s.dtype}, {len(s.channels)} channel{'s' * (len(s.channels) > 1)}"
+        + (converted if s.converted else ""),
+    ]
+    if s.skipped:
+        first, reason = s.skipped[0]
+        lines.append(
+            f"skipped {len(s.skipped):,} unreadable files (every path in --json), "
+            f"e.g. {first}: {reason}"
+        )
+
+    def table(scale: str, title: str) -> None:
+        if any(getattr(c, scale) is None for c in cols):
+            return
+        lines.append(f"{title:<14}" + "".join(f"{n:>14}" for n in names))
+        rows = [
+            ("mean", "mean"),
+            ("std", "std"),
+            ("std (ddof 1)", "std_sample"),
+            ("min", "min"),
+            ("max", "max"),
+        ]
+        for label, attr in rows:
+            lines.append(
+                f"  {label:<12}"
+                + "".join(f"{_num(getattr(getattr(c, scale), attr)):>14}" for c in cols)
+            )
+        for i, (q, _) in enumerate(getattr(cols[0], scale).percentiles or ()):
+            lines.append(
+                f"  {f'p{q:g}':<12}"
+                + "".join(f"{_num(getattr(c, scale).percentiles[i][1]):>14}" for c in cols)
+            )
+
+    table("raw", "raw scale")
+    table("unit", f"unit (/{s.scale:g})")
+    snip = d["snippet"]
+    lines.append("usual per-image snippet (unit scale):")
+    for label, key, err in (
+        ("mean of image means", "mean_of_image_means", "mean_error"),
+        ("mean of image stds", "mean_of_image_stds", "std_error"),
+    ):
+        values = ", ".join(f"{v:.6g}" for v in snip[key])
+        errors = ", ".join("n/a" if e is None else f"{e:+.2%}" for e in snip[err])
+        lines.append(f"  {label}: {values}  (off by {errors})")
+    lines += [f"{k}: {v}" for k, v in d["code"].items()]
+    e = s.engine
+    lines.append(
+        f"engine: {e['scheduler']}, {e['workers']} workers, {e['tasks']:,} tasks "
+        f"({e['cached']:,} cached), {e['seconds']:.1f} s"
+    )
+    return "\n".join(lines)
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.6g}"
 
 
 def _axes(norm: dict, roles: str) -> str:

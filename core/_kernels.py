@@ -522,3 +522,55 @@ def merge(a, b, out):
     out[o : o + len(a) - i] = a[i:]
     o += len(a) - i
     out[o : o + len(b) - j] = b[j:]
+
+
+@_jit
+def levels_8bit(x, counts, sums, squares):
+    """Level counts of C-contiguous 8-bit images ``x`` (n, pixels, channels) added to
+    ``counts`` (channels, 256); each image's exact sum and sum of squares per channel into
+    ``sums`` and ``squares`` (n, channels), taken from its own level counts. Large images are
+    counted into 4 copies per channel, in turn, so that equal neighbours do not wait on one
+    counter (about 3x faster on photos)."""
+    n, m, nc = x.shape
+    stride = (4 if m >= 4096 else 1) * nc
+    own = np.zeros((stride, 256), np.int64)
+    total = m * nc
+    for i in range(n):
+        flat = x[i].ravel()
+        e = 0
+        while e + stride <= total:
+            for k in range(stride):  # element e + k is of channel k % nc
+                own[k, flat[e + k]] += 1
+            e += stride
+        while e < total:
+            own[e % nc, flat[e]] += 1
+            e += 1
+        for c in range(nc):
+            sums[i, c] = 0
+            squares[i, c] = 0
+        for k in range(stride):
+            c = k % nc
+            for v in range(256):
+                got = own[k, v]
+                if got:
+                    counts[c, v] += got
+                    sums[i, c] += got * v
+                    squares[i, c] += got * v * v
+                    own[k, v] = 0
+
+
+@_jit
+def levels_16bit(x, counts, sums, squares):
+    """:func:`levels_8bit` for 16-bit images (``counts`` has 65536 levels); the sums are
+    accumulated pixel by pixel (exact in int64 below 2**31 pixels an image)."""
+    n, m, nc = x.shape
+    for i in range(n):
+        for c in range(nc):
+            sums[i, c] = 0
+            squares[i, c] = 0
+        for j in range(m):
+            for c in range(nc):
+                v = np.int64(x[i, j, c])
+                counts[c, v] += 1
+                sums[i, c] += v
+                squares[i, c] += v * v

@@ -35,13 +35,17 @@ from normscope.core.roles import check_roles, infer_roles
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
+    "IMAGE_SUFFIXES",
     "OPEN_FILTER",
     "SAMPLES",
     "SUPPORTED_SUFFIXES",
     "LoadError",
     "Loaded",
+    "check_dtype",
+    "check_size",
     "format_bytes",
     "load",
+    "npy_header",
 ]
 
 #: The bundled samples (``sample:NAME``): files of the ``normscope.resources`` package.
@@ -131,7 +135,20 @@ class _Limits:
             )
 
 
-def _check_dtype(path: Path, dtype: np.dtype) -> None:
+def check_size(
+    path: str | os.PathLike,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> None:
+    """Raise :class:`LoadError` when `shape` of `dtype` holds more than `max_pixels` values
+    or `max_bytes` bytes (a subarray dtype adds its own axes)."""
+    _Limits(max_pixels, max_bytes).check(Path(path), shape, np.dtype(dtype))
+
+
+def check_dtype(path: str | os.PathLike, dtype: np.dtype) -> None:
     """Refuse objects and non-numeric dtypes from a header, before any data is read."""
     if dtype.hasobject:
         raise LoadError(
@@ -144,7 +161,7 @@ def _check_dtype(path: Path, dtype: np.dtype) -> None:
 
 
 def _check_array(path: Path, a: np.ndarray) -> np.ndarray:
-    _check_dtype(path, a.dtype)
+    check_dtype(path, a.dtype)
     if a.size == 0:
         raise LoadError(path, f"has no values (shape {a.shape})")
     if not 2 <= a.ndim <= 4:
@@ -163,16 +180,24 @@ def _unreadable(path: Path, exc: Exception, detail: str = "") -> LoadError:
 # --- readers ---------------------------------------------------------------------------------
 
 
-def _npy_header(path: Path, f, limits: _Limits) -> tuple[int, ...]:
+def npy_header(path: str | os.PathLike, f) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Read the header of the ``.npy`` open as `f`: ``(shape, fortran_order, dtype)``, `f`
+    left at the first data byte. Object and non-numeric dtypes are refused (NormScope never
+    unpickles)."""
     magic = f.read(8)  # b"\x93NUMPY", then the format version
     if len(magic) < 8 or not magic.startswith(np.lib.format.MAGIC_PREFIX):
         raise LoadError(path, "is not a NumPy .npy file (it lacks the .npy signature)")
     version = (magic[6], magic[7])
     if version == (1, 0):
-        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
     else:
-        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    _check_dtype(path, dtype)
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    check_dtype(path, dtype)
+    return shape, fortran, dtype
+
+
+def _npy_header(path: Path, f, limits: _Limits) -> tuple[int, ...]:
+    shape, _fortran, dtype = npy_header(path, f)
     limits.check(path, shape, dtype)
     return (*shape, *dtype.shape)
 
