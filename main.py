@@ -194,7 +194,7 @@ def _parse_percentiles(text: str) -> tuple[float, ...]:
         values = ()
     if not values or not all(0 <= v <= 100 for v in values):
         raise argparse.ArgumentTypeError(
-            f"--percentiles takes numbers from 0 to 100 such as 0.5,25,75, not {text!r}"
+            f"takes numbers from 0 to 100 such as 0.5,25,75, not {text!r}"
         )
     return values
 
@@ -215,6 +215,7 @@ def _add_stats_parser(sub) -> None:
 
     st = sub.add_parser(
         "stats",
+        prog="normscope stats",
         help="exact per-channel mean, std and levels of a whole dataset",
         description="Exact per-channel statistics of a folder (ImageFolder layout), .npy "
         "(memory-mapped), .npz or MNIST IDX file, on dask: the local cores, or a "

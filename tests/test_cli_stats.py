@@ -88,7 +88,8 @@ def test_unreadable_files_listed_and_strict_exits_1(capsys, folder) -> None:
 )
 def test_bad_usage_exits_2(capsys, folder, argv) -> None:
     code, _, err = run(capsys, "stats", str(folder), *argv)
-    assert code == 2 and "error" in err
+    assert code == 2 and err.startswith("normscope: ") and err.count("\n") == 1
+    assert "(see normscope stats --help)" in err or "--no-cache" in err
 
 
 def test_bad_input_exits_1(capsys, tmp_path) -> None:
