@@ -23,7 +23,7 @@ TIMEOUT = 180
 
 
 def child_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")  # normscope as this process has it
     env["NORMSCOPE_SETTINGS_DIR"] = str(tmp_path / "settings")
     env.pop("PYTHONWARNINGS", None)
     return env
