@@ -35,9 +35,7 @@ from normscope.core.roles import check_roles, infer_roles
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
-    "OPEN_FILTER",
     "SAMPLES",
-    "SUPPORTED_SUFFIXES",
     "LoadError",
     "Loaded",
     "format_bytes",
@@ -51,13 +49,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".we
 ANIMATED_SUFFIXES = (".gif", ".png", ".webp")
 ARRAY_SUFFIXES = (".npy", ".npz")
 IDX_SUFFIXES = (".idx", "-ubyte", ".idx1", ".idx3")
-SUPPORTED_SUFFIXES: tuple[str, ...] = IMAGE_SUFFIXES + ARRAY_SUFFIXES + IDX_SUFFIXES
-OPEN_FILTER = (
-    "Images and arrays (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.webp *.npy *.npz "
-    "*-ubyte *-ubyte.gz *.idx *.idx.gz);;"
-    "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.webp);;"
-    "NumPy arrays (*.npy *.npz);;MNIST IDX (*-ubyte *-ubyte.gz *.idx *.idx.gz);;All files (*)"
-)
 #: Pixels (array elements) above which a file is refused unless the caller raises the limit.
 DEFAULT_MAX_PIXELS = 1 << 28
 #: Bytes of the decoded array above which a file is refused unless the caller raises the limit.
