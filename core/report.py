@@ -21,8 +21,21 @@ import numpy as np
 from normscope.core.display import display_levels, scale_to_levels, symmetric_levels
 from normscope.core.histogram import Histogram, finite_range, histogram
 from normscope.core.loading import Loaded
-from normscope.core.normalize import METHODS, Normalization, count_nonfinite_groups
-from normscope.core.ranks import RankDiff, RankTally, diagnose, image_chunks, rank_compare
+from normscope.core.normalize import (
+    METHODS,
+    Normalization,
+    count_nonfinite_groups,
+    needs_whole_array,
+)
+from normscope.core.ranks import (
+    RankDiff,
+    RankTally,
+    diagnose,
+    image_chunks,
+    image_scope,
+    rank_compare,
+    shift_over_channels,
+)
 from normscope.core.roles import as_displayed, scope_axes
 from normscope.core.wording import VerdictWords, format_axis, verdict_words
 
@@ -47,17 +60,6 @@ NORMALIZED_SUFFIXES = (".npy", ".tif", ".tiff", ".png")
 def _num(value: float) -> float | None:
     """A JSON-safe float: NaN and infinities become None."""
     return float(value) if math.isfinite(value) else None
-
-
-def needs_whole_array(normalization: Normalization, roles: str) -> bool:
-    """True when one image's result depends on the other images of the batch (or there is
-    no batch)."""
-    if "N" not in roles:
-        return True
-    if not METHODS[normalization.method].uses_axis:
-        return False
-    axis = normalization.resolved_axis(len(roles))
-    return axis is None or roles.index("N") in axis
 
 
 def _pick(loaded: Loaded, index: int | None) -> np.ndarray:
@@ -315,19 +317,17 @@ def build_comparison(
     image_roles = roles.replace("N", "")
     before, _ = as_displayed(before, image_roles)
     after, image_roles = as_displayed(after, image_roles)
-    image_scope = "all" if scope in (None, "image", "all") else scope
-    diff, maps = rank_compare(before, after, scope=image_scope, roles=image_roles)
+    diff, maps = rank_compare(before, after, scope=image_scope(scope), roles=image_roles)
     diag = diagnose(before, after, roles=image_roles)
     verdict = verdict_words(diff, diag.summary())
-    shift = maps.displacement
     where = f"{loaded.name}" + (f", image {index}" if "N" in roles else "")
     if channel is not None and "C" in image_roles:
         if not 0 <= channel < before.shape[-1]:
             raise ValueError(f"channel {channel} is not in an image of {before.shape[-1]}")
-        before, after, shift = (v[..., channel] for v in (before, after, shift))
+        before, after, shift = (v[..., channel] for v in (before, after, maps.displacement))
         where += f", channel {channel}"
-    elif shift.ndim == 3:
-        shift = shift.mean(axis=-1, dtype=np.float32)
+    else:
+        shift = shift_over_channels(maps, image_roles)
     # a compact copy: the maps' buffer (partners beside each shift) and their sorted keys go
     shift = np.array(shift, dtype=np.float32)
     del maps
