@@ -12,6 +12,7 @@ changes and walked on two threads.
 from __future__ import annotations
 
 import itertools
+from types import ModuleType
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def _key32(v: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
     return bits, exact
 
 
-def _before_levels(b: np.ndarray, kernels) -> tuple[np.ndarray, int] | None:
+def _before_levels(b: np.ndarray, kernels: ModuleType) -> tuple[np.ndarray, int] | None:
     """Each pixel's before value as an integer level (equal values, equal level), and the
     number of levels: the values themselves for small integers, else dense levels of a sort."""
     g, n = b.shape
@@ -84,10 +85,11 @@ def _compiled_counts(
     numba is missing or the data does not suit (the numpy engine then runs)."""
     kernels = _engine.kernels()
     g, n = b.shape
-    usable = kernels is not None and 0 < g * n and n < 2**30
-    before = _before_levels(b, kernels) if usable else None
+    if kernels is None or not (0 < g * n and n < 2**30):
+        return None
+    before = _before_levels(b, kernels)
     after = None if before is None else _raw32(a)  # after the levels: their sort's peak is apart
-    if after is None:
+    if before is None or after is None:
         return None
     a_bits, a_float, exact = after
     if valid is not None and not a_float and (a_bits[valid] == 0xFFFFFFFF).any():
@@ -120,8 +122,8 @@ def _compiled_counts(
         )
 
     _engine.in_parts(scan, list(enumerate(parts)))
-    counts = sum(c for c, _ in totals)
-    sums = sum(s for _, s in totals)
+    counts = sum((c for c, _ in totals), np.zeros((g, 5), np.int64))
+    sums = sum((s for _, s in totals), np.zeros((g, 3)))
     partners = displacement = None
     if maps:
         partners, displacement = both[..., 0].view(np.int32), both[..., 1].view(np.float32)

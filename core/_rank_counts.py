@@ -159,7 +159,9 @@ def _counts(b: np.ndarray, a: np.ndarray, maps: bool, engine: Engine) -> _Counts
 # --- the diff ----------------------------------------------------------------------------------
 
 
-def _stat(values: np.ndarray, kept_shape: tuple[int, ...]) -> tuple[float, float, tuple | None]:
+def _stat(
+    values: np.ndarray, kept_shape: tuple[int, ...]
+) -> tuple[float, float, tuple[int, ...] | None]:
     ok = ~np.isnan(values)
     if not ok.any():
         return math.nan, math.nan, None

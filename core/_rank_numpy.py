@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, cast
 
 import numpy as np
+
+#: The sorts numpy offers that the engines use.
+SortKind = Literal["stable", "quicksort"]
 
 _CHUNK = 1 << 22  # elements per chunk of temporaries
 
@@ -17,7 +21,7 @@ _CHUNK = 1 << 22  # elements per chunk of temporaries
 def _take(a: np.ndarray, idx: np.ndarray, axis: int) -> np.ndarray:
     """``np.take_along_axis``, with plain indexing for the common single-group case."""
     if a.ndim == 2 and a.shape[0] == 1 == idx.shape[0] and axis == 1:
-        return a[0][idx[0]][None]
+        return cast(np.ndarray, a[0][idx[0]][None])
     return np.take_along_axis(a, idx, axis=axis)
 
 
@@ -29,7 +33,7 @@ def _put(a: np.ndarray, idx: np.ndarray, values: np.ndarray, axis: int) -> None:
         np.put_along_axis(a, idx, values, axis=axis)
 
 
-def _sort_kind(v: np.ndarray) -> str:
+def _sort_kind(v: np.ndarray) -> SortKind:
     """Radix sort (numpy's stable sort) for 8- and 16-bit integers, SIMD quicksort otherwise."""
     return "stable" if v.dtype.kind in "uib" and v.dtype.itemsize <= 2 else "quicksort"
 
@@ -169,10 +173,12 @@ def _earlier_greater(seq: np.ndarray, levels: int) -> np.ndarray:
             part = rows[:, b0 : b0 + blocks_per_chunk]  # (nr, m, block)
             m = part.shape[1]
             flat = (np.arange(nr * m)[:, None] * k + part.reshape(nr * m, block)).ravel()
-            hist = np.bincount(flat, minlength=nr * m * k).astype(count).reshape(nr, m, k)
+            hist: np.ndarray = (
+                np.bincount(flat, minlength=nr * m * k).astype(count).reshape(nr, m, k)
+            )
             before = np.cumsum(hist, axis=1, dtype=count) - hist + seen[:, None, :]
             seen += hist.sum(axis=1, dtype=count)
-            at_or_below = np.cumsum(before, axis=2, dtype=count)
+            at_or_below: np.ndarray = np.cumsum(before, axis=2, dtype=count)
             greater = at_or_below[:, :, -1:] - at_or_below
             counts = greater.reshape(-1)[flat].reshape(nr, m, block)  # same flat index
             inside = (part[:, :, None, :] > part[:, :, :, None]) & lower

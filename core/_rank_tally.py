@@ -20,8 +20,6 @@ from normscope.core._rank_counts import (
 from normscope.core._rank_numpy import _Counts
 from normscope.core.roles import SCOPES, Scope, scope_axes
 
-_GROUP_FIELDS = ("valid", "discordant", "ties_x", "ties_y", "kept", "sxy", "sxx", "syy")
-
 
 class RankTally:
     """A rank diff and a diagnosis of an array fed a chunk of whole images at a time, in order
@@ -73,6 +71,7 @@ class RankTally:
             n_axis = roles.index("N") if "N" in roles else None
             if self._counts and (n_axis is None or n_axis in self._layout.axes):
                 raise ValueError(f"scope {self._scope!r} spans the images: add one chunk only")
+            assert self._scope is not None  # a layout is made from a scope
             counts = _counts(*_as_groups(b, a, self._scope, roles)[:2], False, "auto")
             self._counts.append(counts)
             self._images.append(1 if n_axis is None else b.shape[n_axis])
@@ -119,7 +118,18 @@ class RankTally:
                 return np.concatenate(parts, axis=pos).ravel()
 
             nan_pixels = sum(c.nan_pixels for c in self._counts)
-            counts = _Counts(**{f: joined(f) for f in _GROUP_FIELDS}, nan_pixels=nan_pixels)
+            counts = _Counts(
+                valid=joined("valid"),
+                discordant=joined("discordant"),
+                ties_x=joined("ties_x"),
+                ties_y=joined("ties_y"),
+                kept=joined("kept"),
+                sxy=joined("sxy"),
+                sxx=joined("sxx"),
+                syy=joined("syy"),
+                nan_pixels=nan_pixels,
+            )
+        assert self._scope is not None  # a layout is made from a scope
         return _diff(counts, layout, self._scope)
 
     def diagnosis(self) -> Diagnosis:

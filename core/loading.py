@@ -15,6 +15,7 @@ Every failure raises :class:`LoadError`, whose message names the file and the re
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import math
 import os
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import IO, cast
 
 import numpy as np
 
@@ -60,7 +62,7 @@ _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 class LoadError(Exception):
     """A file NormScope cannot open; ``str(error)`` is "<file>: <reason>"."""
 
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{Path(self.path).name or self.path}: {reason}")
@@ -154,7 +156,7 @@ def _unreadable(path: Path, exc: Exception, detail: str = "") -> LoadError:
 # --- readers ---------------------------------------------------------------------------------
 
 
-def _npy_header(path: Path, f, limits: _Limits) -> tuple[int, ...]:
+def _npy_header(path: Path, f: IO[bytes], limits: _Limits) -> tuple[int, ...]:
     magic = f.read(8)  # b"\x93NUMPY", then the format version
     if len(magic) < 8 or not magic.startswith(np.lib.format.MAGIC_PREFIX):
         raise LoadError(path, "is not a NumPy .npy file (it lacks the .npy signature)")
@@ -171,7 +173,7 @@ def _npy_header(path: Path, f, limits: _Limits) -> tuple[int, ...]:
 def _read_npy(path: Path, limits: _Limits) -> np.ndarray:
     with open(path, "rb") as f:
         _npy_header(path, f, limits)
-    return np.load(path, allow_pickle=False)
+    return cast(np.ndarray, np.load(path, allow_pickle=False))
 
 
 def _read_npz(
@@ -195,7 +197,7 @@ def _read_npz(
         return npz[key], key, keys
 
 
-def _read_into(f, buffer: memoryview, chunk: int = 1 << 24) -> int:
+def _read_into(f: io.BufferedIOBase, buffer: memoryview, chunk: int = 1 << 24) -> int:
     """Fill `buffer` from file `f` a chunk at a time (no second copy of the data in memory);
     return the bytes read, fewer at the end of the file."""
     got = 0
@@ -222,7 +224,7 @@ def _read_idx(path: Path, limits: _Limits) -> np.ndarray:
         limits.check(path, dims, dtype)
         a = np.empty(dims, dtype)
         want = a.nbytes
-        held = _read_into(f, memoryview(a).cast("B")) + len(f.read(1))
+        held = _read_into(f, a.data.cast("B")) + len(f.read(1))
     if held != want:
         raise LoadError(
             path,
@@ -360,7 +362,7 @@ def _read_image(path: Path, limits: _Limits) -> np.ndarray:
         # viewer shows the image
         a = iio.imread(
             path,
-            index=... if frames > 1 else 0,
+            index=... if frames > 1 else 0,  # type: ignore[arg-type]  # ...: every frame
             mode="RGB" if mode == "CMYK" else None,
             rotate=True,
         )
@@ -416,7 +418,7 @@ def _read_file(
 
 
 def load(
-    source: str | os.PathLike,
+    source: str | os.PathLike[str],
     *,
     key: str | None = None,
     roles: str | None = None,

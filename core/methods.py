@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def _compiled(
     groups = None if kernels is None or x.size == 0 else _grouped(x, axes)
     if groups is None:
         return None
-    out = np.empty(groups.shape, dtype)
+    out: np.ndarray = np.empty(groups.shape, dtype)
     fn = getattr(kernels, kernel)
     _engine.in_parts(
         lambda o0, o1, *_: fn(groups, *args, out, (o0, o1)), _engine.row_parts(len(groups), 8)
@@ -153,13 +154,15 @@ def _sum_of_squares(x: np.ndarray, axis: int) -> np.ndarray:
             total += v * v
         return total
     v = x.astype(np.float64)
-    return np.einsum("...i,...i->...", np.moveaxis(v, axis, -1), np.moveaxis(v, axis, -1))
+    return cast(
+        np.ndarray, np.einsum("...i,...i->...", np.moveaxis(v, axis, -1), np.moveaxis(v, axis, -1))
+    )
 
 
 def _divide_along(x: np.ndarray, norm: np.ndarray, axis: int) -> np.ndarray:
     """``x / np.expand_dims(norm, axis)`` in float64, one slice at a time for short axes."""
     if x.shape[axis] > 8:
-        return x / np.expand_dims(norm, axis)
+        return cast(np.ndarray, x / np.expand_dims(norm, axis))
     out = np.empty(x.shape, np.float64)
     for i in range(x.shape[axis]):
         index = (slice(None),) * (axis % x.ndim) + (i,)
@@ -188,9 +191,9 @@ def keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
                 norm = np.atleast_1d(np.sqrt(_sum_of_squares(x, axis)))
                 norm[norm == 0] = 1
                 return _divide_along(x, norm, axis)
-            norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+            norm = np.atleast_1d(np.linalg.norm(x, order, axis))  # type: ignore[arg-type]
             norm[norm == 0] = 1
-            return x / np.expand_dims(norm, axis)
+            return cast(np.ndarray, x / np.expand_dims(norm, axis))
     except (ValueError, TypeError) as exc:
         raise NormalizationError(f"Keras normalize rejects this call: {exc}") from exc
 
@@ -230,7 +233,7 @@ def minmax(
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # inf - inf is NaN
         span = np.max(v, axis=axes, keepdims=True) - lo
         out = (v - lo) / np.where(span == 0, 1.0, span) * (b - a) + a
-    return out.astype(_float_out(x), copy=False)
+    return cast(np.ndarray, out.astype(_float_out(x), copy=False))
 
 
 def dtype_max(x: np.ndarray) -> np.ndarray:
@@ -278,7 +281,7 @@ def percentile(
         lo, hi = np.percentile(v, (low, high), axis=axes, keepdims=True)
         span = hi - lo  # the clipped group's own min and max: no second pass needed
         out = (np.clip(v, lo, hi) - lo) / np.where(span == 0, 1.0, span)
-    return out.astype(_float_out(x), copy=False)
+    return cast(np.ndarray, out.astype(_float_out(x), copy=False))
 
 
 def _level_table_fits(x: np.ndarray, axes: tuple[int, ...] | None) -> bool:
@@ -340,7 +343,7 @@ def _equalize_group(g: np.ndarray, nbins: int) -> np.ndarray:
     centers = (edges[:-1] + edges[1:]) / 2.0
     cdf = hist.cumsum()
     cdf = (cdf / float(cdf[-1])).astype(_float_out(g), copy=False)  # single precision in, out
-    return np.interp(g, centers, cdf)
+    return cast(np.ndarray, np.interp(g, centers, cdf))
 
 
 def equalize(x: np.ndarray, axes: tuple[int, ...] | None, nbins: int = 256) -> np.ndarray:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -236,10 +237,11 @@ def _albu_standard(x: np.ndarray, roles: str) -> np.ndarray:
         if img.dtype == np.uint8:
             lut = (np.arange(256, dtype=np.float32) - mean.reshape(-1, 1)) * den.reshape(-1, 1)
             if img.ndim == 2:
-                return lut[0][img]
+                return cast(np.ndarray, lut[0][img])
             return np.stack([lut[i][img[..., i]] for i in range(c)], axis=-1)
         f = img.astype(np.float32)
-        return (f - (mean if img.ndim == 3 else mean[0])) * (den if img.ndim == 3 else den[0])
+        shifted = f - (mean if img.ndim == 3 else mean[0])
+        return cast(np.ndarray, shifted * (den if img.ndim == 3 else den[0]))
 
     return _per_image(x, roles, one)
 
@@ -262,15 +264,17 @@ def _albu_per_image(mode: str) -> Callable[[np.ndarray, str], np.ndarray]:
                 luts = [(levels - a[c]) / d[c] for c in range(img.shape[-1])]
                 out = np.stack([luts[c][img[..., c]] for c in range(img.shape[-1])], axis=-1)
                 return out if mode == "min_max_per_channel" else out.clip(-20, 20)
-            return ((levels - a) / d)[img].clip(-20, 20)
+            return cast(np.ndarray, ((levels - a) / d)[img].clip(-20, 20))
         f = img.astype(np.float32)
         if mode.startswith("image"):  # OpenCV path; cv2.meanStdDev per channel adds no eps
             a = f.mean(axis=axes, dtype=np.float64)
             d = f.std(axis=axes, dtype=np.float64) + (0.0 if per_channel else eps)
-            return np.clip((f - a.astype(np.float32)) / d.astype(np.float32), -20, 20)
+            return cast(
+                np.ndarray, np.clip((f - a.astype(np.float32)) / d.astype(np.float32), -20, 20)
+            )
         lo, hi = f.min(axis=axes), f.max(axis=axes)
         if per_channel:
-            return np.clip((f - lo) / (hi - lo + eps), -20, 20)
+            return cast(np.ndarray, np.clip((f - lo) / (hi - lo + eps), -20, 20))
         span = hi - lo
         return (f - lo) * (np.float32(1.0) / span) if span > 0 else np.zeros_like(f)
 
@@ -316,7 +320,7 @@ def _skimage_rescale(x: np.ndarray, roles: str) -> np.ndarray:
     if imin != imax:
         clipped = (clipped - imin) / (imax - imin)
         return np.asarray(clipped * (omax - omin) + omin, dtype=v.dtype)
-    return np.clip(clipped, omin, omax).astype(v.dtype)
+    return cast(np.ndarray, np.clip(clipped, omin, omax).astype(v.dtype))
 
 
 # --- the registry, in menu order ----------------------------------------------------------------

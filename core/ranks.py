@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -326,4 +327,4 @@ def shift_over_channels(maps: RankMaps, roles: str) -> np.ndarray:
     shift = maps.displacement
     if "C" not in roles:
         return shift
-    return shift.mean(axis=roles.index("C"), dtype=np.float32)
+    return cast(np.ndarray, shift.mean(axis=roles.index("C"), dtype=np.float32))

@@ -84,6 +84,7 @@ def _pick_normalized(
     if x is loaded.array or not needs_whole_array(normalization, roles):
         y = normalization.apply(x, roles=roles)
     else:
+        assert index is not None  # x is the whole array otherwise
         y = np.take(normalization.apply(loaded.array, roles=roles), [index], axis=roles.index("N"))
     if keep_axis or x is loaded.array:
         return x, y
@@ -153,7 +154,7 @@ def tally_ranks(
     axes = None if scope is None else scope_axes(scope, roles)
     n_axis = roles.index("N") if "N" in roles else None
     tally = RankTally(x.shape, roles, scope)
-    chunks = [(slice(None),)]
+    chunks: list[tuple[slice, ...]] = [(slice(None),)]
     if n_axis is not None and (axes is None or n_axis not in axes):
         # chunks of an eighth of the batch at most, so their temporaries stay a fraction of it
         chunks = image_chunks(x.shape, roles, max(_CHUNK_FLOOR, x.size // 8))
@@ -377,7 +378,7 @@ class WriteError(OSError):
     """An output could not be written; the message names it and says why."""
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+def write_atomically(path: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
     """Call ``write(temporary_path)`` beside `path`, then rename it into place.
 
     Nothing half-written is ever left at `path`: if `write` fails, or an exception such as
@@ -410,7 +411,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) ->
     return out
 
 
-def write_normalized(y: np.ndarray, path: str | os.PathLike) -> Path:
+def write_normalized(y: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write a normalized array: ``.npy`` and ``.tif``/``.tiff`` exactly, ``.png`` as a view.
 
     The PNG is a 16-bit view that maps the array's own finite range to 0 … 65535 (one

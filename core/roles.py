@@ -54,7 +54,8 @@ DefaultAxis: TypeAlias = Literal["default"]
 DEFAULT_AXIS: DefaultAxis = "default"
 #: An axis as a :class:`core.normalize.Normalization` takes it: an :data:`Axis` or the default.
 AxisChoice: TypeAlias = int | tuple[int, ...] | DefaultAxis | None
-Scope: TypeAlias = Literal["all", "image", "channel", "row", "column"] | Sequence[int]
+#: A rank scope: a name of :data:`SCOPES` (checked by :func:`scope_axes`) or the axes themselves.
+Scope: TypeAlias = str | Sequence[int]
 
 _CHANNEL_SIZES = (1, 2, 3, 4)
 
