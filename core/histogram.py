@@ -36,6 +36,7 @@ class Histogram:
 
     @property
     def total(self) -> int:
+        """Every value counted: those in the bins and the non-finite ones."""
         return int(self.counts.sum()) + self.nonfinite
 
 

@@ -199,7 +199,8 @@ def keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
 
 
 def lp(x: np.ndarray, axes: tuple[int, ...] | None, order: float) -> np.ndarray:
-    """x / ‖x‖ₚ over `axes` (order 1, 2 or inf); an all-zero group stays zero."""
+    """Each group over `axes` divided by its Lp norm (order 1, 2 or inf), x / ‖x‖ₚ; an all-zero
+    group stays zero."""
     if order in (1, 2, math.inf) and _exact_sums(x, axes):
         fast = _compiled("norm_divide", x, axes, np.float64, float(order))
         if fast is not None:
@@ -237,7 +238,7 @@ def minmax(
 
 
 def dtype_max(x: np.ndarray) -> np.ndarray:
-    """x divided by its dtype's maximum, as scikit-image ``img_as_float``."""
+    """Each value divided by its dtype's maximum, as scikit-image ``img_as_float``."""
     if x.dtype.kind == "f":
         return x.copy()
     if x.dtype.kind == "b":

@@ -152,6 +152,7 @@ class Normalization:
     preset: str | None = None
 
     def __post_init__(self) -> None:
+        """Refuse an unknown method or preset and an order the method cannot compute."""
         if self.method not in METHODS:
             raise NormalizationError(
                 f"unknown method {self.method!r}: use one of {', '.join(METHODS)}"

@@ -134,7 +134,7 @@ def _plane_axes(roles: str) -> AxisChoice:
 
 
 def _as_samples(x: np.ndarray, roles: str) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """x as the 2-D (samples, features) matrix scikit-learn sees, and the way back."""
+    """The 2-D (samples, features) matrix scikit-learn sees of `x`, and the way back."""
     s = _sample_axis(roles)
     moved = np.moveaxis(x, s, 0)
     shape = moved.shape
