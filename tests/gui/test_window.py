@@ -271,6 +271,12 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
     shift = window.results.stats.maps.displacement[..., 1]
     np.testing.assert_array_equal(window.rank.item.image, shift)
     np.testing.assert_array_equal(window.histograms[2].counts, histogram(shift, bins=101).counts)
+    window.controls.channel.setCurrentIndex(0)  # back to all channels: None, as core says it
+    assert window.model.channel is None and window.controls.channel.currentData() is None
+    np.testing.assert_array_equal(shown(window)[0], photo)
+    wait_ready(qtbot, window)
+    mean_shift = window.results.stats.maps.displacement.mean(axis=-1, dtype=np.float32)
+    np.testing.assert_array_equal(window.rank.item.image, mean_shift)
     scope = window.controls.scope
     assert [scope.itemData(i) for i in range(scope.count())] == [
         "image",
