@@ -23,11 +23,14 @@ $(KERNELS): $(STAMP) $(wildcard core/*.py)
 run: $(KERNELS)
 	$(BIN)/normscope $(ARGS)
 
-## test: set up, then ruff, the layer contracts, the wheel and the whole test suite, headless
+## test: set up, then ruff, the layer contracts, mypy --strict on core, the wheel and the whole
+## test suite, headless
 test: $(KERNELS) wheel
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	mkdir -p $(VENV)/mypy-path && ln -sfn $(CURDIR) $(VENV)/mypy-path/normscope
+	MYPYPATH=$(VENV)/mypy-path $(BIN)/mypy --strict -p normscope.core
 	NORMSCOPE_BLOCK_QT=1 $(BIN)/python -m pytest -p no:pytest-qt \
 		-W "ignore:Unknown config option:pytest.PytestConfigWarning" tests/core
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest --ignore=tests/core

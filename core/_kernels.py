@@ -1,12 +1,22 @@
-"""Compiled loops of the rank diff (numba, ``nogil``): the parts numpy can only do with many
-passes of random gathers and scatters.
+"""Compiled loops (numba, ``nogil``): the parts numpy can only do with many passes of random
+gathers and scatters.
 
-Imported lazily by :mod:`core.ranks`; its pure-numpy engine gives identical counts and maps
-when numba is missing or ``engine="numpy"`` is asked for. Every kernel works on rows (one
-group of pixels per row) and writes into arrays the caller made.
+Loaded lazily through :func:`core.engine.kernels`, which returns None when numba is missing:
+every caller then runs its pure-numpy path, which gives identical results. The kernels serve
 
-The sort itself stays in numpy (its SIMD sort of uint64 keys beats any loop here): a pixel's
-key is ``after_key << 32 | pixel index``, so one sort of each row orders the pixels by after.
+* the rank diff (:mod:`core._rank_compiled`): ``joint_keys``, ``dense_levels``, ``scan``,
+  ``merge``, and ``monotone`` for :func:`core.ranks.rank_preserving`;
+* the methods (:mod:`core.methods`): ``norm_divide``, ``min_max``, ``mean_std``,
+  ``percentile_clip``, ``equalize``;
+* the histograms (:mod:`core.histogram`): ``finite_range``, ``bin_counts``,
+  ``joint_counts``.
+
+Every kernel works on rows (one group of pixels per row, or (outer, m, inner) blocks with a
+group's m values on the middle axis) and writes into arrays the caller made, over the part
+of the rows it is given, so that :func:`core.engine.in_parts` can run parts on threads. The
+rank diff's sort stays in numpy (its SIMD sort of uint64 keys beats any loop here): a
+pixel's key is ``after_key << 32 | pixel index``, so one sort of each row orders the pixels
+by after.
 """
 
 from __future__ import annotations
@@ -406,7 +416,7 @@ def min_max(x, low, high, out, part):
 
 @_jit
 def mean_std(x, scale, mean, std, out, part):
-    """torchvision's ``(x.float() / scale - mean[c]) / std[c]`` in float32, the channel c on
+    """The float32 ``(x.float() / scale - mean[c]) / std[c]`` of torchvision, the channel c on
     the middle axis."""
     _, c, inner = x.shape
     for o in range(part[0], part[1]):
@@ -431,7 +441,7 @@ def _kth(counts, k):
 
 @njit(inline="always")
 def _lerp(a, b, t):
-    """numpy's ``_lerp``: a + (b − a)·t, from the upper end when t ≥ 0.5."""
+    """A + (b − a)·t as numpy's ``_lerp`` computes it, from the upper end when t ≥ 0.5."""
     d = b - a
     return b - d * (1 - t) if t >= 0.5 else a + d * t
 

@@ -8,6 +8,7 @@ normalized array in its own finite data range, and says which.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 
@@ -107,7 +108,7 @@ def scale_to_levels(image: np.ndarray, levels: tuple[float, float], top: int) ->
             scaled = (v - lo) / (hi - lo) * top
         else:
             scaled = (v - lo) * factor
-    return np.nan_to_num(np.clip(np.rint(scaled), 0, top), nan=0.0)
+    return cast(np.ndarray, np.nan_to_num(np.clip(np.rint(scaled), 0, top), nan=0.0))
 
 
 def zoom_factor(shape: tuple[int, ...], target: int = 336) -> int:

@@ -26,6 +26,7 @@ anything else       unchanged (callers refuse what they cannot handle)
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def canonical(a: np.ndarray) -> np.ndarray:
     x = np.asarray(a)
     if x.dtype.kind == "b":
         if x.size and x.view(np.uint8).max() > 1:
-            return x.view(np.uint8) != 0
+            return cast(np.ndarray, x.view(np.uint8) != 0)
         return x
     if x.dtype.kind == "f" and x.dtype.itemsize > 8:
         with np.errstate(over="ignore"):

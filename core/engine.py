@@ -8,7 +8,7 @@ import functools
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
@@ -55,7 +55,7 @@ def row_parts(g: int, per_thread: int = 1) -> list[tuple[int, int, int, int]]:
     return [(int(a), int(b), 0, -1) for a, b in itertools.pairwise(cuts)]
 
 
-def in_parts(fn: Callable[..., object], parts: list) -> None:
+def in_parts(fn: Callable[..., object], parts: Sequence[tuple[object, ...]]) -> None:
     """``fn(*part)`` for every part, on up to :func:`threads` threads, each taking the next
     part when it is done with one (the kernels and numpy's sort release the GIL)."""
     if len(parts) == 1 or threads() == 1:

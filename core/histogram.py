@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class Histogram:
 
     @property
     def total(self) -> int:
+        """Every value counted: those in the bins and the non-finite ones."""
         return int(self.counts.sum()) + self.nonfinite
 
 
@@ -105,7 +107,7 @@ def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 def _within(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Mask of the finite values between the first and the last edge."""
     with np.errstate(invalid="ignore"):
-        return (values >= edges[0]) & (values <= edges[-1])
+        return cast(np.ndarray, (values >= edges[0]) & (values <= edges[-1]))
 
 
 def histogram(

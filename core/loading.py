@@ -15,6 +15,7 @@ Every failure raises :class:`LoadError`, whose message names the file and the re
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import math
 import os
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import IO, cast
 
 import numpy as np
 
@@ -36,9 +38,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
     "IMAGE_SUFFIXES",
-    "OPEN_FILTER",
     "SAMPLES",
-    "SUPPORTED_SUFFIXES",
     "LoadError",
     "Loaded",
     "check_dtype",
@@ -55,13 +55,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".we
 ANIMATED_SUFFIXES = (".gif", ".png", ".webp")
 ARRAY_SUFFIXES = (".npy", ".npz")
 IDX_SUFFIXES = (".idx", "-ubyte", ".idx1", ".idx3")
-SUPPORTED_SUFFIXES: tuple[str, ...] = IMAGE_SUFFIXES + ARRAY_SUFFIXES + IDX_SUFFIXES
-OPEN_FILTER = (
-    "Images and arrays (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.webp *.npy *.npz "
-    "*-ubyte *-ubyte.gz *.idx *.idx.gz);;"
-    "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.webp);;"
-    "NumPy arrays (*.npy *.npz);;MNIST IDX (*-ubyte *-ubyte.gz *.idx *.idx.gz);;All files (*)"
-)
 #: Pixels (array elements) above which a file is refused unless the caller raises the limit.
 DEFAULT_MAX_PIXELS = 1 << 28
 #: Bytes of the decoded array above which a file is refused unless the caller raises the limit.
@@ -73,7 +66,7 @@ _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 class LoadError(Exception):
     """A file NormScope cannot open; ``str(error)`` is "<file>: <reason>"."""
 
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{Path(self.path).name or self.path}: {reason}")
@@ -180,7 +173,7 @@ def _unreadable(path: Path, exc: Exception, detail: str = "") -> LoadError:
 # --- readers ---------------------------------------------------------------------------------
 
 
-def npy_header(path: str | os.PathLike, f) -> tuple[tuple[int, ...], bool, np.dtype]:
+def npy_header(path: str | os.PathLike, f: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     """Read the header of the ``.npy`` open as `f`: ``(shape, fortran_order, dtype)``, `f`
     left at the first data byte. Object and non-numeric dtypes are refused (NormScope never
     unpickles)."""
@@ -205,7 +198,7 @@ def _npy_header(path: Path, f, limits: _Limits) -> tuple[int, ...]:
 def _read_npy(path: Path, limits: _Limits) -> np.ndarray:
     with open(path, "rb") as f:
         _npy_header(path, f, limits)
-    return np.load(path, allow_pickle=False)
+    return cast(np.ndarray, np.load(path, allow_pickle=False))
 
 
 def _read_npz(
@@ -229,7 +222,7 @@ def _read_npz(
         return npz[key], key, keys
 
 
-def _read_into(f, buffer: memoryview, chunk: int = 1 << 24) -> int:
+def _read_into(f: io.BufferedIOBase, buffer: memoryview, chunk: int = 1 << 24) -> int:
     """Fill `buffer` from file `f` a chunk at a time (no second copy of the data in memory);
     return the bytes read, fewer at the end of the file."""
     got = 0
@@ -256,7 +249,7 @@ def _read_idx(path: Path, limits: _Limits) -> np.ndarray:
         limits.check(path, dims, dtype)
         a = np.empty(dims, dtype)
         want = a.nbytes
-        held = _read_into(f, memoryview(a).cast("B")) + len(f.read(1))
+        held = _read_into(f, a.data.cast("B")) + len(f.read(1))
     if held != want:
         raise LoadError(
             path,
@@ -394,7 +387,7 @@ def _read_image(path: Path, limits: _Limits) -> np.ndarray:
         # viewer shows the image
         a = iio.imread(
             path,
-            index=... if frames > 1 else 0,
+            index=... if frames > 1 else 0,  # type: ignore[arg-type]  # ...: every frame
             mode="RGB" if mode == "CMYK" else None,
             rotate=True,
         )
@@ -450,7 +443,7 @@ def _read_file(
 
 
 def load(
-    source: str | os.PathLike,
+    source: str | os.PathLike[str],
     *,
     key: str | None = None,
     roles: str | None = None,

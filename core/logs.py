@@ -21,10 +21,10 @@ _installed: list[logging.Handler] = []  # the handlers configure_logging added
 
 
 def log_path() -> Path:
-    """The log file: ``$NORMSCOPE_LOG_DIR/normscope.log``, else the platform's log folder.
+    r"""The log file: ``$NORMSCOPE_LOG_DIR/normscope.log``, else the platform's log folder.
 
     That is ``$XDG_STATE_HOME/normscope`` (``~/.local/state/normscope``) on Linux,
-    ``~/Library/Logs/NormScope`` on macOS and ``%LOCALAPPDATA%\\NormScope\\Logs`` on Windows.
+    ``~/Library/Logs/NormScope`` on macOS and ``%LOCALAPPDATA%\NormScope\Logs`` on Windows.
 
     Examples
     --------

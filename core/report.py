@@ -21,8 +21,21 @@ import numpy as np
 from normscope.core.display import display_levels, scale_to_levels, symmetric_levels
 from normscope.core.histogram import Histogram, finite_range, histogram
 from normscope.core.loading import Loaded
-from normscope.core.normalize import METHODS, Normalization, count_nonfinite_groups
-from normscope.core.ranks import RankDiff, RankTally, diagnose, image_chunks, rank_compare
+from normscope.core.normalize import (
+    METHODS,
+    Normalization,
+    count_nonfinite_groups,
+    needs_whole_array,
+)
+from normscope.core.ranks import (
+    RankDiff,
+    RankTally,
+    diagnose,
+    image_chunks,
+    image_scope,
+    rank_compare,
+    shift_over_channels,
+)
 from normscope.core.roles import as_displayed, scope_axes
 from normscope.core.wording import VerdictWords, format_axis, verdict_words
 
@@ -49,17 +62,6 @@ def _num(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def needs_whole_array(normalization: Normalization, roles: str) -> bool:
-    """True when one image's result depends on the other images of the batch (or there is
-    no batch)."""
-    if "N" not in roles:
-        return True
-    if not METHODS[normalization.method].uses_axis:
-        return False
-    axis = normalization.resolved_axis(len(roles))
-    return axis is None or roles.index("N") in axis
-
-
 def _pick(loaded: Loaded, index: int | None) -> np.ndarray:
     """The array narrowed to image `index` of a batch (checked; the N axis kept, of length
     1, so the roles still apply), or the whole array."""
@@ -82,6 +84,7 @@ def _pick_normalized(
     if x is loaded.array or not needs_whole_array(normalization, roles):
         y = normalization.apply(x, roles=roles)
     else:
+        assert index is not None  # x is the whole array otherwise
         y = np.take(normalization.apply(loaded.array, roles=roles), [index], axis=roles.index("N"))
     if keep_axis or x is loaded.array:
         return x, y
@@ -151,7 +154,7 @@ def tally_ranks(
     axes = None if scope is None else scope_axes(scope, roles)
     n_axis = roles.index("N") if "N" in roles else None
     tally = RankTally(x.shape, roles, scope)
-    chunks = [(slice(None),)]
+    chunks: list[tuple[slice, ...]] = [(slice(None),)]
     if n_axis is not None and (axes is None or n_axis not in axes):
         # chunks of an eighth of the batch at most, so their temporaries stay a fraction of it
         chunks = image_chunks(x.shape, roles, max(_CHUNK_FLOOR, x.size // 8))
@@ -315,19 +318,17 @@ def build_comparison(
     image_roles = roles.replace("N", "")
     before, _ = as_displayed(before, image_roles)
     after, image_roles = as_displayed(after, image_roles)
-    image_scope = "all" if scope in (None, "image", "all") else scope
-    diff, maps = rank_compare(before, after, scope=image_scope, roles=image_roles)
+    diff, maps = rank_compare(before, after, scope=image_scope(scope), roles=image_roles)
     diag = diagnose(before, after, roles=image_roles)
     verdict = verdict_words(diff, diag.summary())
-    shift = maps.displacement
     where = f"{loaded.name}" + (f", image {index}" if "N" in roles else "")
     if channel is not None and "C" in image_roles:
         if not 0 <= channel < before.shape[-1]:
             raise ValueError(f"channel {channel} is not in an image of {before.shape[-1]}")
-        before, after, shift = (v[..., channel] for v in (before, after, shift))
+        before, after, shift = (v[..., channel] for v in (before, after, maps.displacement))
         where += f", channel {channel}"
-    elif shift.ndim == 3:
-        shift = shift.mean(axis=-1, dtype=np.float32)
+    else:
+        shift = shift_over_channels(maps, image_roles)
     # a compact copy: the maps' buffer (partners beside each shift) and their sorted keys go
     shift = np.array(shift, dtype=np.float32)
     del maps
@@ -377,7 +378,7 @@ class WriteError(OSError):
     """An output could not be written; the message names it and says why."""
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+def write_atomically(path: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
     """Call ``write(temporary_path)`` beside `path`, then rename it into place.
 
     Nothing half-written is ever left at `path`: if `write` fails, or an exception such as
@@ -410,7 +411,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) ->
     return out
 
 
-def write_normalized(y: np.ndarray, path: str | os.PathLike) -> Path:
+def write_normalized(y: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write a normalized array: ``.npy`` and ``.tif``/``.tiff`` exactly, ``.png`` as a view.
 
     The PNG is a 16-bit view that maps the array's own finite range to 0 … 65535 (one

@@ -23,9 +23,12 @@ from typing import Literal, TypeAlias
 import numpy as np
 
 __all__ = [
+    "DEFAULT_AXIS",
     "ROLE_WORDS",
     "SCOPES",
     "Axis",
+    "AxisChoice",
+    "DefaultAxis",
     "Scope",
     "as_displayed",
     "check_roles",
@@ -46,7 +49,13 @@ ROLE_WORDS: dict[str, tuple[str, str]] = {
 SCOPES: tuple[str, ...] = ("all", "image", "channel", "row", "column")
 
 Axis: TypeAlias = int | Sequence[int] | None
-Scope: TypeAlias = Literal["all", "image", "channel", "row", "column"] | Sequence[int]
+#: The one sentinel for "the method's own default axis" (Keras' -1, the whole array otherwise).
+DefaultAxis: TypeAlias = Literal["default"]
+DEFAULT_AXIS: DefaultAxis = "default"
+#: An axis as a :class:`core.normalize.Normalization` takes it: an :data:`Axis` or the default.
+AxisChoice: TypeAlias = int | tuple[int, ...] | DefaultAxis | None
+#: A rank scope: a name of :data:`SCOPES` (checked by :func:`scope_axes`) or the axes themselves.
+Scope: TypeAlias = str | Sequence[int]
 
 _CHANNEL_SIZES = (1, 2, 3, 4)
 

@@ -278,7 +278,7 @@ class ControlPanel(QWidget):
             if loaded is not None:
                 self.roles.addItems(ROLE_CHOICES.get(loaded.array.ndim, [roles]))
             if "C" in roles:
-                self.channel.addItem("all (colour)", -1)
+                self.channel.addItem("all (colour)", None)  # the first item: all channels
                 for c in range(loaded.array.shape[roles.index("C")]):
                     self.channel.addItem(f"channel {c}", c)
             for scope, text in SCOPE_LABELS.items():
@@ -318,7 +318,9 @@ class ControlPanel(QWidget):
             w.setEnabled(m.is_batch)
         self.roles.setCurrentText(m.roles)
         self.channel.setEnabled("C" in m.roles)
-        self.channel.setCurrentIndex(max(self.channel.findData(m.channel), 0))
+        self.channel.setCurrentIndex(
+            0 if m.channel is None else max(self.channel.findData(m.channel), 0)
+        )
         self.scope.setCurrentIndex(max(self.scope.findData(m.scope), 0))
         d = m.display
         self.colormap.setCurrentText(d.colormap)

@@ -72,7 +72,7 @@ class InspectorModel(QObject):
     loadedChanged = Signal()
     optionsChanged = Signal()
     indexChanged = Signal(int)
-    channelChanged = Signal(int)
+    channelChanged = Signal(object)  # int, or None for all channels
     scopeChanged = Signal(str)
     displayChanged = Signal()
 
@@ -81,7 +81,7 @@ class InspectorModel(QObject):
         self.loaded: Loaded | None = None
         self.options = Options()
         self.index = 0
-        self.channel = -1  # -1: all channels (the colour composite)
+        self.channel: int | None = None  # None: all channels (the colour composite)
         self.scope = "image"
         self.display = Display()
 
@@ -106,7 +106,7 @@ class InspectorModel(QObject):
     def set_loaded(self, loaded: Loaded) -> None:
         self.loaded = loaded
         self.index = 0
-        self.channel = -1
+        self.channel = None
         axis = self.options.axis
         if isinstance(axis, tuple) and any(a >= loaded.array.ndim for a in axis):
             self.options = replace(self.options, axis="default")  # that axis is not in this array
@@ -140,7 +140,7 @@ class InspectorModel(QObject):
             self.index = index
             self.indexChanged.emit(index)
 
-    def set_channel(self, channel: int) -> None:
+    def set_channel(self, channel: int | None) -> None:
         if channel != self.channel:
             self.channel = channel
             self.channelChanged.emit(channel)

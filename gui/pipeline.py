@@ -18,9 +18,17 @@ import numpy as np
 from normscope.core.display import display_levels, symmetric_levels
 from normscope.core.engine import limit_threads
 from normscope.core.histogram import Histogram, JointHistogram, histogram, joint_histogram
-from normscope.core.normalize import Normalization
-from normscope.core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
-from normscope.core.report import needs_whole_array, tally_ranks
+from normscope.core.normalize import Normalization, needs_whole_array
+from normscope.core.ranks import (
+    Diagnosis,
+    RankDiff,
+    RankMaps,
+    diagnose,
+    image_scope,
+    rank_compare,
+    shift_over_channels,
+)
+from normscope.core.report import tally_ranks
 from normscope.core.roles import as_displayed
 from normscope.gui.panels import DIVERGING, PARTNERS, Picture, format_level, make_picture
 
@@ -29,9 +37,9 @@ RANK_BINS = 101  # bins of the rank panel's histogram
 
 @dataclass(frozen=True)
 class Look:
-    """What decides how the image panels draw: the channel (-1: all) and display options."""
+    """What decides how the image panels draw: the channel (None: all) and display options."""
 
-    channel: int = -1
+    channel: int | None = None
     colormap: str = "gray"
     original_levels: str = "dtype"  # "dtype" or "data", see core.display.display_levels
     rank_view: str = "displacement"  # or "partners"
@@ -45,11 +53,11 @@ class Look:
         return (self.channel, self.rank_view) == (other.channel, other.rank_view)
 
 
-def channel_view(image: np.ndarray, roles: str, channel: int) -> np.ndarray:
+def channel_view(image: np.ndarray, roles: str, channel: int | None) -> np.ndarray:
     """What a panel draws of one image: a channel, the RGB composite, or the gray image."""
     if "C" not in roles:
         return image
-    if channel >= 0:
+    if channel is not None:
         return image[..., channel]
     if image.shape[-1] == 3:
         return image
@@ -90,7 +98,7 @@ def rank_picture(
     colour) on a diverging map, or how many pixels it changed order with (the sum over
     channels, as float32: exact below 2**24, and pictured here, where pyqtgraph would render
     integers only on the GUI thread); with the histogram of what it shows."""
-    every = "C" in roles and look.channel < 0
+    every = "C" in roles and look.channel is None
     if look.rank_view == "partners":
         partners = maps.partners
         shown = partners.sum(axis=-1) if every else channel_view(partners, roles, look.channel)
@@ -102,11 +110,10 @@ def rank_picture(
         )
         picture = make_picture(shown, levels, PARTNERS)
     else:
-        shift = maps.displacement
         shown = (
-            shift.mean(axis=-1, dtype=np.float32)
+            shift_over_channels(maps, roles)
             if every
-            else channel_view(shift, roles, look.channel)
+            else channel_view(maps.displacement, roles, look.channel)
         )
         caption = f"levels ±{format_level(shift_levels[1])}"
         picture = make_picture(shown, shift_levels, DIVERGING)
@@ -140,10 +147,10 @@ class FrameVerdict:
 
 @dataclass(frozen=True)
 class FrameHistograms:
-    """Exact histograms of what the image panels show of the image on show: `channel` (-1:
+    """Exact histograms of what the image panels show of the image on show: `channel` (None:
     what the composite or gray panel shows), before, after, and after against before."""
 
-    channel: int
+    channel: int | None
     original: Histogram
     normalized: Histogram
     joint: JointHistogram
@@ -239,9 +246,7 @@ def stats_job(
     before, after, roles = frame.original, frame.normalized, frame.roles
     if verdict is None:
         yield FrameVerdict(diagnose(before, after, roles=roles))
-    diff, maps = rank_compare(
-        before, after, scope="all" if scope == "image" else scope, roles=roles
-    )
+    diff, maps = rank_compare(before, after, scope=image_scope(scope), roles=roles)
     yield None
     shift_levels = symmetric_levels(maps.displacement)
     yield FrameStats(
@@ -253,7 +258,7 @@ def stats_job(
     )
 
 
-def histogram_job(frame: Frame, channel: int) -> Iterator[FrameHistograms | None]:
+def histogram_job(frame: Frame, channel: int | None) -> Iterator[FrameHistograms | None]:
     """The histograms of what the image panels show of `frame` for `channel`: a job of its
     own, asked with the image and again when the channel changes (on a 2048x2048 RGB image
     they take the GUI thread's budget for a whole toggle). Yields None between them, where a

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from normscope.core.loading import OPEN_FILTER, SAMPLES, LoadError, load
+from normscope.core.loading import SAMPLES, LoadError, load
 from normscope.core.logs import log_path
 from normscope.core.report import (
     WriteError,
@@ -58,6 +58,13 @@ from normscope.gui.settings import Settings
 
 APP_NAME = "NormScope"
 STALE_OPACITY = 0.35
+#: The Open dialog's file filter: every format :func:`core.loading.load` reads.
+OPEN_FILTER = (
+    "Images and arrays (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.webp *.npy *.npz "
+    "*-ubyte *-ubyte.gz *.idx *.idx.gz);;"
+    "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.webp);;"
+    "NumPy arrays (*.npy *.npz);;MNIST IDX (*-ubyte *-ubyte.gz *.idx *.idx.gz);;All files (*)"
+)
 
 
 def error_html(what: str, message: str) -> str:
@@ -465,7 +472,7 @@ class MainWindow(QMainWindow):
             m.normalization,
             index=m.index,
             scope=m.scope,
-            channel=m.channel if m.channel >= 0 else None,
+            channel=m.channel,
             original_levels=m.display.original_levels,
         )
         return render_comparison(comp)

@@ -186,7 +186,7 @@ def test_equalize_of_integers_is_the_dense_histogram_bit_for_bit(dtype) -> None:
 
 
 def test_percentile_level_tables_are_bounded_and_exact() -> None:
-    from normscope.core.normalize import _level_table_fits
+    from normscope.core.methods import _level_table_fits
 
     x = RNG.integers(0, 65536, (33000, 1, 130)).astype(np.uint16)
     x[0, 0, 0] = 65535

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.bench_memory import baseline, make_input, multiple
-from normscope.core import ranks, report
+from normscope.core import _rank_counts, report
 from normscope.core.loading import Loaded
 from normscope.core.normalize import Normalization
 from normscope.core.ranks import diagnose, rank_diff
@@ -51,7 +51,7 @@ def test_report_counted_by_chunks_of_images_is_exact(
         y = normalization.apply(x, roles="NHW")
     d = rank_diff(x, y, scope=scope, roles="NHW")
     diag = diagnose(x, y, roles="NHW")
-    monkeypatch.setattr(ranks, "_CHUNK", 2 * 6 * 5)  # two images a chunk at most
+    monkeypatch.setattr(_rank_counts, "_CHUNK", 2 * 6 * 5)  # two images a chunk at most
     monkeypatch.setattr(report, "_CHUNK_FLOOR", 1)
     r = build_report(loaded, normalization, scope=scope)
     assert diagnose(x, y, roles="NHW") == diag

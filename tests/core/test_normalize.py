@@ -409,3 +409,31 @@ def test_compiled_paths_equal_numpy_to_the_bit(method, options, dtype, monkeypat
             slow = n.apply(data, roles=roles)
         assert fast.dtype == slow.dtype
         np.testing.assert_array_equal(fast, slow, err_msg=f"{method} axis {axis}")
+
+
+def test_presets_are_a_registry_with_named_fields() -> None:
+    from normscope.core import normalize as normalize_module
+    from normscope.core import presets, report
+
+    assert PRESETS is presets.PRESETS  # one registry, re-exported by normalize
+    assert report.needs_whole_array is normalize_module.needs_whole_array
+    for name, p in PRESETS.items():
+        assert p.name == name and p.label and p.library and p.method in METHODS
+        for roles in ("HW", "HWC", "NHW", "NHWC"):
+            n = from_preset(name, roles)
+            assert (n.method, n.axis, n.preset) == (p.method, p.axes(roles), name)
+            assert n.code(roles) == p.code_for(roles) and "{" not in n.code(roles)
+
+
+@pytest.mark.parametrize(
+    ("method", "axis", "roles", "whole"),
+    [
+        ("keras", 1, "NHW", False),  # per image and column
+        ("zscore", 0, "NHW", True),  # across the images
+        ("minmax", None, "NHW", True),  # the whole array
+        ("dtype", "default", "NHW", False),  # no axis: each pixel alone
+        ("keras", 1, "HW", True),  # one image: the whole array
+    ],
+)
+def test_needs_whole_array_is_the_normalizations_own(method, axis, roles, whole) -> None:
+    assert Normalization(method=method, axis=axis).needs_whole_array(roles) is whole

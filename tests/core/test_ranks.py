@@ -308,3 +308,24 @@ def test_one_thread_gives_the_same_answer() -> None:
     assert abs(d1.spearman_mean - d2.spearman_mean) < 1e-12  # sums split over threads
     np.testing.assert_array_equal(m1.partners, m2.partners)
     np.testing.assert_array_equal(m1.displacement, m2.displacement)
+
+
+def test_one_images_scope_and_its_rank_shift_over_channels() -> None:
+    from normscope.core.ranks import image_scope, shift_over_channels
+
+    assert [image_scope(s) for s in (None, "image", "all", "row", (0,))] == [
+        "all",
+        "all",
+        "all",
+        "row",
+        (0,),
+    ]
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (6, 5, 3)).astype(np.uint8)
+    y = x / np.linalg.norm(x.astype(np.float64), axis=0, keepdims=True)
+    m = rank_maps(x, y, scope=image_scope("image"), roles="HWC")
+    shift = shift_over_channels(m, "HWC")
+    assert shift.dtype == np.float32 and shift.shape == (6, 5)
+    np.testing.assert_array_equal(shift, m.displacement.mean(axis=-1, dtype=np.float32))
+    gray = rank_maps(x[..., 0], y[..., 0], roles="HW")
+    assert shift_over_channels(gray, "HW") is gray.displacement

@@ -59,7 +59,7 @@ def test_results_arrive_as_one_record(setup) -> None:
     np.testing.assert_array_equal(r.frame.normalized, keras[0])
     assert r.verdict.diagnosis == diagnose(DIGITS.array[0], keras[0], roles="HW")
     assert r.stats.diff == rank_compare(DIGITS.array[0], keras[0], scope="all", roles="HW")[0]
-    assert r.hists.channel == -1 and r.batch.images == 64
+    assert r.hists.channel is None and r.batch.images == 64
     assert r.generation == controller.generation == 1
     assert view.events[0] == "cleared" and "images" in view.events
     assert view.drawn[-1].stats is r.stats and view.drawn[-1].hists is r.hists  # all drawn

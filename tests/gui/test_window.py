@@ -21,7 +21,7 @@ from normscope.core.ranks import diagnose, rank_compare, rank_diff, rank_maps
 from normscope.gui import controller, pipeline
 from normscope.gui.panels import colormap, format_level, make_picture
 from normscope.gui.settings import Settings
-from normscope.gui.window import STALE_OPACITY, MainWindow
+from normscope.gui.window import OPEN_FILTER, STALE_OPACITY, MainWindow
 from normscope.gui.worker import LatestOnly
 
 DIGITS = load("sample:digits").array
@@ -63,6 +63,11 @@ def same_joint(a: JointHistogram, b: JointHistogram) -> bool:
 
 def shown(w: MainWindow) -> tuple[np.ndarray, np.ndarray]:
     return w.original.item.image, w.normalized.item.image
+
+
+def test_open_filter_lists_the_formats() -> None:
+    for pattern in ("*.png", "*.tif", "*.npy", "*.npz", "*-ubyte", "*.gif", "*.webp"):
+        assert pattern in OPEN_FILTER
 
 
 def test_opens_on_digits_and_shows_core_output(window: MainWindow) -> None:
@@ -266,6 +271,12 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
     shift = window.results.stats.maps.displacement[..., 1]
     np.testing.assert_array_equal(window.rank.item.image, shift)
     np.testing.assert_array_equal(window.histograms[2].counts, histogram(shift, bins=101).counts)
+    window.controls.channel.setCurrentIndex(0)  # back to all channels: None, as core says it
+    assert window.model.channel is None and window.controls.channel.currentData() is None
+    np.testing.assert_array_equal(shown(window)[0], photo)
+    wait_ready(qtbot, window)
+    mean_shift = window.results.stats.maps.displacement.mean(axis=-1, dtype=np.float32)
+    np.testing.assert_array_equal(window.rank.item.image, mean_shift)
     scope = window.controls.scope
     assert [scope.itemData(i) for i in range(scope.count())] == [
         "image",

@@ -1,0 +1,409 @@
+"""The eight normalization methods, exact to the libraries people call.
+
+Every method is a pure function of the array: a new array comes out, the input is never
+changed. ``axis`` means what it means in numpy and ``tf.keras.utils.normalize``: the axes a
+statistic is computed **over** (reduced); an int, a tuple or None for the whole array.
+
+==========  =================================================  ==============================
+method      computes                                           output dtype
+==========  =================================================  ==============================
+keras       ``tf.keras.utils.normalize(x, axis, order)``        float64 for integer/bool input,
+            (Keras 2 / tf-keras), quirks included               the float dtype otherwise
+lp          x / ‖x‖ₚ over the axes, one flattened vector       float32 for float16/32 input,
+            per group; an all-zero group stays zero            float64 otherwise
+minmax      (x − min) / (max − min) into a target range;       as lp
+            a constant group maps to the low end
+dtype       x / dtype maximum (uint8 /255, uint16 /65535,      float64 (floats: unchanged)
+            signed to [−1, 1], bool to 0/1)
+zscore      (x − mean) / std, ddof 0; zero std gives 0         as lp
+percentile  clip to the [low, high] percentiles, then minmax   as lp
+equalize    histogram equalization (scikit-image semantics)    as lp
+meanstd     (x / scale − mean) / std per channel (ImageNet)    float32 (torchvision's math)
+==========  =================================================  ==============================
+
+NaN and infinity never raise: they propagate within their group as numpy propagates them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+
+from normscope.core import engine as _engine
+from normscope.core.roles import Axis
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "METHODS",
+    "MethodInfo",
+    "NormalizationError",
+    "dtype_max",
+    "equalize",
+    "keras",
+    "lp",
+    "meanstd",
+    "minmax",
+    "percentile",
+    "zscore",
+]
+
+IMAGENET_MEAN: tuple[float, ...] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, ...] = (0.229, 0.224, 0.225)
+
+
+class NormalizationError(ValueError):
+    """A normalization that the library itself would refuse, said in plain words."""
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What the window and the command line need to know about a method."""
+
+    name: str
+    label: str
+    uses_axis: bool
+    uses_order: bool
+    default_axis: int | None
+    output_dtype: str
+
+
+_FLOAT_OUT = "float32 for float16/float32 input, else float64"
+
+METHODS: dict[str, MethodInfo] = {
+    m.name: m
+    for m in (
+        MethodInfo("keras", "Keras utils.normalize (Lp norm)", True, True, -1,
+                   "float64 for integer or bool input, else the input's float dtype"),
+        MethodInfo("lp", "Lp norm (vector)", True, True, None, _FLOAT_OUT),
+        MethodInfo("minmax", "Min-max", True, False, None, _FLOAT_OUT),
+        MethodInfo("dtype", "Divide by dtype maximum", False, False, None,
+                   "float64 (float input is returned unchanged)"),
+        MethodInfo("zscore", "Z-score (mean/std)", True, False, None, _FLOAT_OUT),
+        MethodInfo("percentile", "Percentile clip + min-max", True, False, None, _FLOAT_OUT),
+        MethodInfo("equalize", "Histogram equalization", True, False, None, _FLOAT_OUT),
+        MethodInfo("meanstd", "Fixed mean/std (torchvision)", False, False, None, "float32"),
+    )
+}  # fmt: skip
+
+
+def _float_out(x: np.ndarray) -> np.dtype:
+    return np.dtype(np.float32) if x.dtype in (np.float16, np.float32) else np.dtype(np.float64)
+
+
+def _kept(axes: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    return () if axes is None else tuple(i for i in range(ndim) if i not in axes)
+
+
+# --- compiled paths ------------------------------------------------------------------------------
+
+
+def _grouped(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray | None:
+    """`x` as (outer, m, inner), each group's m values on the middle axis, for the compiled
+    kernels; None when the reduced axes are not adjacent (numpy then does the work)."""
+    if axes is None:
+        return np.ascontiguousarray(x).reshape(1, -1, 1)
+    axes = tuple(sorted(a % x.ndim for a in axes))
+    if not axes or axes != tuple(range(axes[0], axes[-1] + 1)):
+        return None
+    shape = x.shape
+    outer, inner = math.prod(shape[: axes[0]]), math.prod(shape[axes[-1] + 1 :])
+    return np.ascontiguousarray(x).reshape(outer, math.prod(shape[i] for i in axes), inner)
+
+
+def _compiled(
+    kernel: str, x: np.ndarray, axes: tuple[int, ...] | None, dtype: type, *args: object
+) -> np.ndarray | None:
+    """``kernels.<kernel>(groups, *args, out, part)`` over row blocks on every thread, or None
+    when numba is missing or the axes do not suit."""
+    kernels = _engine.kernels()
+    groups = None if kernels is None or x.size == 0 else _grouped(x, axes)
+    if groups is None:
+        return None
+    out: np.ndarray = np.empty(groups.shape, dtype)
+    fn = getattr(kernels, kernel)
+    _engine.in_parts(
+        lambda o0, o1, *_: fn(groups, *args, out, (o0, o1)), _engine.row_parts(len(groups), 8)
+    )
+    return out.reshape(x.shape)
+
+
+# --- the methods ---------------------------------------------------------------------------------
+
+
+def _exact_sums(x: np.ndarray, axes: tuple[int, ...] | None) -> bool:
+    """Whether norms of `x` over `axes` can be summed in any order, bit-identically.
+
+    For 8- and 16-bit integers every square is an integer below 2**32, so sums of fewer than
+    2**21 of them are exact in float64: any summation order gives numpy's result.
+    """
+    if x.dtype.kind not in "uib" or x.dtype.itemsize > 2 or x.ndim == 0:
+        return False
+    return (x.size if axes is None else math.prod(x.shape[a] for a in axes)) < 2**21
+
+
+def _sum_of_squares(x: np.ndarray, axis: int) -> np.ndarray:
+    """Σ x² over `axis` in float64, as plain strided adds (fast for short axes such as RGB)."""
+    if x.shape[axis] <= 8:
+        total = np.zeros(np.delete(x.shape, axis), np.float64)
+        for i in range(x.shape[axis]):
+            v = np.take(x, i, axis=axis).astype(np.float64)
+            total += v * v
+        return total
+    v = x.astype(np.float64)
+    return cast(
+        np.ndarray, np.einsum("...i,...i->...", np.moveaxis(v, axis, -1), np.moveaxis(v, axis, -1))
+    )
+
+
+def _divide_along(x: np.ndarray, norm: np.ndarray, axis: int) -> np.ndarray:
+    """``x / np.expand_dims(norm, axis)`` in float64, one slice at a time for short axes."""
+    if x.shape[axis] > 8:
+        return cast(np.ndarray, x / np.expand_dims(norm, axis))
+    out = np.empty(x.shape, np.float64)
+    for i in range(x.shape[axis]):
+        index = (slice(None),) * (axis % x.ndim) + (i,)
+        np.divide(x[index], norm, out=out[index])
+    return out
+
+
+def keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
+    """``tf.keras.utils.normalize(x, axis, order)`` as Keras 2 computes it, quirks included."""
+    if axis is None:
+        raise NormalizationError(
+            "Keras 2 rejects axis=None (np.expand_dims cannot take None); "
+            "choose the axes to normalize over"
+        )
+    if isinstance(axis, tuple) and len(axis) > 2:
+        raise NormalizationError(
+            f"Keras normalize over {len(axis)} axes fails in np.linalg.norm "
+            "('Improper number of dimensions to norm'); a tuple axis must name 2 axes"
+        )
+    try:
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if order == 2 and isinstance(axis, int) and _exact_sums(x, (axis,)):
+                fast = _compiled("norm_divide", x, (axis,), np.float64, 2.0)
+                if fast is not None:
+                    return fast
+                norm = np.atleast_1d(np.sqrt(_sum_of_squares(x, axis)))
+                norm[norm == 0] = 1
+                return _divide_along(x, norm, axis)
+            norm = np.atleast_1d(np.linalg.norm(x, order, axis))  # type: ignore[arg-type]
+            norm[norm == 0] = 1
+            return cast(np.ndarray, x / np.expand_dims(norm, axis))
+    except (ValueError, TypeError) as exc:
+        raise NormalizationError(f"Keras normalize rejects this call: {exc}") from exc
+
+
+def lp(x: np.ndarray, axes: tuple[int, ...] | None, order: float) -> np.ndarray:
+    """Each group over `axes` divided by its Lp norm (order 1, 2 or inf), x / ‖x‖ₚ; an all-zero
+    group stays zero."""
+    if order in (1, 2, math.inf) and _exact_sums(x, axes):
+        fast = _compiled("norm_divide", x, axes, np.float64, float(order))
+        if fast is not None:
+            return fast
+    v = x.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if order == 2:
+            norm = np.sqrt(np.sum(v * v, axis=axes, keepdims=True))
+        elif order == 1:
+            norm = np.sum(np.abs(v), axis=axes, keepdims=True)
+        else:  # inf, the only other order Normalization lets through
+            norm = np.max(np.abs(v), axis=axes, keepdims=True) if v.size else v
+        out = v / np.where(norm == 0, 1.0, norm)
+    return out.astype(_float_out(x), copy=False)
+
+
+def minmax(
+    x: np.ndarray, axes: tuple[int, ...] | None, feature_range: tuple[float, float]
+) -> np.ndarray:
+    """(x − min) / (max − min) over `axes`, into `feature_range`; a constant group maps to
+    the low end."""
+    a, b = feature_range
+    if x.dtype.kind in "uib" and x.dtype.itemsize <= 4:
+        fast = _compiled("min_max", x, axes, np.float64, float(a), float(b))
+        if fast is not None:
+            return fast
+    v = x.astype(np.float64)
+    if v.size == 0:
+        return v.astype(_float_out(x))
+    lo = np.min(v, axis=axes, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # inf - inf is NaN
+        span = np.max(v, axis=axes, keepdims=True) - lo
+        out = (v - lo) / np.where(span == 0, 1.0, span) * (b - a) + a
+    return cast(np.ndarray, out.astype(_float_out(x), copy=False))
+
+
+def dtype_max(x: np.ndarray) -> np.ndarray:
+    """Each value divided by its dtype's maximum, as scikit-image ``img_as_float``."""
+    if x.dtype.kind == "f":
+        return x.copy()
+    if x.dtype.kind == "b":
+        return x.astype(np.float64)
+    info = np.iinfo(x.dtype)
+    out = x.astype(np.float64) * (1.0 / info.max)  # as scikit-image multiplies
+    return np.maximum(out, -1.0) if info.min < 0 else out
+
+
+def zscore(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
+    """(x − mean) / std over `axes`, ddof 0; a zero std gives 0."""
+    v = x.astype(np.float64)
+    if v.size == 0:
+        return v.astype(_float_out(x))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # NaN and inf propagate
+        mean = np.mean(v, axis=axes, keepdims=True)
+        std = np.std(v, axis=axes, keepdims=True)
+        out = np.where(std == 0, 0.0, (v - mean) / np.where(std == 0, 1.0, std))
+    return out.astype(_float_out(x), copy=False)
+
+
+def percentile(
+    x: np.ndarray, axes: tuple[int, ...] | None, percentiles: tuple[float, float]
+) -> np.ndarray:
+    """Clip each group to its [low, high] `percentiles` (numpy's linear interpolation),
+    then min-max."""
+    low, high = percentiles
+    if not 0 <= low < high <= 100:
+        raise NormalizationError(
+            f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}"
+        )
+    if x.dtype in (np.uint8, np.uint16) and x.size and _level_table_fits(x, axes):
+        points = _percentile_points(x, axes, (low, high))
+        fast = _compiled("percentile_clip", x, axes, np.float64, int(x.max()) + 1, *points)
+        if fast is not None:
+            return fast
+    v = x.astype(np.float64)
+    if v.size == 0:
+        return v.astype(_float_out(x))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo, hi = np.percentile(v, (low, high), axis=axes, keepdims=True)
+        span = hi - lo  # the clipped group's own min and max: no second pass needed
+        out = (np.clip(v, lo, hi) - lo) / np.where(span == 0, 1.0, span)
+    return cast(np.ndarray, out.astype(_float_out(x), copy=False))
+
+
+def _level_table_fits(x: np.ndarray, axes: tuple[int, ...] | None) -> bool:
+    """Whether the percentile kernel's level counts stay small: it counts the groups that sit
+    side by side (`inner` of them) in one table of ``inner x (max + 1)`` int64 per thread,
+    unless its groups are small enough to sort (2·m < max + 1)."""
+    m = x.size if axes is None else math.prod(x.shape[a] for a in axes)
+    inner = 1 if not axes else math.prod(x.shape[max(axes) + 1 :])
+    levels = int(x.max()) + 1
+    return 2 * m < levels or inner * levels <= 1 << 22
+
+
+def _percentile_points(
+    x: np.ndarray, axes: tuple[int, ...] | None, percentiles: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The order statistics np.percentile (linear) interpolates between for groups over
+    `axes`, and the weights: ``(below, above, gamma)``, as numpy computes them."""
+    m = x.size if axes is None else math.prod(x.shape[a] for a in axes)
+    virtual = (m - 1) * np.true_divide(np.asarray(percentiles, np.float64), 100)
+    below = np.clip(np.floor(virtual), 0, m - 1)
+    above = np.where(virtual >= m - 1, m - 1, below + 1)
+    below = np.where(virtual >= m - 1, m - 1, below)
+    return below.astype(np.int64), above.astype(np.int64), virtual - below
+
+
+def _value_cdf(g: np.ndarray) -> np.ndarray:
+    """The cumulative share of the pixels at or below each pixel's value (float64): what
+    ``equalize_hist`` gives with one bin per distinct value. Sorting the values, rather than
+    counting over min … max, bounds the memory by the group's size for any range."""
+    _, where, counts = np.unique(g, return_inverse=True, return_counts=True)
+    cdf = counts.cumsum()
+    return (cdf / float(cdf[-1]))[where.reshape(g.shape)]
+
+
+def _equalize_group(g: np.ndarray, nbins: int) -> np.ndarray:
+    """scikit-image ``equalize_hist`` of one group (a flat array).
+
+    Integers get one bin per level (only the levels present are looked at). Floats get
+    `nbins` bins over min … max, as scikit-image; a range too wide for its dtype (its span
+    or the sum of two edges overflows) is binned at a quarter scale in float64 (the same
+    bins, exactly), and one too narrow for `nbins` distinct edges (e.g. a constant 1e16)
+    gets one bin per distinct value, as integers do.
+    """
+    if g.size == 0:
+        return g.astype(np.float64)
+    if g.dtype.kind == "f" and not np.isfinite(g).all():
+        return np.full(g.shape, np.nan)
+    if g.dtype.kind in "uib":
+        return _value_cdf(g)
+    lo, hi = g.min(), g.max()
+    with np.errstate(over="ignore"):
+        if not np.isfinite([hi - lo, hi + hi, lo + lo]).all():  # edges or their sums overflow
+            g = g.astype(np.float64) * 0.25
+            lo, hi = g.min(), g.max()
+    try:
+        hist, edges = np.histogram(g, bins=nbins, range=(lo, hi))  # edges in g's dtype
+    except ValueError:  # no nbins finite-sized bins between lo and hi
+        return _value_cdf(g)
+    centers = (edges[:-1] + edges[1:]) / 2.0
+    cdf = hist.cumsum()
+    cdf = (cdf / float(cdf[-1])).astype(_float_out(g), copy=False)  # single precision in, out
+    return cast(np.ndarray, np.interp(g, centers, cdf))
+
+
+def equalize(x: np.ndarray, axes: tuple[int, ...] | None, nbins: int = 256) -> np.ndarray:
+    """Histogram equalization of each group over `axes` (scikit-image ``equalize_hist``)."""
+    if x.dtype in (np.uint8, np.uint16):
+        fast = _compiled("equalize", x, axes, np.float64)
+        if fast is not None:
+            return fast
+    out_dtype = _float_out(x)
+    if axes is None:
+        return _equalize_group(x.ravel(), nbins).reshape(x.shape).astype(out_dtype)
+    kept = _kept(axes, x.ndim)
+    moved = np.moveaxis(x, kept + axes, range(x.ndim))
+    g = math.prod(x.shape[i] for i in kept)
+    rows = moved.reshape(g, -1)
+    out = np.empty(rows.shape, np.float64)
+    for i in range(g):
+        out[i] = _equalize_group(rows[i], nbins)
+    back = out.reshape(moved.shape)
+    return np.moveaxis(back, range(x.ndim), kept + axes).astype(out_dtype)
+
+
+def meanstd(
+    x: np.ndarray,
+    roles: str | None,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    scale: float | None,
+) -> np.ndarray:
+    """(x / scale − mean) / std per channel of `roles`, in float32 as torchvision computes it."""
+    if scale is None:
+        scale = float(np.iinfo(x.dtype).max) if x.dtype.kind in "ui" else 1.0
+    c_axis = roles.upper().index("C") if roles and "C" in roles.upper() else None
+    channels = 1 if c_axis is None else x.shape[c_axis]
+    if len(mean) != len(std):
+        raise NormalizationError(f"mean has {len(mean)} values but std has {len(std)}")
+    if len(mean) not in (1, channels):
+        where = "no channel axis" if c_axis is None else f"{channels} channels"
+        raise NormalizationError(
+            f"mean and std have {len(mean)} values but the array has {where}; "
+            f"give {channels} value{'s' if channels > 1 else ''}"
+        )
+    if any(s == 0 for s in std):
+        raise NormalizationError(
+            "std evaluated to zero, which torchvision refuses (division by zero)"
+        )
+    shape = [1] * x.ndim
+    if c_axis is not None:
+        shape[c_axis] = len(mean)
+    m = np.asarray(mean, np.float32).reshape(shape)
+    s = np.asarray(std, np.float32).reshape(shape)
+    if x.dtype.kind in "uifb" and x.dtype.itemsize <= 4 and x.dtype != np.float16:
+        per = np.broadcast_to(m.ravel(), (channels,)), np.broadcast_to(s.ravel(), (channels,))
+        src, c_axes = (x[np.newaxis], (0,)) if c_axis is None else (x, (c_axis,))
+        fast = _compiled(
+            "mean_std", src, c_axes, np.float32, np.float32(scale), *map(np.ascontiguousarray, per)
+        )
+        if fast is not None:
+            return fast.reshape(x.shape)
+    with np.errstate(over="ignore", invalid="ignore"):  # as torch's x.float(): inf beyond
+        t = x.astype(np.float32) / np.float32(scale)
+        return (t - m) / s
