@@ -48,6 +48,7 @@ from normscope.core.report import (
     write_normalized,
 )
 from normscope.core.wording import format_axis, parse_axis, verdict_words
+from normscope.gui.compare import CompareWindow
 from normscope.gui.controller import InspectorController, Results, one_line
 from normscope.gui.controls import ControlPanel
 from normscope.gui.export import render_comparison, save_image
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.controller = InspectorController(self.model, self)  # computes; the window draws
         self._hovered: tuple[int, int] | None = None  # (row, col) last under the cursor
         self.error_box: QMessageBox | None = None
+        self.compare: CompareWindow | None = None  # View > Compare, made when first asked
         self.controls = ControlPanel(self.model)
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
@@ -177,6 +179,7 @@ class MainWindow(QMainWindow):
         self._action(edit, "Copy Code Line", None, self.controls.copy_code.click)
         view = bar.addMenu("&View")
         self._action(view, "Zoom to &Fit", "Ctrl+0", self.zoom_to_fit)
+        self.compare_action = self._action(view, "&Compare…", "Ctrl+K", self.show_compare)
         self._action(view, "&Next Image", Qt.Key.Key_Right, lambda: self._step(1))
         self._action(view, "&Previous Image", Qt.Key.Key_Left, lambda: self._step(-1))
         help_menu = bar.addMenu("&Help")
@@ -261,6 +264,15 @@ class MainWindow(QMainWindow):
         if paths:
             event.acceptProposedAction()
             self.open_source(paths[0])
+
+    def show_compare(self) -> CompareWindow:
+        """View > Compare: the grid of normalizations side by side."""
+        if self.compare is None:
+            self.compare = CompareWindow(self.model, self)
+        self.compare.show()
+        self.compare.raise_()
+        self.compare.activateWindow()
+        return self.compare
 
     def show_log(self) -> None:
         """Help > Show Log: open the log file (failures with their tracebacks)."""
@@ -588,3 +600,5 @@ class MainWindow(QMainWindow):
         """Stop the timers and the jobs: pending ones never start, running ones stop at their
         next yield (at most the stage they are in), and are waited for."""
         self.controller.shutdown()
+        if self.compare is not None:
+            self.compare.stop()
