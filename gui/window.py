@@ -52,6 +52,7 @@ from normscope.gui.compare import CompareWindow
 from normscope.gui.controller import InspectorController, Results, one_line
 from normscope.gui.controls import ControlPanel
 from normscope.gui.export import render_comparison, save_image
+from normscope.gui.layout import PanelLayout
 from normscope.gui.model import InspectorModel
 from normscope.gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
 from normscope.gui.pipeline import Look
@@ -59,6 +60,7 @@ from normscope.gui.settings import Settings
 
 APP_NAME = "NormScope"
 STALE_OPACITY = 0.35
+FIRST_SIZE = 0.9  # of the screen's width and height, the first time the window opens
 
 
 def error_html(what: str, message: str) -> str:
@@ -92,6 +94,12 @@ class MainWindow(QMainWindow):
         self.panels = (self.original, self.normalized, self.rank)
         self.histograms = tuple(HistogramPanel(self.graphics, 1, col) for col in range(3))
         self.joint = JointPanel(self.graphics, 0, 3)
+        self.panel_layout = PanelLayout(  # placed by the image's shape and the space there is
+            self.graphics,
+            [p.plot for p in self.panels],
+            [h.plot for h in self.histograms],
+            self.joint.plot,
+        )
 
         self.verdict = QLabel("Open an image, a batch or a sample to begin.")
         self.verdict.setWordWrap(True)
@@ -313,6 +321,7 @@ class MainWindow(QMainWindow):
         """The results (`images`: and the image panels), with pictures for the look of now."""
         r = self.controller.restyle()
         if images and r.frame is not None:
+            self.panel_layout.set_shape(r.frame.original.shape)
             self.original.show(r.frame.pictures[0])
             self.normalized.show(r.frame.pictures[1])
         self._show_hovered()
@@ -567,7 +576,8 @@ class MainWindow(QMainWindow):
         if not s.geometry.isEmpty():
             self.restoreGeometry(s.geometry)
         else:
-            self.resize(1500, 860)
+            screen = self.screen().availableGeometry()  # the first time: most of the screen
+            self.resize(int(screen.width() * FIRST_SIZE), int(screen.height() * FIRST_SIZE))
         if not s.splitter_state.isEmpty():
             self.splitter.restoreState(s.splitter_state)
         else:

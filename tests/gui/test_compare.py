@@ -95,7 +95,11 @@ def test_clicking_a_tile_makes_it_the_windows_normalization(
 def test_methods_compare_what_the_spec_names(qtbot, compare: CompareWindow) -> None:
     compare.set_mode("methods", "keras:1,dtype,preset:sklearn.MinMaxScaler")
     wait_complete(qtbot, compare)
-    assert [t.spec.label for t in compare.tiles] == ["keras axis=1", "dtype", "sklearn.MinMaxScaler"]
+    assert [t.spec.label for t in compare.tiles] == [
+        "keras axis=1",
+        "dtype",
+        "sklearn.MinMaxScaler",
+    ]
     dtype = compare.tiles[1].result.frame  # x / 255: levels are its data range, never 0 … 1
     assert dtype.pictures[1].levels == (0.0, dtype.original.max() / 255)
     compare.set_mode("methods", "keras:9")
