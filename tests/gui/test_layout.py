@@ -90,3 +90,19 @@ def test_tall_images_stand_in_a_row_wide_ones_in_a_grid() -> None:
 def test_the_comparison_grid_picks_the_columns_that_draw_biggest() -> None:
     assert grid_columns(4, 1000, 1000, (10, 10), 0) == 2
     assert grid_columns(3, 3000, 300, (10, 10), 0) == 3
+
+
+def test_the_first_window_uses_most_of_the_screen_and_later_ones_its_last_size(
+    qtbot, tmp_path: Path
+) -> None:
+    w = MainWindow(Settings(tmp_path / "settings"))
+    qtbot.addWidget(w)
+    screen = w.screen().availableGeometry()
+    assert 0.85 * screen.width() <= w.width() <= screen.width()
+    assert 0.85 * screen.height() <= w.height() <= screen.height()
+    w.resize(700, 500)
+    w.close()  # saves the geometry
+    again = MainWindow(Settings(tmp_path / "settings"))
+    qtbot.addWidget(again)
+    assert (again.width(), again.height()) == (700, 500)
+    again.close()

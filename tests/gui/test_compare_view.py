@@ -137,3 +137,26 @@ def test_a_newer_grid_drops_the_results_of_the_last_one(qtbot) -> None:
     qtbot.waitUntil(lambda: not pool.busy, timeout=5000)
     assert sorted(r for _, r in got) == ["new a", "new b"]
     pool.wait()
+
+
+def test_the_tile_under_the_cursor_runs_next(qtbot) -> None:
+    pool = TilePool()
+    release = threading.Event()
+    started: list[int] = []
+
+    def job(slot: int):
+        def run() -> int:
+            started.append(slot)
+            if slot < 2:
+                release.wait(5)  # both threads busy: the rest wait in the queue
+            return slot
+
+        return run
+
+    pool.submit([job(k) for k in range(6)])
+    qtbot.waitUntil(lambda: len(started) == 2, timeout=5000)
+    pool.prefer(5)
+    release.set()
+    qtbot.waitUntil(lambda: not pool.busy, timeout=5000)
+    assert started[2] == 5
+    pool.wait()
