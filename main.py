@@ -308,8 +308,8 @@ def _run(args: argparse.Namespace) -> int:
     from normscope.gui.export import render_comparison, save_image
 
     if args.compare is not None:
-        save_image(_compare_grid(args, loaded, normalization), out,
-                   protect=loaded.source if from_file else None)  # fmt: skip
+        grid = _compare_grid(args, loaded, normalization)
+        save_image(grid, out, protect=loaded.source if from_file else None)
         return 0
     _progress("building the comparison")
     comp = build_comparison(loaded, normalization, index=args.index, scope=args.scope)

@@ -92,8 +92,9 @@ def options_for(normalization: Normalization, current: Options) -> Options:
     if normalization.preset is not None:
         return replace(current, choice=PRESET_PREFIX + normalization.preset, axis="default")
     axis = normalization.axis
-    return replace(current, choice=normalization.method, axis=(axis,) if isinstance(axis, int)
-                   else axis)  # fmt: skip
+    if isinstance(axis, int):
+        axis = (axis,)
+    return replace(current, choice=normalization.method, axis=axis)
 
 
 def tile_specs(model: InspectorModel, mode: str, spec: str) -> list[TileSpec]:
@@ -272,8 +273,6 @@ class Tile(QFrame):
 class CompareWindow(QWidget):
     """The grid of tiles for what `model` has open; it follows the model as it changes."""
 
-    finished = Signal()  # every tile of the grid on show has its result
-
     def __init__(self, model: InspectorModel, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle("NormScope — Compare")
@@ -436,8 +435,6 @@ class CompareWindow(QWidget):
         tile.show_result(result)  # type: ignore[arg-type]
         if first and isinstance(result, TileResult):
             tile.box.autoRange(padding=0.02)
-        if not self.pool.busy:
-            self.finished.emit()
 
     @property
     def complete(self) -> bool:

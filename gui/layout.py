@@ -75,16 +75,17 @@ def arrange(width: float, height: float, image_shape: tuple[int, ...]) -> Arrang
         cell_w, cell_h = (width - GAP) / 2, (height - GAP) / 2
         pad_x = max(0.0, (cell_w - plot_w) / 2)
         pad_y = max(0.0, (cell_h - block_h) / 2)
-        cells = [(c * (cell_w + GAP) + pad_x, r * (cell_h + GAP) + pad_y) for r, c in
-                 ((0, 0), (0, 1), (1, 0))]  # fmt: skip
+        places = ((0, 0), (0, 1), (1, 0))  # (row, column) of original, normalized, rank
+        cells = [(c * (cell_w + GAP) + pad_x, r * (cell_h + GAP) + pad_y) for r, c in places]
         joint = (cell_w + GAP, cell_h + GAP, cell_w, cell_h)
     images = tuple((x, y, plot_w, plot_h) for x, y in cells)
     hists = tuple((x, y + plot_h + GAP, plot_w, hist_h) for x, y in cells)
     return Arrangement(kind, scale, images, hists, joint)  # type: ignore[arg-type]
 
 
-def grid_columns(count: int, width: float, height: float, image_shape: tuple[int, ...],
-                 text_h: float) -> int:  # fmt: skip
+def grid_columns(
+    count: int, width: float, height: float, image_shape: tuple[int, ...], text_h: float
+) -> int:
     """How many columns of `count` tiles draw the image biggest in `width` × `height`, each
     tile with `text_h` pixels of text under its image.
 
@@ -127,8 +128,8 @@ class PanelLayout:
         if a == self.arrangement:
             return
         self.arrangement = a
-        for plot, r in zip((*self.images, *self.histograms, self.joint),
-                           (*a.images, *a.histograms, a.joint), strict=True):  # fmt: skip
+        plots = (*self.images, *self.histograms, self.joint)
+        for plot, r in zip(plots, (*a.images, *a.histograms, a.joint), strict=True):
             plot.setGeometry(QRectF(*r))
 
 

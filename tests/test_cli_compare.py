@@ -25,8 +25,8 @@ def test_export_compare_writes_every_tile_at_data_resolution(capsys, tmp_path) -
 
     out = tmp_path / "grid.png"
     spec = "keras:1,dtype,minmax:1,2,preset:sklearn.MinMaxScaler"
-    code, _, err = run(capsys, "export", "sample:digits", "--compare", spec, "--index", "3",
-                       "-o", str(out))  # fmt: skip
+    argv = ["export", "sample:digits", "--compare", spec, "--index", "3", "-o", str(out)]
+    code, _, err = run(capsys, *argv)
     assert code == 0, err
     picture = iio.imread(out)[..., :3]
     tiles = grid_tiles(DIGITS, parse_spec(spec, "NHW", Normalization()), index=3)
@@ -47,8 +47,8 @@ def test_export_compare_axes_tiles_every_axis_and_says_which_fail(capsys, tmp_pa
 
 
 def test_a_bad_spec_is_bad_usage(capsys, tmp_path) -> None:
-    code, _, err = run(capsys, "export", "sample:digits", "--compare", "kras:1", "-o",
-                       str(tmp_path / "x.png"))  # fmt: skip
+    argv = ["export", "sample:digits", "--compare", "kras:1", "-o", str(tmp_path / "x.png")]
+    code, _, err = run(capsys, *argv)
     assert code == 2 and "--compare" in err and "kras" in err
 
 
