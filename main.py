@@ -4,6 +4,7 @@ normscope [PATH]                                   open the window on PATH (or t
 normscope report PATH [OPTIONS] [--json]           print the verdict and metrics
 normscope normalize PATH [OPTIONS] -o OUT          write the normalized array
 normscope export PATH [OPTIONS] -o OUT.png         write the comparison picture
+normscope export PATH --compare SPEC -o OUT.png    write a grid of normalizations side by side
 normscope stats PATH [--json] [STATS OPTIONS]      exact mean, std and levels of a dataset
 
 Failures are logged with their tracebacks to a file in the platform's log folder
@@ -183,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_options(exp)
     exp.add_argument("-o", "--output", required=True, help=".png, .jpg or .tiff")
+    exp.add_argument(
+        "--compare",
+        metavar="SPEC",
+        help="write a grid of normalizations side by side instead, one tile each with its "
+        "verdict and code line: 'axes' for every axis choice of --method (each axis, each "
+        "pair, none, the default), or entries separated by commas: METHOD, METHOD:AXES "
+        "(1 | 1,2 | none; numbers after a comma add axes to the entry) or preset:NAME, e.g. "
+        "keras:1,dtype,minmax:1,2,preset:torchvision.Normalize",
+    )
     _add_stats_parser(sub)
     return parser
 
@@ -378,10 +388,29 @@ def _run(args: argparse.Namespace) -> int:
     from normscope.core.report import build_comparison
     from normscope.gui.export import render_comparison, save_image
 
+    if args.compare is not None:
+        grid = _compare_grid(args, loaded, normalization)
+        save_image(grid, out, protect=loaded.source if from_file else None)
+        return 0
     _progress("building the comparison")
     comp = build_comparison(loaded, normalization, index=args.index, scope=args.scope)
     save_image(render_comparison(comp), out, protect=loaded.source if from_file else None)
     return 0
+
+
+def _compare_grid(args: argparse.Namespace, loaded, normalization):
+    """The picture of ``export --compare``: one tile per normalization the spec names."""
+    from normscope.core.compare import parse_spec
+    from normscope.gui.grid_export import grid_tiles, render_grid
+
+    try:
+        entries = parse_spec(args.compare, loaded.roles, normalization)
+    except ValueError as exc:
+        raise UsageError(f"--compare: {exc}") from None
+    _progress(f"comparing {len(entries)} normalizations")
+    tiles = grid_tiles(loaded, entries, index=args.index, scope=args.scope)
+    where = loaded.name + (f", image {args.index or 0}" if "N" in loaded.roles else "")
+    return render_grid(tiles, f"{where}: {len(entries)} normalizations compared")
 
 
 def _print_report(r: dict) -> None:

@@ -104,6 +104,11 @@ class VerdictWords:
         """The whole verdict on one line."""
         return SEPARATOR.join(self.lines())
 
+    def short_line(self) -> str:
+        """The verdict of a comparison tile: where ranks are kept, the share of flipped
+        pairs and ρ, e.g. ``"kept: column ✓  row ✗ · 1.25% pairs flipped · ρ 0.9855"``."""
+        return f"kept: {self.kept} · {self.share} pairs flipped · ρ {self.rho}"
+
 
 def verdict_words(diff: RankDiff, kept: str) -> VerdictWords:
     """The words for `diff`, with `kept` the summary of where ranks are kept
@@ -120,6 +125,8 @@ def verdict_words(diff: RankDiff, kept: str) -> VerdictWords:
     Within the whole image: 16.67% of pixel pairs inverted (1 of 6)
     >>> print(words.coefficients_line())
     Spearman ρ 0.8000  |  Kendall τ-b 0.6667  |  ties broken 0, created 0
+    >>> print(words.short_line())
+    kept: whole image ✗  row ✗  column ✓ · 16.67% pairs flipped · ρ 0.8000
     """
     p = diff.pairs
     share = p.discordant / p.total if p.total else 0.0

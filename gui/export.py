@@ -79,7 +79,8 @@ def _gray(image: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
     return out
 
 
-def _qimage(rgb: np.ndarray) -> QImage:
+def rgb_qimage(rgb: np.ndarray) -> QImage:
+    """A QImage holding a copy of (H, W, 3) uint8 pixels."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w, _ = rgb.shape
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
@@ -140,7 +141,7 @@ def render_comparison(comp: Comparison) -> QImage:
             head.setLeft(head.left() + p.fontMetrics().horizontalAdvance(title + "  "))
             p.setFont(plain)  # the levels in a lighter hand: "levels 0.006813 … 0.1507" fits
             p.drawText(head, left, f"levels {format_level(levels[0])} … {format_level(levels[1])}")
-            pixels = _qimage(panel_rgb(comp, i))
+            pixels = rgb_qimage(panel_rgb(comp, i))
             p.drawImage(
                 rect, pixels.scaled(rect.size(), mode=Qt.TransformationMode.FastTransformation)
             )

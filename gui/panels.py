@@ -11,13 +11,14 @@ that a 2048x2048 RGB image costs the GUI thread no rendering.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph import functions_qimage
 from PySide6.QtCore import QSizeF, Qt
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage
 from PySide6.QtWidgets import QGraphicsItem
 
 from normscope.core.histogram import Histogram, JointHistogram
@@ -25,6 +26,7 @@ from normscope.core.histogram import Histogram, JointHistogram
 COLORMAPS = ("gray", "viridis", "inferno", "magma", "cividis", "plasma")
 DIVERGING = "CET-D1"
 PARTNERS = "inferno"
+CAPTION_PT, SMALL_PT = 10, 9  # the point sizes of a plot's title and of its caption
 AXIS_WIDTH, AXIS_HEIGHT = 52, 26  # pixels: room for labels such as "-0.125" and "4096"
 
 
@@ -121,15 +123,51 @@ class SteadyAxis(pg.AxisItem):
 class Caption(pg.LabelItem):
     """A plot title that asks for no width: pyqtgraph makes a label's text width its minimum
     and preferred width, so every new caption re-laid out all columns of the window (and
-    redrew all their axes). A caption longer than its plot starts at the plot's left edge
-    and is cut at its right one."""
+    redrew all their axes). A caption set with :meth:`set_caption` that is longer than its
+    plot is elided in the middle, with its full text (:attr:`full`) in the tooltip; any
+    other title longer than its plot starts at the plot's left edge and is cut at its right.
+    """
+
+    _parts: tuple[str, str] | None = None  # bold title, small caption (pyqtgraph's
+    full = ""  # the caption's whole text                     __init__ resizes it already)
+    shown = ""  # what of it is drawn
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)  # the cut
 
+    def set_caption(self, title: str, small: str) -> None:
+        """Show `title` in bold, then `small` (in a smaller font), eliding `small` in the
+        middle when the two do not fit the plot's width."""
+        self._parts = (title, small)
+        self.full = f"{title} {small}".strip()
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._parts is None:
+            return
+        title, small = self._parts
+        room = self.rect().width()
+        if small and room > 0:
+            bold = QFont(self.item.font())
+            bold.setPointSize(CAPTION_PT)
+            bold.setBold(True)
+            font = QFont(self.item.font())
+            font.setPointSize(SMALL_PT)
+            room -= QFontMetrics(bold).horizontalAdvance(title + " ") + 12
+            small = QFontMetrics(font).elidedText(
+                small, Qt.TextElideMode.ElideMiddle, max(int(room), 0)
+            )
+        self.shown = f"{title} {small}".strip()
+        tail = f" <span style='font-size:{SMALL_PT}pt'>{html.escape(small)}</span>" if small else ""
+        text = f"<b>{html.escape(title)}</b>{tail}"
+        if text != self.text:
+            self.setText(text, size=f"{CAPTION_PT}pt")
+        self.setToolTip(self.full if self.shown != self.full else "")
+
     def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)
+        self._fit()
         overflow = self.itemRect().left() - self.rect().left()
         if overflow < 0:  # too long to centre: show its start, cut at the right
             self.item.moveBy(-overflow, 0)
@@ -167,7 +205,7 @@ def add_plot(
     title = Caption("", size="10pt", parent=plot)
     plot.layout.removeItem(plot.titleLabel)
     plot.scene().removeItem(plot.titleLabel)
-    plot.layout.addItem(title, 0, 1)
+    plot.layout.addItem(title, 0, 0, 1, 3)  # over the left axis too: room for its text
     plot.titleLabel = title  # where PlotItem.setTitle writes
     plot.setTitle(None)
     for side, text in (labels or {}).items():
@@ -196,8 +234,8 @@ class ImagePanel:
         self.plot.addItem(self.item)
         self.levels: tuple[float, float] = (0.0, 1.0)
         self.picture: Picture | None = None
-        self._title = ""
         self.caption = ""
+        self.plot.setTitle(title, size=f"{CAPTION_PT}pt")  # shown, in a row of its own
         self.set_caption("")
 
     @property
@@ -205,12 +243,9 @@ class ImagePanel:
         return self.plot.getViewBox()
 
     def set_caption(self, text: str) -> None:
+        """The title, then `text` smaller (it fits more), elided in the middle if too long."""
         self.caption = text
-        small = f" <span style='font-size:9pt'>{text}</span>" if text else ""  # fits more
-        title = f"<b>{self.title}</b>{small}"
-        if title != self._title:
-            self._title = title
-            self.plot.setTitle(title, size="10pt")
+        self.plot.titleLabel.set_caption(self.title, text)
 
     def show(self, picture: Picture) -> None:
         """Draw `picture`, captioned with its levels; the same picture again draws nothing."""

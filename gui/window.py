@@ -48,9 +48,11 @@ from normscope.core.report import (
     write_normalized,
 )
 from normscope.core.wording import format_axis, parse_axis, verdict_words
+from normscope.gui.compare import CompareWindow
 from normscope.gui.controller import InspectorController, Results, one_line
 from normscope.gui.controls import ControlPanel
 from normscope.gui.export import render_comparison, save_image
+from normscope.gui.layout import PanelLayout
 from normscope.gui.model import InspectorModel
 from normscope.gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
 from normscope.gui.pipeline import Look
@@ -58,6 +60,7 @@ from normscope.gui.settings import Settings
 
 APP_NAME = "NormScope"
 STALE_OPACITY = 0.35
+FIRST_SIZE = 0.9  # of the screen's width and height, the first time the window opens
 #: The Open dialog's file filter: every format :func:`core.loading.load` reads.
 OPEN_FILTER = (
     "Images and arrays (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.gif *.webp *.npy *.npz "
@@ -82,6 +85,7 @@ class MainWindow(QMainWindow):
         self.controller = InspectorController(self.model, self)  # computes; the window draws
         self._hovered: tuple[int, int] | None = None  # (row, col) last under the cursor
         self.error_box: QMessageBox | None = None
+        self.compare: CompareWindow | None = None  # View > Compare, made when first asked
         self.controls = ControlPanel(self.model)
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
@@ -97,6 +101,12 @@ class MainWindow(QMainWindow):
         self.panels = (self.original, self.normalized, self.rank)
         self.histograms = tuple(HistogramPanel(self.graphics, 1, col) for col in range(3))
         self.joint = JointPanel(self.graphics, 0, 3)
+        self.panel_layout = PanelLayout(  # placed by the image's shape and the space there is
+            self.graphics,
+            [p.plot for p in self.panels],
+            [h.plot for h in self.histograms],
+            self.joint.plot,
+        )
 
         self.verdict = QLabel("Open an image, a batch or a sample to begin.")
         self.verdict.setWordWrap(True)
@@ -184,6 +194,7 @@ class MainWindow(QMainWindow):
         self._action(edit, "Copy Code Line", None, self.controls.copy_code.click)
         view = bar.addMenu("&View")
         self._action(view, "Zoom to &Fit", "Ctrl+0", self.zoom_to_fit)
+        self.compare_action = self._action(view, "&Compare…", "Ctrl+K", self.show_compare)
         self._action(view, "&Next Image", Qt.Key.Key_Right, lambda: self._step(1))
         self._action(view, "&Previous Image", Qt.Key.Key_Left, lambda: self._step(-1))
         help_menu = bar.addMenu("&Help")
@@ -269,6 +280,15 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_source(paths[0])
 
+    def show_compare(self) -> CompareWindow:
+        """View > Compare: the grid of normalizations side by side."""
+        if self.compare is None:
+            self.compare = CompareWindow(self.model, self)
+        self.compare.show()
+        self.compare.raise_()
+        self.compare.activateWindow()
+        return self.compare
+
     def show_log(self) -> None:
         """Help > Show Log: open the log file (failures with their tracebacks)."""
         path = log_path()
@@ -308,6 +328,7 @@ class MainWindow(QMainWindow):
         """The results (`images`: and the image panels), with pictures for the look of now."""
         r = self.controller.restyle()
         if images and r.frame is not None:
+            self.panel_layout.set_shape(r.frame.original.shape)
             self.original.show(r.frame.pictures[0])
             self.normalized.show(r.frame.pictures[1])
         self._show_hovered()
@@ -562,7 +583,8 @@ class MainWindow(QMainWindow):
         if not s.geometry.isEmpty():
             self.restoreGeometry(s.geometry)
         else:
-            self.resize(1500, 860)
+            screen = self.screen().availableGeometry()  # the first time: most of the screen
+            self.resize(int(screen.width() * FIRST_SIZE), int(screen.height() * FIRST_SIZE))
         if not s.splitter_state.isEmpty():
             self.splitter.restoreState(s.splitter_state)
         else:
@@ -595,3 +617,5 @@ class MainWindow(QMainWindow):
         """Stop the timers and the jobs: pending ones never start, running ones stop at their
         next yield (at most the stage they are in), and are waited for."""
         self.controller.shutdown()
+        if self.compare is not None:
+            self.compare.stop()
