@@ -22,6 +22,7 @@ from normscope.core.display import display_levels, scale_to_levels, symmetric_le
 from normscope.core.histogram import Histogram, finite_range, histogram
 from normscope.core.loading import Loaded
 from normscope.core.normalize import METHODS, Normalization, count_nonfinite_groups
+from normscope.core.pairing import AfterArray
 from normscope.core.ranks import RankDiff, RankTally, diagnose, image_chunks, rank_compare
 from normscope.core.roles import as_displayed, scope_axes
 from normscope.core.wording import VerdictWords, format_axis, verdict_words
@@ -38,6 +39,9 @@ __all__ = [
     "write_normalized",
 ]
 
+#: Where an after array comes from: a normalization computed here, or one made elsewhere.
+After = Normalization | AfterArray
+
 _CHUNK_FLOOR = 1 << 16  # values: smaller chunks of images cost more time than they save
 
 #: What :func:`write_normalized` writes: exact arrays (.npy, TIFF) or a 16-bit PNG view.
@@ -49,10 +53,10 @@ def _num(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def needs_whole_array(normalization: Normalization, roles: str) -> bool:
+def needs_whole_array(normalization: After, roles: str) -> bool:
     """True when one image's result depends on the other images of the batch (or there is
-    no batch)."""
-    if "N" not in roles:
+    no batch, or the result was made elsewhere: an :class:`AfterArray`)."""
+    if "N" not in roles or isinstance(normalization, AfterArray):
         return True
     if not METHODS[normalization.method].uses_axis:
         return False
@@ -73,7 +77,7 @@ def _pick(loaded: Loaded, index: int | None) -> np.ndarray:
 
 
 def _pick_normalized(
-    loaded: Loaded, normalization: Normalization, index: int | None, *, keep_axis: bool
+    loaded: Loaded, normalization: After, index: int | None, *, keep_axis: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """The array narrowed by :func:`_pick` and its normalization as the call on the whole
     array gives it; only image `index` is normalized when the images are independent."""
@@ -135,7 +139,7 @@ class _OutputSummary:
 def tally_ranks(
     x: np.ndarray,
     roles: str,
-    normalization: Normalization,
+    normalization: After,
     scope: str | None = None,
     *,
     normalized: np.ndarray | None = None,
@@ -173,7 +177,7 @@ def default_scope(roles: str) -> str:
 
 def build_report(
     loaded: Loaded,
-    normalization: Normalization,
+    normalization: After,
     *,
     scope: str | None = None,
     index: int | None = None,
@@ -183,7 +187,8 @@ def build_report(
     Parameters
     ----------
     loaded : Loaded
-    normalization : Normalization
+    normalization : Normalization or AfterArray
+        The normalization to make, or the after array made elsewhere.
     scope : str, optional
         Rank scope; default ``"image"`` for a batch and ``"all"`` for one image.
     index : int, optional
@@ -204,6 +209,14 @@ def build_report(
     {'all': False, 'image': False, 'channel': None, 'row': False, 'column': True}
     >>> r["ranks"]["pairs"]["discordant"] > 0
     True
+
+    Any after array, made elsewhere:
+
+    >>> x = load("sample:digits")
+    >>> after = AfterArray.pair(x.array, x.array / 255.0, x.roles, path="scaled.npy")
+    >>> r = build_report(x, after)
+    >>> r["normalization"], r["ranks"]["rank_preserving"]
+    ({'method': 'file', 'path': 'scaled.npy', 'description': 'from file: scaled.npy'}, True)
     """
     roles = loaded.roles
     scope = scope or default_scope(roles)
@@ -219,7 +232,7 @@ def build_report(
     del y
     diff, diag = tally.diff(), tally.diagnosis()
     axis = normalization.resolved_axis(x.ndim)
-    uses_axis = METHODS[normalization.method].uses_axis
+    uses_axis = isinstance(normalization, Normalization) and METHODS[normalization.method].uses_axis
     bad_groups = count_nonfinite_groups(loaded.array, axis=axis if uses_axis else None)
     return {
         "input": {
@@ -230,14 +243,7 @@ def build_report(
             "index": index,
             "nonfinite_groups": bad_groups,
         },
-        "normalization": {
-            "method": normalization.method,
-            "preset": normalization.preset,
-            "axis": None if axis is None else list(axis),
-            "order": _num(normalization.order),
-            "description": normalization.describe(loaded.array.shape, roles),
-            "code": normalization.code(roles),
-        },
+        "normalization": _normalization_dict(normalization, axis, loaded.array.shape, roles),
         "output": output.as_dict(),
         "ranks": _ranks_dict(diff),
         "preserved_within": dict(diag.preserved),
@@ -248,6 +254,23 @@ def build_report(
             "images_with_inversions": diag.images_with_inversions,
             "worst_image": diag.worst_image,
         },
+    }
+
+
+def _normalization_dict(
+    normalization: After, axis: tuple[int, ...] | None, shape: tuple[int, ...], roles: str
+) -> dict[str, Any]:
+    description = normalization.describe(shape, roles)
+    if isinstance(normalization, AfterArray):
+        method = "file" if normalization.path is not None else "array"
+        return {"method": method, "path": normalization.path, "description": description}
+    return {
+        "method": normalization.method,
+        "preset": normalization.preset,
+        "axis": None if axis is None else list(axis),
+        "order": _num(normalization.order),
+        "description": description,
+        "code": normalization.code(roles),
     }
 
 
@@ -293,7 +316,7 @@ class Comparison:
 
 def build_comparison(
     loaded: Loaded,
-    normalization: Normalization,
+    normalization: After,
     *,
     index: int | None = None,
     scope: str | None = None,
@@ -331,11 +354,12 @@ def build_comparison(
     # a compact copy: the maps' buffer (partners beside each shift) and their sorted keys go
     shift = np.array(shift, dtype=np.float32)
     del maps
-    what = normalization.preset or normalization.method
-    caption = (
-        f"{where} · {what} · {normalization.describe(loaded.array.shape, roles)}",
-        normalization.code(roles),
-    )
+    how = normalization.describe(loaded.array.shape, roles)
+    if isinstance(normalization, AfterArray):
+        caption: tuple[str, ...] = (f"{where} · {how}",)
+    else:
+        what = normalization.preset or normalization.method
+        caption = (f"{where} · {what} · {how}", normalization.code(roles))
     return Comparison(
         original=before,
         normalized=after,
@@ -351,8 +375,9 @@ def build_comparison(
     )
 
 
-def default_export_name(name: str, normalization: Normalization, suffix: str = ".png") -> str:
-    """A file name built from the input, the method or preset and the axis.
+def default_export_name(name: str, normalization: After, suffix: str = ".png") -> str:
+    """A file name built from the input, the method or preset and the axis (or the after
+    file's name).
 
     Examples
     --------
@@ -360,10 +385,16 @@ def default_export_name(name: str, normalization: Normalization, suffix: str = "
     'digits_keras_axis1.png'
     >>> default_export_name("cam.png", Normalization(method="minmax", axis=None), ".json")
     'cam_minmax_axisnone.json'
+    >>> x = np.zeros((2, 2))
+    >>> default_export_name("cam.npy", AfterArray.pair(x, x, "HW", path="/tmp/cam_tv.npy"))
+    'cam_vs_cam_tv.png'
     """
     stem = name.rsplit(".", 1)[0] if "." in name else name
-    what = normalization.preset or normalization.method
-    raw = f"{stem}_{what}_axis{format_axis(normalization.axis, joiner='-')}"
+    if isinstance(normalization, AfterArray):
+        raw = f"{stem}_vs_{Path(normalization.name).stem}"
+    else:
+        what = normalization.preset or normalization.method
+        raw = f"{stem}_{what}_axis{format_axis(normalization.axis, joiner='-')}"
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw) + suffix
 
 
