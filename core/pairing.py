@@ -102,7 +102,7 @@ def pair_after(
     if y.shape != before.shape:
         hint = ""
         if after_roles is None and y.ndim > 1 and sorted(y.shape) == sorted(before.shape):
-            hint = "; if its axes are in another order, give its roles (after_roles, e.g. CHW)"
+            hint = "; if its axes are in another order, give its axis roles (after roles, e.g. CHW)"
         raise PairError(
             f"{name} is {given} but the original is {_shape(before.shape)} ({roles}){hint}"
         )

@@ -35,7 +35,7 @@ def test_mismatches_say_one_line(after, after_roles, message) -> None:
 
 
 def test_a_permuted_shape_hints_at_after_roles() -> None:
-    with pytest.raises(PairError, match="give its roles"):
+    with pytest.raises(PairError, match="give its axis roles"):
         pair_after(np.zeros((4, 5, 3)), np.zeros((3, 4, 5)), "HWC")
 
 
