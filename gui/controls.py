@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from normscope.core.normalize import IMAGENET_MEAN, IMAGENET_STD, METHODS, PRESETS
+from normscope.core.pairing import AfterArray
 from normscope.core.roles import ROLE_WORDS
 from normscope.gui.model import PRESET_PREFIX, InspectorModel
 from normscope.gui.panels import COLORMAPS
@@ -199,6 +200,8 @@ class ControlPanel(QWidget):
         self.method.currentIndexChanged.connect(
             lambda _i: m.set_options(choice=self.method.currentData())
         )
+        # picking the method on show again also leaves an after array opened from a file
+        self.method.activated.connect(lambda _i: m.set_options(choice=self.method.currentData()))
         self.axis_group.buttonToggled.connect(self._axes_toggled)
         self.whole.toggled.connect(self._whole_toggled)
         self.order.currentIndexChanged.connect(
@@ -301,6 +304,14 @@ class ControlPanel(QWidget):
         finally:
             del blockers
 
+    def _show_after(self, after: AfterArray, m: InspectorModel) -> None:
+        for w in (*self.axis_buttons, self.whole, self.order, self.p_low, self.p_high):
+            w.setEnabled(False)
+        for w in (self.mean, self.std):
+            w.setEnabled(False)
+        self.description.setText(after.describe(m.loaded.array.shape, m.roles))
+        self.code.setText("")
+
     def _refresh_unblocked(self, m: InspectorModel) -> None:
         opts = m.options
         self.method.setCurrentIndex(self.method.findData(opts.choice))
@@ -332,6 +343,9 @@ class ControlPanel(QWidget):
             norm = m.normalization
         except ValueError as exc:
             self.description.setText(str(exc))
+            return
+        if isinstance(norm, AfterArray):  # made elsewhere: no axes, options or code
+            self._show_after(norm, m)
             return
         info = METHODS[norm.method]
         axis = norm.resolved_axis(len(m.roles)) if info.uses_axis else None

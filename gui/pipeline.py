@@ -18,9 +18,8 @@ import numpy as np
 from normscope.core.display import display_levels, symmetric_levels
 from normscope.core.engine import limit_threads
 from normscope.core.histogram import Histogram, JointHistogram, histogram, joint_histogram
-from normscope.core.normalize import Normalization
 from normscope.core.ranks import Diagnosis, RankDiff, RankMaps, diagnose, rank_compare
-from normscope.core.report import needs_whole_array, tally_ranks
+from normscope.core.report import After, needs_whole_array, tally_ranks
 from normscope.core.roles import as_displayed
 from normscope.gui.panels import DIVERGING, PARTNERS, Picture, format_level, make_picture
 
@@ -179,10 +178,10 @@ class FullResultCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._array: np.ndarray | None = None
-        self._key: tuple[str, Normalization] | None = None
+        self._key: tuple[str, After] | None = None
         self._value: np.ndarray | None = None
 
-    def get(self, array: np.ndarray, roles: str, normalization: Normalization) -> np.ndarray:
+    def get(self, array: np.ndarray, roles: str, normalization: After) -> np.ndarray:
         key = (roles, normalization)
         with self._lock:
             if array is not self._array or self._key != key or self._value is None:
@@ -200,7 +199,7 @@ def image_of(array: np.ndarray, roles: str, index: int) -> np.ndarray:
 def frame_job(
     array: np.ndarray,
     roles: str,
-    normalization: Normalization,
+    normalization: After,
     index: int,
     cache: FullResultCache,
     look: Look,
@@ -268,7 +267,7 @@ def histogram_job(frame: Frame, channel: int) -> Iterator[FrameHistograms | None
 
 
 def batch_job(
-    array: np.ndarray, roles: str, normalization: Normalization, cache: FullResultCache
+    array: np.ndarray, roles: str, normalization: After, cache: FullResultCache
 ) -> Iterator[BatchStats]:
     """Diagnose the whole batch (only meaningful when `roles` has an N axis), on one thread:
     the other core stays with the image on show. Images normalized on their own are
