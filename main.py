@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import os
 import re
 import signal
 import sys
@@ -249,14 +248,9 @@ def _progress(message: str) -> None:
 
 
 def _ensure_gui_app():
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
+    from normscope.gui.app import application
 
-    from normscope.gui.app import quiet_harmless_qt_messages
-
-    quiet_harmless_qt_messages()
-    return QApplication.instance() or QApplication(["normscope"])
+    return application()
 
 
 def _check_options(args: argparse.Namespace, shape: tuple[int, ...], roles: str) -> None:
