@@ -78,6 +78,8 @@ class Comparison:
         Whether ranks are kept within ``all``, ``image``, ``channel``, ``row``, ``column``.
     displacement : ndarray
         The pictured image's signed rank shift per pixel (read-only).
+    index : int or None
+        The image of the batch pictured (None for one image).
     report : Mapping
         Everything ``normscope report --json`` prints for the same pair.
     """
@@ -89,6 +91,7 @@ class Comparison:
     rank_preserving: bool | None
     preserved_within: Mapping[str, bool | None]
     displacement: np.ndarray = field(repr=False)
+    index: int | None
     report: Mapping[str, Any] = field(repr=False)
     picture: Picture = field(repr=False)
 
@@ -100,6 +103,8 @@ class Comparison:
         report = build_report(loaded, after, scope=scope)
         picture = build_comparison(loaded, after, scope=scope, index=index)
         ranks = report["ranks"]
+        if index is None and "N" in loaded.roles:
+            index = 0
         displacement = picture.displacement.view()
         displacement.flags.writeable = False
         return cls(
@@ -110,6 +115,7 @@ class Comparison:
             rank_preserving=ranks["rank_preserving"],
             preserved_within=MappingProxyType(dict(report["preserved_within"])),
             displacement=displacement,
+            index=index,
             report=MappingProxyType(report),
             picture=picture,
         )
@@ -147,13 +153,14 @@ class Comparison:
         r = self.report
         p = self.pairs
         share = p["discordant"] / p["total"] if p["total"] else 0.0
+        image = "Verdict" if self.index is None else f"Verdict, image {self.index}"
         rows = [
-            ("Verdict", self.verdict.kept_line()),
+            (image, self.verdict.kept_line()),
             ("", self.verdict.inverted_line()),
             ("", self.verdict.coefficients_line()),
             ("Normalization", r["normalization"]["description"]),
             (
-                f"Scope {r['ranks']['scope']}",
+                f"All images, scope {r['ranks']['scope']}" if self.index is not None else "",
                 f"{share:.2%} of {p['total']:,} pixel pairs inverted; Spearman ρ "
                 f"{coefficient_text(self.spearman)}, Kendall τ-b "
                 f"{coefficient_text(self.kendall_tau_b)}; rank preserving: "
@@ -165,10 +172,10 @@ class Comparison:
             f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
             for k, v in rows
         )
-        image = base64.b64encode(self.png).decode("ascii")
+        png = base64.b64encode(self.png).decode("ascii")
         return (
             f"<table class='normscope-verdict'>{body}</table>"
-            f"<img alt='comparison picture' src='data:image/png;base64,{image}'/>"
+            f"<img alt='comparison picture' src='data:image/png;base64,{png}'/>"
         )
 
 

@@ -305,6 +305,8 @@ class ControlPanel(QWidget):
             del blockers
 
     def _show_after(self, after: AfterArray, m: InspectorModel) -> None:
+        for b in (*self.axis_buttons, self.whole):
+            b.setChecked(False)
         for w in (*self.axis_buttons, self.whole, self.order, self.p_low, self.p_high):
             w.setEnabled(False)
         for w in (self.mean, self.std):

@@ -54,7 +54,7 @@ def assert_shows_the_file(w: MainWindow, path: Path) -> None:
     assert w.model.normalization.path == str(path)
     assert w.controls.description.text() == "from file: after.npy"
     assert w.controls.code.text() == ""
-    assert not any(b.isEnabled() for b in w.controls.axis_buttons)
+    assert not any(b.isEnabled() or b.isChecked() for b in w.controls.axis_buttons)
     y = np.load(path)
     np.testing.assert_array_equal(w.normalized.item.image, y[w.model.index])
     # the window's numbers are core's for the same pair, and the method's
