@@ -200,8 +200,6 @@ class ControlPanel(QWidget):
         self.method.currentIndexChanged.connect(
             lambda _i: m.set_options(choice=self.method.currentData())
         )
-        # picking the method on show again also leaves an after array opened from a file
-        self.method.activated.connect(lambda _i: m.set_options(choice=self.method.currentData()))
         self.axis_group.buttonToggled.connect(self._axes_toggled)
         self.whole.toggled.connect(self._whole_toggled)
         self.order.currentIndexChanged.connect(
@@ -305,6 +303,9 @@ class ControlPanel(QWidget):
             del blockers
 
     def _show_after(self, after: AfterArray, m: InspectorModel) -> None:
+        # no method on show: picking any one, the last one too, leaves the after array
+        self.method.setPlaceholderText(after.describe(m.loaded.array.shape, m.roles))
+        self.method.setCurrentIndex(-1)
         for b in (*self.axis_buttons, self.whole):
             b.setChecked(False)
         for w in (*self.axis_buttons, self.whole, self.order, self.p_low, self.p_high):

@@ -53,6 +53,8 @@ def assert_shows_the_file(w: MainWindow, path: Path) -> None:
     wait_ready(w)
     assert w.model.normalization.path == str(path)
     assert w.controls.description.text() == "from file: after.npy"
+    assert w.controls.method.currentIndex() == -1
+    assert w.controls.method.placeholderText() == "from file: after.npy"
     assert w.controls.code.text() == ""
     assert not any(b.isEnabled() or b.isChecked() for b in w.controls.axis_buttons)
     y = np.load(path)
@@ -82,8 +84,9 @@ def test_picking_a_method_again_leaves_the_file(qtbot, window, after_file) -> No
     assert window.open_after(after_file)
     wait_ready(window)
     combo = window.controls.method
-    combo.activated.emit(combo.currentIndex())  # the same method, picked again
+    combo.setCurrentIndex(combo.findData("keras"))  # the method chosen before, picked again
     wait_ready(window)
+    assert combo.currentData() == "keras"
     assert window.model.after is None
     assert "from file" not in window.controls.description.text()
     assert window.controls.code.text().startswith("x = ")
