@@ -314,6 +314,7 @@ class ControlPanel(QWidget):
             w.setEnabled(False)
         self.description.setText(after.describe(m.loaded.array.shape, m.roles))
         self.code.setText("")
+        self.copy_code.setEnabled(False)
 
     def _refresh_unblocked(self, m: InspectorModel) -> None:
         opts = m.options
@@ -365,3 +366,4 @@ class ControlPanel(QWidget):
             w.setEnabled(norm.method == "meanstd" and opts.preset is None)
         self.description.setText(norm.describe(m.loaded.array.shape, m.roles))
         self.code.setText(norm.code(m.roles))
+        self.copy_code.setEnabled(True)

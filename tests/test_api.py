@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -150,3 +151,59 @@ def test_view_normalizes_bit_exact_to_normalize(qtbot) -> None:
     y = normscope.normalize(PHOTO.array, "zscore", axis=(0, 1))
     np.testing.assert_array_equal(w.results.frame.normalized, y)
     w.close()
+
+
+SCRIPT = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+import normscope
+from normscope.core.loading import load
+from normscope.gui.window import MainWindow
+
+x = load("sample:digits").array
+QApplication(["script"])
+
+
+def close_when_ready():
+    w = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+    if w.results.stats is None:
+        QTimer.singleShot(50, close_when_ready)
+        return
+    print("shown", w.controls.description.text(), flush=True)
+    w.close()
+
+
+QTimer.singleShot(0, close_when_ready)
+w = normscope.view(x, x / 255.0)
+print("returned after the close", type(w).__name__, w.isVisible())
+"""
+
+
+def test_view_blocks_a_plain_script_until_the_window_closes(tmp_path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "shown from an array",
+        "returned after the close MainWindow False",
+    ]
+
+
+def test_view_does_not_block_under_ipythons_qt_loop(monkeypatch, qapp) -> None:
+    import IPython
+
+    from normscope.api import qt_loop_runs
+
+    class Shell:
+        active_eventloop: str | None = None
+
+    shell = Shell()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    assert not qt_loop_runs()  # a plain script, or IPython without %gui qt: view blocks
+    shell.active_eventloop = "qt"  # after %gui qt
+    assert qt_loop_runs()

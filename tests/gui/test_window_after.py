@@ -55,7 +55,7 @@ def assert_shows_the_file(w: MainWindow, path: Path) -> None:
     assert w.controls.description.text() == "from file: after.npy"
     assert w.controls.method.currentIndex() == -1
     assert w.controls.method.placeholderText() == "from file: after.npy"
-    assert w.controls.code.text() == ""
+    assert w.controls.code.text() == "" and not w.controls.copy_code.isEnabled()
     assert not any(b.isEnabled() or b.isChecked() for b in w.controls.axis_buttons)
     y = np.load(path)
     np.testing.assert_array_equal(w.normalized.item.image, y[w.model.index])
@@ -89,7 +89,7 @@ def test_picking_a_method_again_leaves_the_file(qtbot, window, after_file) -> No
     assert combo.currentData() == "keras"
     assert window.model.after is None
     assert "from file" not in window.controls.description.text()
-    assert window.controls.code.text().startswith("x = ")
+    assert window.controls.code.text().startswith("x = ") and window.controls.copy_code.isEnabled()
 
 
 def test_a_new_image_leaves_the_file(qtbot, window, after_file) -> None:
