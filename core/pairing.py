@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import permutations
 from pathlib import Path
 
 import numpy as np
 
 from normscope.core.roles import check_roles
 
-__all__ = ["AfterArray", "PairError", "pair_after"]
+__all__ = ["AfterArray", "PairError", "guess_after_roles", "pair_after"]
 
 
 class PairError(ValueError):
@@ -118,6 +119,34 @@ def pair_after(
                 f"first at {first if len(first) > 1 else first[0]}"
             )
     return y
+
+
+def guess_after_roles(
+    shape: tuple[int, ...], roles: str, after_shape: tuple[int, ...]
+) -> str | None:
+    """The roles of an after array's axes when its shape is the original's in another order,
+    and only one order (keeping H before W, as images are rarely transposed) explains it;
+    else None.
+
+    Examples
+    --------
+    >>> guess_after_roles((256, 384, 3), "HWC", (3, 256, 384))  # ToTensor()
+    'CHW'
+    >>> guess_after_roles((8, 32, 32, 3), "NHWC", (8, 3, 32, 32))
+    'NCHW'
+    >>> guess_after_roles((4, 4, 4), "HWC", (4, 4, 4)) is None  # nothing tells the axes apart
+    True
+    """
+    if tuple(shape) == tuple(after_shape) or len(shape) != len(after_shape):
+        return None
+    size = dict(zip(roles, shape, strict=True))
+    fits = {
+        "".join(order)
+        for order in permutations(roles)
+        if tuple(size[r] for r in order) == tuple(after_shape)
+        and order.index("H") < order.index("W")
+    }
+    return fits.pop() if len(fits) == 1 else None
 
 
 @dataclass(frozen=True, eq=False)

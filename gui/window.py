@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from normscope.core.loading import OPEN_FILTER, SAMPLES, Loaded, LoadError, load
 from normscope.core.logs import log_path
-from normscope.core.pairing import AfterArray, PairError
+from normscope.core.pairing import AfterArray, PairError, guess_after_roles
 from normscope.core.report import (
     WriteError,
     build_comparison,
@@ -249,7 +249,8 @@ class MainWindow(QMainWindow):
         self, source: str | os.PathLike | np.ndarray, *, after_roles: str | None = None
     ) -> bool:
         """Pair a file (or an array) with the image on show, as its normalization made
-        elsewhere; on failure say why in one line and keep what is shown."""
+        elsewhere (its axes in another order when only one order fits, or `after_roles`
+        say so); on failure say why in one line and keep what is shown."""
         m = self.model
         if m.loaded is None:
             return False
@@ -259,6 +260,8 @@ class MainWindow(QMainWindow):
             else:
                 after = load(source)
                 path, array = after.source, after.array
+            if after_roles is None:  # CHW from ToTensor() of an HWC image, say
+                after_roles = guess_after_roles(m.loaded.array.shape, m.roles, array.shape)
             paired = AfterArray.pair(
                 m.loaded.array, array, m.roles, after_roles=after_roles, path=path
             )

@@ -142,3 +142,16 @@ def test_set_options_drives_the_window(qtbot, window) -> None:
     np.testing.assert_array_equal(window.normalized.item.image, y[3])
     with pytest.raises(TypeError, match="no option 'colour'"):
         window.set_options(colour="red")
+
+
+def test_a_channels_first_file_is_paired_in_the_images_layout(qtbot, window, tmp_path) -> None:
+    photo = load("sample:photo")
+    tensor = tmp_path / "tensor.npy"
+    np.save(tensor, np.moveaxis(photo.array, -1, 0).astype(np.float32) / 255)  # ToTensor()
+    assert window.open_source("sample:photo")
+    assert window.open_after(tensor)
+    wait_ready(window)
+    np.testing.assert_array_equal(
+        window.results.frame.normalized, photo.array.astype(np.float32) / 255
+    )
+    assert window.results.stats.diff.rank_preserving
