@@ -4,6 +4,7 @@ normscope [PATH]                                   open the window on PATH (or t
 normscope report PATH [OPTIONS] [--json]           print the verdict and metrics
 normscope normalize PATH [OPTIONS] -o OUT          write the normalized array
 normscope export PATH [OPTIONS] -o OUT.png         write the comparison picture
+normscope report|export PATH --after AFTER ...     the same for an after array made elsewhere
 normscope export PATH --compare SPEC -o OUT.png    write a grid of normalizations side by side
 normscope stats PATH [--json] [STATS OPTIONS]      exact mean, std and levels of a dataset
 
@@ -18,7 +19,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import os
 import re
 import signal
 import sys
@@ -156,6 +156,20 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_after(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--after",
+        metavar="AFTER",
+        help="compare PATH with this array, normalized elsewhere (same shape, or the same axes "
+        "in another order: see --after-roles); instead of --method or --preset",
+    )
+    p.add_argument(
+        "--after-roles",
+        metavar="ROLES",
+        help="the axis roles of AFTER when they differ from PATH's, e.g. CHW from ToTensor()",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="normscope",
@@ -170,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="{report,normalize,export,stats}")
     rep = sub.add_parser("report", prog="normscope report", help="print the verdict and metrics")
     _add_options(rep)
+    _add_after(rep)
     rep.add_argument("--json", action="store_true", help="print one JSON object")
     norm = sub.add_parser(
         "normalize",
@@ -183,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export", prog="normscope export", help="write the comparison picture (no display needed)"
     )
     _add_options(exp)
+    _add_after(exp)
     exp.add_argument("-o", "--output", required=True, help=".png, .jpg or .tiff")
     exp.add_argument(
         "--compare",
@@ -281,14 +297,37 @@ def _window_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _normalization(args: argparse.Namespace, roles: str):
+def _normalization(args: argparse.Namespace, loaded):
+    """The Normalization the options ask for, or the :class:`AfterArray` of ``--after``."""
     from normscope.core.normalize import Normalization, from_preset
 
+    roles = loaded.roles
+    if getattr(args, "after", None) is not None:
+        return _after(args, loaded)
+    if getattr(args, "after_roles", None) is not None:
+        raise UsageError("--after-roles needs --after")
     if args.preset:
         if args.axis != "default":
             raise UsageError("--axis cannot be combined with --preset: a preset fixes its axis")
         return from_preset(args.preset, roles)
     return Normalization(method=args.method or "keras", axis=args.axis, order=args.order)
+
+
+def _after(args: argparse.Namespace, loaded):
+    from normscope.core.loading import load
+    from normscope.core.pairing import AfterArray
+
+    given = {"--method": args.method, "--preset": args.preset}
+    given["--axis"] = None if args.axis == "default" else args.axis
+    given["--order"] = None if args.order == 2.0 else args.order
+    clash = [name for name, value in given.items() if value is not None]
+    if clash:
+        raise UsageError(f"--after cannot be combined with {clash[0]}: the after array is made")
+    _progress(f"opening {args.after}")
+    after = load(args.after, key=args.key, max_pixels=args.max_pixels, max_bytes=args.max_bytes)
+    return AfterArray.pair(
+        loaded.array, after.array, loaded.roles, after_roles=args.after_roles, path=after.source
+    )
 
 
 def _progress(message: str) -> None:
@@ -297,14 +336,9 @@ def _progress(message: str) -> None:
 
 
 def _ensure_gui_app():
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
+    from normscope.gui.app import application
 
-    from normscope.gui.app import quiet_harmless_qt_messages
-
-    quiet_harmless_qt_messages()
-    return QApplication.instance() or QApplication(["normscope"])
+    return application()
 
 
 def _check_options(args: argparse.Namespace, shape: tuple[int, ...], roles: str) -> None:
@@ -350,7 +384,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--roles: {exc}") from None
         loaded = dataclasses.replace(loaded, roles=roles)
     _check_options(args, loaded.array.shape, loaded.roles)
-    normalization = _normalization(args, loaded.roles)
+    normalization = _normalization(args, loaded)
     if args.command == "report":
         from normscope.core.report import build_report
 
@@ -424,9 +458,7 @@ def _print_report(r: dict) -> None:
     rho, tau = (coefficient_text(ranks[k]["mean"]) for k in ("spearman", "kendall_tau_b"))
     lines = [
         f"{inp['path']}: {' x '.join(map(str, inp['shape']))} {inp['dtype']} ({inp['roles']})",
-        f"normalization: {norm['preset'] or norm['method']}{_axes(norm, inp['roles'])}",
-        f"  {norm['description']}",
-        f"  {norm['code']}",
+        *_normalization_lines(norm, inp["roles"]),
         f"output: {out['dtype']}, min {out['min']}, max {out['max']}, mean {out['mean']}",
         f"ranks kept within: {', '.join(kept) or 'nothing'}; not within: {', '.join(lost) or '-'}",
         f"scope {ranks['scope']}: {ranks['groups']:,} groups, {ranks['groups_with_inversions']:,} "
@@ -606,6 +638,16 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:.6g}"
 
 
+def _normalization_lines(norm: dict, roles: str) -> list[str]:
+    if "code" not in norm:  # an after array made elsewhere: no method, no line of code
+        return [f"normalization: {norm['description']}"]
+    return [
+        f"normalization: {norm['preset'] or norm['method']}{_axes(norm, roles)}",
+        f"  {norm['description']}",
+        f"  {norm['code']}",
+    ]
+
+
 def _axes(norm: dict, roles: str) -> str:
     """``, axis 1 (H)``, ``, axes 1, 2 (H, W)``, ``, the whole array``, or nothing for a
     method without an axis."""
@@ -682,6 +724,7 @@ def _main(argv: list[str] | None) -> int:
         return int(exc.code or 0)
     from normscope.core.loading import LoadError
     from normscope.core.normalize import NormalizationError
+    from normscope.core.pairing import PairError
     from normscope.core.report import WriteError
 
     try:
@@ -690,7 +733,7 @@ def _main(argv: list[str] | None) -> int:
         log.debug("bad usage", exc_info=True)
         print(f"normscope: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (LoadError, WriteError) as exc:  # they name their file
+    except (LoadError, WriteError, PairError) as exc:  # they name their file
         log.info("cannot open or write %s", args.path, exc_info=True)
         print(f"normscope: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

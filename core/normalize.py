@@ -45,7 +45,6 @@ __all__ = [
     "Preset",
     "count_nonfinite_groups",
     "from_preset",
-    "needs_whole_array",
     "normalize",
 ]
 
@@ -355,15 +354,3 @@ def count_nonfinite_groups(image: np.ndarray, *, axis: Axis) -> int:
     bad = ~np.isfinite(x)
     axes = normalize_axis(axis, x.ndim)
     return int(np.count_nonzero(np.any(bad, axis=axes)))
-
-
-def needs_whole_array(normalization: Normalization, roles: str) -> bool:
-    """True when one image's result depends on the other images of the batch (or there is
-    no batch): :meth:`Normalization.needs_whole_array` as a function.
-
-    Examples
-    --------
-    >>> needs_whole_array(Normalization(method="keras", axis=1), "NHW")
-    False
-    """
-    return normalization.needs_whole_array(roles)

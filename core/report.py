@@ -25,8 +25,8 @@ from normscope.core.normalize import (
     METHODS,
     Normalization,
     count_nonfinite_groups,
-    needs_whole_array,
 )
+from normscope.core.pairing import AfterArray
 from normscope.core.ranks import (
     RankDiff,
     RankTally,
@@ -45,11 +45,13 @@ __all__ = [
     "build_comparison",
     "build_report",
     "default_export_name",
-    "needs_whole_array",
     "tally_ranks",
     "write_atomically",
     "write_normalized",
 ]
+
+#: Where an after array comes from: a normalization computed here, or one made elsewhere.
+After = Normalization | AfterArray
 
 _CHUNK_FLOOR = 1 << 16  # values: smaller chunks of images cost more time than they save
 
@@ -75,13 +77,13 @@ def _pick(loaded: Loaded, index: int | None) -> np.ndarray:
 
 
 def _pick_normalized(
-    loaded: Loaded, normalization: Normalization, index: int | None, *, keep_axis: bool
+    loaded: Loaded, normalization: After, index: int | None, *, keep_axis: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """The array narrowed by :func:`_pick` and its normalization as the call on the whole
     array gives it; only image `index` is normalized when the images are independent."""
     x = _pick(loaded, index)
     roles = loaded.roles
-    if x is loaded.array or not needs_whole_array(normalization, roles):
+    if x is loaded.array or not normalization.needs_whole_array(roles):
         y = normalization.apply(x, roles=roles)
     else:
         assert index is not None  # x is the whole array otherwise
@@ -138,7 +140,7 @@ class _OutputSummary:
 def tally_ranks(
     x: np.ndarray,
     roles: str,
-    normalization: Normalization,
+    normalization: After,
     scope: str | None = None,
     *,
     normalized: np.ndarray | None = None,
@@ -149,7 +151,8 @@ def tally_ranks(
 
     Each chunk of images is normalized on its own, unless `normalized` (the normalization of
     the whole `x`) is given; so pass it when the images depend on each other (see
-    :func:`needs_whole_array`). `each` is called with the normalization of every chunk.
+    :meth:`Normalization.needs_whole_array`). `each` is called with the normalization of
+    every chunk.
     """
     axes = None if scope is None else scope_axes(scope, roles)
     n_axis = roles.index("N") if "N" in roles else None
@@ -176,7 +179,7 @@ def default_scope(roles: str) -> str:
 
 def build_report(
     loaded: Loaded,
-    normalization: Normalization,
+    normalization: After,
     *,
     scope: str | None = None,
     index: int | None = None,
@@ -186,7 +189,8 @@ def build_report(
     Parameters
     ----------
     loaded : Loaded
-    normalization : Normalization
+    normalization : Normalization or AfterArray
+        The normalization to make, or the after array made elsewhere.
     scope : str, optional
         Rank scope; default ``"image"`` for a batch and ``"all"`` for one image.
     index : int, optional
@@ -207,13 +211,21 @@ def build_report(
     {'all': False, 'image': False, 'channel': None, 'row': False, 'column': True}
     >>> r["ranks"]["pairs"]["discordant"] > 0
     True
+
+    Any after array, made elsewhere:
+
+    >>> x = load("sample:digits")
+    >>> after = AfterArray.pair(x.array, x.array / 255.0, x.roles, path="scaled.npy")
+    >>> r = build_report(x, after)
+    >>> r["normalization"], r["ranks"]["rank_preserving"]
+    ({'method': 'file', 'path': 'scaled.npy', 'description': 'from file: scaled.npy'}, True)
     """
     roles = loaded.roles
     scope = scope or default_scope(roles)
     axes = scope_axes(scope, roles)
     if axes is None:
         raise ValueError(f"scope {scope!r} does not fit an array with roles {roles!r}")
-    if needs_whole_array(normalization, roles):
+    if normalization.needs_whole_array(roles):
         x, y = _pick_normalized(loaded, normalization, index, keep_axis=True)
     else:  # each chunk of images normalized on its own: never the whole output at once
         x, y = _pick(loaded, index), None
@@ -222,7 +234,7 @@ def build_report(
     del y
     diff, diag = tally.diff(), tally.diagnosis()
     axis = normalization.resolved_axis(x.ndim)
-    uses_axis = METHODS[normalization.method].uses_axis
+    uses_axis = isinstance(normalization, Normalization) and METHODS[normalization.method].uses_axis
     bad_groups = count_nonfinite_groups(loaded.array, axis=axis if uses_axis else None)
     return {
         "input": {
@@ -233,14 +245,7 @@ def build_report(
             "index": index,
             "nonfinite_groups": bad_groups,
         },
-        "normalization": {
-            "method": normalization.method,
-            "preset": normalization.preset,
-            "axis": None if axis is None else list(axis),
-            "order": _num(normalization.order),
-            "description": normalization.describe(loaded.array.shape, roles),
-            "code": normalization.code(roles),
-        },
+        "normalization": _normalization_dict(normalization, axis, loaded.array.shape, roles),
         "output": output.as_dict(),
         "ranks": _ranks_dict(diff),
         "preserved_within": dict(diag.preserved),
@@ -251,6 +256,23 @@ def build_report(
             "images_with_inversions": diag.images_with_inversions,
             "worst_image": diag.worst_image,
         },
+    }
+
+
+def _normalization_dict(
+    normalization: After, axis: tuple[int, ...] | None, shape: tuple[int, ...], roles: str
+) -> dict[str, Any]:
+    description = normalization.describe(shape, roles)
+    if isinstance(normalization, AfterArray):
+        method = "file" if normalization.path is not None else "array"
+        return {"method": method, "path": normalization.path, "description": description}
+    return {
+        "method": normalization.method,
+        "preset": normalization.preset,
+        "axis": None if axis is None else list(axis),
+        "order": _num(normalization.order),
+        "description": description,
+        "code": normalization.code(roles),
     }
 
 
@@ -296,7 +318,7 @@ class Comparison:
 
 def build_comparison(
     loaded: Loaded,
-    normalization: Normalization,
+    normalization: After,
     *,
     index: int | None = None,
     scope: str | None = None,
@@ -332,11 +354,12 @@ def build_comparison(
     # a compact copy: the maps' buffer (partners beside each shift) and their sorted keys go
     shift = np.array(shift, dtype=np.float32)
     del maps
-    what = normalization.preset or normalization.method
-    caption = (
-        f"{where} · {what} · {normalization.describe(loaded.array.shape, roles)}",
-        normalization.code(roles),
-    )
+    how = normalization.describe(loaded.array.shape, roles)
+    if isinstance(normalization, AfterArray):
+        caption: tuple[str, ...] = (f"{where} · {how}",)
+    else:
+        what = normalization.preset or normalization.method
+        caption = (f"{where} · {what} · {how}", normalization.code(roles))
     return Comparison(
         original=before,
         normalized=after,
@@ -352,8 +375,9 @@ def build_comparison(
     )
 
 
-def default_export_name(name: str, normalization: Normalization, suffix: str = ".png") -> str:
-    """A file name built from the input, the method or preset and the axis.
+def default_export_name(name: str, normalization: After, suffix: str = ".png") -> str:
+    """A file name built from the input, the method or preset and the axis (or the after
+    file's name).
 
     Examples
     --------
@@ -361,10 +385,16 @@ def default_export_name(name: str, normalization: Normalization, suffix: str = "
     'digits_keras_axis1.png'
     >>> default_export_name("cam.png", Normalization(method="minmax", axis=None), ".json")
     'cam_minmax_axisnone.json'
+    >>> x = np.zeros((2, 2))
+    >>> default_export_name("cam.npy", AfterArray.pair(x, x, "HW", path="/tmp/cam_tv.npy"))
+    'cam_vs_cam_tv.png'
     """
     stem = name.rsplit(".", 1)[0] if "." in name else name
-    what = normalization.preset or normalization.method
-    raw = f"{stem}_{what}_axis{format_axis(normalization.axis, joiner='-')}"
+    if isinstance(normalization, AfterArray):
+        raw = f"{stem}_vs_{Path(normalization.name).stem}"
+    else:
+        what = normalization.preset or normalization.method
+        raw = f"{stem}_{what}_axis{format_axis(normalization.axis, joiner='-')}"
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw) + suffix
 
 

@@ -35,6 +35,17 @@ def quiet_harmless_qt_messages() -> None:
     qInstallMessageHandler(handler)
 
 
+def application():
+    """The running QApplication, or a new one: offscreen when there is no display (for
+    pictures drawn headless), quiet about :data:`HARMLESS_QT_MESSAGES`."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    quiet_harmless_qt_messages()
+    return QApplication.instance() or QApplication(["normscope"])
+
+
 def has_display(env: dict[str, str] | None = None) -> bool:
     """Whether Qt can open a window here, without letting Qt abort to find out.
 

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from normscope.core.normalize import IMAGENET_MEAN, IMAGENET_STD, METHODS, PRESETS
+from normscope.core.pairing import AfterArray
 from normscope.core.roles import ROLE_WORDS
 from normscope.gui.model import PRESET_PREFIX, InspectorModel
 from normscope.gui.panels import COLORMAPS
@@ -301,6 +302,20 @@ class ControlPanel(QWidget):
         finally:
             del blockers
 
+    def _show_after(self, after: AfterArray, m: InspectorModel) -> None:
+        # no method on show: picking any one, the last one too, leaves the after array
+        self.method.setPlaceholderText(after.describe(m.loaded.array.shape, m.roles))
+        self.method.setCurrentIndex(-1)
+        for b in (*self.axis_buttons, self.whole):
+            b.setChecked(False)
+        for w in (*self.axis_buttons, self.whole, self.order, self.p_low, self.p_high):
+            w.setEnabled(False)
+        for w in (self.mean, self.std):
+            w.setEnabled(False)
+        self.description.setText(after.describe(m.loaded.array.shape, m.roles))
+        self.code.setText("")
+        self.copy_code.setEnabled(False)
+
     def _refresh_unblocked(self, m: InspectorModel) -> None:
         opts = m.options
         self.method.setCurrentIndex(self.method.findData(opts.choice))
@@ -335,6 +350,9 @@ class ControlPanel(QWidget):
         except ValueError as exc:
             self.description.setText(str(exc))
             return
+        if isinstance(norm, AfterArray):  # made elsewhere: no axes, options or code
+            self._show_after(norm, m)
+            return
         info = METHODS[norm.method]
         axis = norm.resolved_axis(len(m.roles)) if info.uses_axis else None
         fixed = opts.preset is not None or not info.uses_axis
@@ -350,3 +368,4 @@ class ControlPanel(QWidget):
             w.setEnabled(norm.method == "meanstd" and opts.preset is None)
         self.description.setText(norm.describe(m.loaded.array.shape, m.roles))
         self.code.setText(norm.code(m.roles))
+        self.copy_code.setEnabled(True)

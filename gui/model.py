@@ -14,6 +14,8 @@ from PySide6.QtCore import QObject, Signal
 
 from normscope.core.loading import Loaded
 from normscope.core.normalize import METHODS, Normalization, from_preset
+from normscope.core.pairing import AfterArray
+from normscope.core.report import After
 from normscope.core.roles import check_roles
 
 PRESET_PREFIX = "preset:"
@@ -80,6 +82,7 @@ class InspectorModel(QObject):
         super().__init__(parent)
         self.loaded: Loaded | None = None
         self.options = Options()
+        self.after: AfterArray | None = None  # an after array made elsewhere, or None
         self.index = 0
         self.channel: int | None = None  # None: all channels (the colour composite)
         self.scope = "image"
@@ -99,12 +102,17 @@ class InspectorModel(QObject):
         return self.loaded.array.shape[self.roles.index("N")] if self.is_batch else 1
 
     @property
-    def normalization(self) -> Normalization:
+    def normalization(self) -> After:
+        """The after array paired with the image (File > Open Normalized), or the
+        normalization the options ask for."""
+        if self.after is not None:
+            return self.after
         return self.options.normalization(self.roles)
 
     # --- setters ---------------------------------------------------------------------------
     def set_loaded(self, loaded: Loaded) -> None:
         self.loaded = loaded
+        self.after = None  # it was the after of the array before
         self.index = 0
         self.channel = None
         axis = self.options.axis
@@ -128,10 +136,18 @@ class InspectorModel(QObject):
         if roles != self.loaded.roles:
             self.set_loaded(replace(self.loaded, roles=roles))
 
+    def set_after(self, after: AfterArray) -> None:
+        """Show `after` (paired with the open array) until a method is picked again."""
+        self.after = after
+        self.optionsChanged.emit()
+
     def set_options(self, **changes: Any) -> None:
+        """Change the normalization's options; picking a method (`choice`, even the one
+        chosen before) drops an after array made elsewhere."""
         new = replace(self.options, **changes)
-        if new != self.options:
+        if new != self.options or ("choice" in changes and self.after is not None):
             self.options = new
+            self.after = None
             self.optionsChanged.emit()
 
     def set_index(self, index: int) -> None:

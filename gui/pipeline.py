@@ -18,7 +18,6 @@ import numpy as np
 from normscope.core.display import display_levels, symmetric_levels
 from normscope.core.engine import limit_threads
 from normscope.core.histogram import Histogram, JointHistogram, histogram, joint_histogram
-from normscope.core.normalize import Normalization, needs_whole_array
 from normscope.core.ranks import (
     Diagnosis,
     RankDiff,
@@ -28,7 +27,7 @@ from normscope.core.ranks import (
     rank_compare,
     shift_over_channels,
 )
-from normscope.core.report import tally_ranks
+from normscope.core.report import After, tally_ranks
 from normscope.core.roles import as_displayed
 from normscope.gui.panels import DIVERGING, PARTNERS, Picture, format_level, make_picture
 
@@ -186,10 +185,10 @@ class FullResultCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._array: np.ndarray | None = None
-        self._key: tuple[str, Normalization] | None = None
+        self._key: tuple[str, After] | None = None
         self._value: np.ndarray | None = None
 
-    def get(self, array: np.ndarray, roles: str, normalization: Normalization) -> np.ndarray:
+    def get(self, array: np.ndarray, roles: str, normalization: After) -> np.ndarray:
         key = (roles, normalization)
         with self._lock:
             if array is not self._array or self._key != key or self._value is None:
@@ -207,7 +206,7 @@ def image_of(array: np.ndarray, roles: str, index: int) -> np.ndarray:
 def frame_job(
     array: np.ndarray,
     roles: str,
-    normalization: Normalization,
+    normalization: After,
     index: int,
     cache: FullResultCache,
     look: Look,
@@ -218,7 +217,7 @@ def frame_job(
     Yields one :class:`Frame`. The original's picture is taken from the `previous` frame when
     it shows the same image.
     """
-    if needs_whole_array(normalization, roles):
+    if normalization.needs_whole_array(roles):
         after = image_of(cache.get(array, roles, normalization), roles, index)
     else:
         n = roles.index("N")
@@ -273,14 +272,14 @@ def histogram_job(frame: Frame, channel: int | None) -> Iterator[FrameHistograms
 
 
 def batch_job(
-    array: np.ndarray, roles: str, normalization: Normalization, cache: FullResultCache
+    array: np.ndarray, roles: str, normalization: After, cache: FullResultCache
 ) -> Iterator[BatchStats]:
     """Diagnose the whole batch (only meaningful when `roles` has an N axis), on one thread:
     the other core stays with the image on show. Images normalized on their own are
     normalized a chunk at a time, never the whole batch at once."""
     with limit_threads(1):
         whole = None
-        if needs_whole_array(normalization, roles):
+        if normalization.needs_whole_array(roles):
             whole = cache.get(array, roles, normalization)
         diagnosis = tally_ranks(array, roles, normalization, normalized=whole).diagnosis()
     yield BatchStats(diagnosis, array.shape[roles.index("N")])

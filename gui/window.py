@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import os
+from dataclasses import fields
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -37,8 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from normscope.core.loading import SAMPLES, LoadError, load
+from normscope.core.loading import SAMPLES, Loaded, LoadError, load
 from normscope.core.logs import log_path
+from normscope.core.pairing import AfterArray, PairError, guess_after_roles
 from normscope.core.report import (
     WriteError,
     build_comparison,
@@ -47,13 +49,14 @@ from normscope.core.report import (
     write_atomically,
     write_normalized,
 )
+from normscope.core.roles import check_roles, infer_roles
 from normscope.core.wording import format_axis, parse_axis, verdict_words
 from normscope.gui.compare import CompareWindow
 from normscope.gui.controller import InspectorController, Results, one_line
 from normscope.gui.controls import ControlPanel
 from normscope.gui.export import render_comparison, save_image
 from normscope.gui.layout import PanelLayout
-from normscope.gui.model import InspectorModel
+from normscope.gui.model import PRESET_PREFIX, InspectorModel, Options
 from normscope.gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
 from normscope.gui.pipeline import Look
 from normscope.gui.settings import Settings
@@ -164,6 +167,9 @@ class MainWindow(QMainWindow):
             file, "&Open…", QKeySequence.StandardKey.Open, self.open_dialog
         )
         self._action(file, "Open &Folder…", None, self.open_folder_dialog)
+        self.open_after_action = self._action(
+            file, "Open &Normalized…", "Ctrl+Shift+O", self.open_after_dialog
+        )
         self.recent_menu = file.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         samples = file.addMenu("Open &Sample")
@@ -241,6 +247,85 @@ class MainWindow(QMainWindow):
         self.settings.add_recent(loaded.source)
         return True
 
+    def open_array(
+        self, array: np.ndarray, *, roles: str | None = None, name: str = "array"
+    ) -> None:
+        """Show an array in memory (``normscope.view``); `roles` default to the inferred ones.
+
+        Raises
+        ------
+        ValueError
+            When `roles` do not fit the array, or it holds no real numbers.
+        """
+        x = np.asarray(array)
+        if x.dtype.kind not in "uifb":
+            raise ValueError(f"{name} holds {x.dtype} values: show an array of real numbers")
+        roles = check_roles(roles, x.ndim) if roles is not None else infer_roles(x.shape)
+        self.model.set_loaded(Loaded(array=x, roles=roles, source=f"<{name}>", name=name))
+
+    def open_after(
+        self, source: str | os.PathLike | np.ndarray, *, after_roles: str | None = None
+    ) -> bool:
+        """Pair a file (or an array) with the image on show, as its normalization made
+        elsewhere (its axes in another order when only one order fits, or `after_roles`
+        say so); on failure say why in one line and keep what is shown."""
+        m = self.model
+        if m.loaded is None:
+            return False
+        try:
+            if isinstance(source, np.ndarray):
+                path, array = None, source
+            else:
+                after = load(source)
+                path, array = after.source, after.array
+            if after_roles is None:  # CHW from ToTensor() of an HWC image, say
+                after_roles = guess_after_roles(m.loaded.array.shape, m.roles, array.shape)
+            paired = AfterArray.pair(
+                m.loaded.array, array, m.roles, after_roles=after_roles, path=path
+            )
+        except (LoadError, PairError) as exc:
+            self.show_error(str(exc))
+            return False
+        m.set_after(paired)
+        return True
+
+    def open_after_dialog(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self,
+            "Open the normalized array of the image on show",
+            self.settings.last_folder,
+            OPEN_FILTER,
+        )
+        if path:
+            self.open_after(path)
+
+    def set_options(self, **options) -> None:
+        """Drive the window from code: ``method``, ``preset``, ``axis``, ``order`` (and the
+        other normalization options), ``index``, ``channel``, ``scope``, ``roles``.
+
+        Raises
+        ------
+        TypeError
+            For an option the window does not have.
+        """
+        m = self.model
+        if "roles" in options:
+            m.set_roles(options.pop("roles"))
+        for name, setter in (("index", m.set_index), ("channel", m.set_channel)):
+            if name in options:
+                setter(options.pop(name))
+        if "scope" in options:
+            m.set_scope(options.pop("scope"))
+        if "method" in options:
+            options["choice"] = options.pop("method")
+        if "preset" in options:
+            options["choice"] = PRESET_PREFIX + options.pop("preset")
+        unknown = set(options) - {f.name for f in fields(Options)}
+        if unknown:
+            raise TypeError(f"the window has no option {sorted(unknown)[0]!r}")
+        if options:
+            m.set_options(**options)
+
     def open_dialog(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(
             self, "Open image or array", self.settings.last_folder, OPEN_FILTER
@@ -278,7 +363,10 @@ class MainWindow(QMainWindow):
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
-            self.open_source(paths[0])
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self.open_after(paths[0])  # Shift: the normalized array of the image on show
+            else:
+                self.open_source(paths[0])
 
     def show_compare(self) -> CompareWindow:
         """View > Compare: the grid of normalizations side by side."""

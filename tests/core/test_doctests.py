@@ -1,4 +1,5 @@
-"""Every example in core's docstrings runs and prints what it says.
+"""Every example in core's docstrings, and the Python API's (the package's ``__init__``, as
+Qt-free as core), runs and prints what it says.
 
 The modules are imported by their package names (``normscope.core.normalize``), the same copy
 the rest of the tests use: pytest's ``--doctest-modules`` would import a second copy named after
@@ -19,7 +20,7 @@ MODULES = sorted(m.name for m in pkgutil.iter_modules(normscope.core.__path__, "
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 
-@pytest.mark.parametrize("name", ["normscope.core", *MODULES])
+@pytest.mark.parametrize("name", ["normscope", "normscope.core", *MODULES])
 def test_docstring_examples(name: str) -> None:
     module = importlib.import_module(name)
     finder = doctest.DocTestFinder(exclude_empty=True)

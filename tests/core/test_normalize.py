@@ -412,11 +412,9 @@ def test_compiled_paths_equal_numpy_to_the_bit(method, options, dtype, monkeypat
 
 
 def test_presets_are_a_registry_with_named_fields() -> None:
-    from normscope.core import normalize as normalize_module
-    from normscope.core import presets, report
+    from normscope.core import presets
 
     assert PRESETS is presets.PRESETS  # one registry, re-exported by normalize
-    assert report.needs_whole_array is normalize_module.needs_whole_array
     for name, p in PRESETS.items():
         assert p.name == name and p.label and p.library and p.method in METHODS
         for roles in ("HW", "HWC", "NHW", "NHWC"):
