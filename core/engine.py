@@ -14,10 +14,20 @@ from types import ModuleType
 
 import numpy as np
 
+_CORES = max(1, min(4, os.cpu_count() or 1))
+_local = threading.local()
+
+
+def kernels() -> ModuleType | None:
+    """The compiled kernels, or None when numba is not installed (numpy paths run then), or
+    while :func:`defer_kernels` holds them back from this thread."""
+    if _held.is_set() and not getattr(_local, "warming", False):
+        return None
+    return _load()
+
 
 @functools.cache
-def kernels() -> ModuleType | None:
-    """The compiled kernels, or None when numba is not installed (numpy paths run then)."""
+def _load() -> ModuleType | None:
     try:
         from normscope.core import _kernels
     except ImportError:
@@ -25,8 +35,35 @@ def kernels() -> ModuleType | None:
     return _kernels
 
 
-_CORES = max(1, min(4, os.cpu_count() or 1))
-_local = threading.local()
+_held = threading.Event()  # set: kernels() gives None, except on a thread that is warming up
+
+
+@contextlib.contextmanager
+def defer_kernels() -> Iterator[Callable[[], None]]:
+    """Hold the compiled kernels back from every other thread (:func:`kernels` gives None,
+    so the numpy twins run, with the same results) while this thread loads or compiles them
+    inside the block; the block's value, called, releases them early. Released at the end.
+
+    A window uses it to stay usable while numba compiles on a background thread: its first
+    images are computed in numpy rather than waiting for the compiler.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> with defer_kernels():
+    ...     other = threading.Thread(target=lambda: seen.append(kernels()))
+    ...     other.start()
+    ...     other.join()
+    >>> seen
+    [None]
+    """
+    _held.set()
+    _local.warming = True
+    try:
+        yield _held.clear
+    finally:
+        _local.warming = False
+        _held.clear()
 
 
 def threads() -> int:
