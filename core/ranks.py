@@ -579,6 +579,10 @@ def _compiled_counts(
     kernels = _engine.kernels()
     g, n = b.shape
     usable = kernels is not None and 0 < g * n and n < 2**30
+    if usable and not maps:
+        by_level = _counts_by_level(b, a)
+        if by_level is not None:
+            return by_level
     before = _before_levels(b, kernels) if usable else None
     after = None if before is None else _raw32(a)  # after the levels: their sort's peak is apart
     if after is None:
@@ -633,6 +637,36 @@ def _compiled_counts(
         displacement=displacement,
         after_order=keys if maps else None,
         keyed=True,
+    )
+
+
+def _counts_by_level(b: np.ndarray, a: np.ndarray) -> _Counts | None:
+    """The counts without maps from buckets of before levels (see :mod:`core._bylevel`), for
+    a few big groups of small integers whose after values are exact in float64; else None."""
+    from normscope.core import _bylevel
+
+    g, n = b.shape
+    if n < _bylevel.MIN_PIXELS or b.dtype.kind not in "uib" or b.dtype.itemsize > 2:
+        return None
+    if a.dtype.kind not in "biuf" or (a.dtype.kind in "iu" and a.dtype.itemsize > 4):
+        return None
+    lo, hi = int(b.min()), int(b.max())
+    if g * (hi - lo + 1) > 1 << 16:  # a sort per level and group: not for many groups
+        return None
+    found = _bylevel.counts_by_level(_codes(b, lo, hi), hi - lo + 1, a)
+    if found is None:
+        return None
+    counts, sums = found
+    return _Counts(
+        valid=counts[:, 0],
+        discordant=counts[:, 1],
+        ties_x=counts[:, 2],
+        ties_y=counts[:, 3],
+        kept=counts[:, 4],
+        sxy=sums[:, 0],
+        sxx=sums[:, 1],
+        syy=sums[:, 2],
+        nan_pixels=int(g * n - counts[:, 0].sum()),
     )
 
 
