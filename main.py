@@ -251,6 +251,10 @@ def _run(args: argparse.Namespace) -> int:
     if not args.path:
         raise UsageError("PATH is empty: name a file, a folder or sample:NAME")
     _progress(f"opening {args.path}")
+    if args.command == "report":  # numba loads while the file is read
+        from normscope.core.engine import load_in_background
+
+        load_in_background()
     loaded = load(args.path, key=args.key, max_pixels=args.max_pixels, max_bytes=args.max_bytes)
     if args.roles is not None:
         try:

@@ -53,11 +53,21 @@ def _level_counts(codes, k, after, starts):
                 starts[r, codes[r, i] + 1] += 1
 
 
+@njit(inline="always")
+def _slot(keys, stamp, epoch, key, shift, mask):
+    """Where `key` is, or the empty slot where it goes (linear probing)."""
+    h = (key * np.uint64(0x9E3779B97F4A7C15)) >> shift
+    while stamp[h] == epoch and keys[h] != key:
+        h = (h + np.uint64(1)) & mask
+    return h
+
+
 @_jit
 def _distinct(values, starts, k):
-    """Each level's distinct values in a row's buckets (a hash table per level, which fits
-    in cache) in increasing order, with how many pixels hold each: (value, level, weight),
-    level by level. Equal floats are one value (-0.0 is 0.0)."""
+    """Each level's distinct values in a row's buckets, in increasing order, with how many
+    pixels hold each: (value, level, weight), level by level. A hash table per level finds
+    them; it starts small and doubles as values come, so that it stays in cache for the
+    usual few distinct values. Equal floats are one value (-0.0 is 0.0)."""
     cap = 16
     value = np.empty(cap, np.float64)
     level = np.empty(cap, np.int64)
@@ -66,32 +76,47 @@ def _distinct(values, starts, k):
     widest = 1
     for lev in range(k):
         widest = max(widest, starts[lev + 1] - starts[lev])
-    size = 1
-    while size < 2 * widest:
-        size *= 2
-    shift = np.uint64(64 - max(int(np.log2(size)), 1))
-    keys = np.empty(size, np.uint64)
-    counts = np.empty(size, np.int64)
-    stamp = np.full(size, -1, np.int64)
+    most = 64
+    while most < 2 * widest:
+        most *= 2
+    keys = np.empty(most, np.uint64)
+    counts = np.empty(most, np.int64)
+    stamp = np.full(most, -1, np.int64)  # slot in use when it holds the current epoch
     slots = np.empty(widest, np.int64)
     bits = np.empty(1, np.float64)
     raw = bits.view(np.uint64)
+    epoch = 0
     for lev in range(k):
         d = 0
+        size = 64
+        shift = np.uint64(58)
         mask = np.uint64(size - 1)
+        epoch += 1
         for t in range(starts[lev], starts[lev + 1]):
             bits[0] = values[t] + 0.0  # -0.0 + 0.0 is 0.0
             key = raw[0]
-            h = (key * np.uint64(0x9E3779B97F4A7C15)) >> shift
-            while stamp[h] == lev and keys[h] != key:
-                h = (h + np.uint64(1)) & mask
-            if stamp[h] != lev:
-                stamp[h] = lev
-                keys[h] = key
-                counts[h] = 0
-                slots[d] = h
-                d += 1
-            counts[h] += 1
+            h = _slot(keys, stamp, epoch, key, shift, mask)
+            if stamp[h] == epoch:
+                counts[h] += 1
+                continue
+            stamp[h] = epoch
+            keys[h] = key
+            counts[h] = 1
+            slots[d] = h
+            d += 1
+            if 2 * d > size and size < most:  # double the table, and put the keys back
+                held_keys = keys[slots[:d]]
+                held_counts = counts[slots[:d]]
+                size *= 2
+                shift -= np.uint64(1)
+                mask = np.uint64(size - 1)
+                epoch += 1
+                for j in range(d):
+                    h = _slot(keys, stamp, epoch, held_keys[j], shift, mask)
+                    stamp[h] = epoch
+                    keys[h] = held_keys[j]
+                    counts[h] = held_counts[j]
+                    slots[j] = h
         if m + d > cap:
             while m + d > cap:
                 cap *= 2
