@@ -244,6 +244,14 @@ def _check_options(args: argparse.Namespace, shape: tuple[int, ...], roles: str)
         )
 
 
+_BIG_FILE = 1 << 18  # bytes: from this size on, the report loads numba as it reads the file
+
+
+def _file_size(path: str) -> int:
+    """The bytes of the file at `path`; 0 for a folder, a sample or a missing file."""
+    return os.path.getsize(path) if os.path.isfile(path) else 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from normscope.core.loading import load
     from normscope.core.roles import check_roles
@@ -251,10 +259,10 @@ def _run(args: argparse.Namespace) -> int:
     if not args.path:
         raise UsageError("PATH is empty: name a file, a folder or sample:NAME")
     _progress(f"opening {args.path}")
-    if args.command == "report":  # numba loads while the file is read
+    if args.command == "report" and _file_size(args.path) >= _BIG_FILE:
         from normscope.core.engine import load_in_background
 
-        load_in_background()
+        load_in_background()  # numba loads while the file is read
     loaded = load(args.path, key=args.key, max_pixels=args.max_pixels, max_bytes=args.max_bytes)
     if args.roles is not None:
         try:
@@ -265,10 +273,12 @@ def _run(args: argparse.Namespace) -> int:
     _check_options(args, loaded.array.shape, loaded.roles)
     normalization = _normalization(args, loaded.roles)
     if args.command == "report":
+        from normscope.core.engine import kernels_for
         from normscope.core.report import build_report
 
         _progress("normalizing and diffing ranks")
-        report = build_report(loaded, normalization, scope=args.scope, index=args.index)
+        with kernels_for(loaded.array.size):  # no numba to load for a small array
+            report = build_report(loaded, normalization, scope=args.scope, index=args.index)
         if args.json:
             print(json.dumps(report, ensure_ascii=False))
         else:

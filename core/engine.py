@@ -7,6 +7,7 @@ import contextlib
 import functools
 import itertools
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +22,36 @@ _local = threading.local()
 def kernels() -> ModuleType | None:
     """The compiled kernels, or None when numba is not installed (numpy paths run then), or
     while :func:`defer_kernels` holds them back from this thread."""
+    if getattr(_local, "numpy_only", False):
+        return None
     if _held.is_set() and not getattr(_local, "warming", False):
         return None
     return _load()
+
+
+#: Values below which a process that has not loaded numba computes in numpy: loading it
+#: (half a second or more) costs more than its loops save on so little data.
+SMALL = 1 << 18
+
+
+@contextlib.contextmanager
+def kernels_for(values: int) -> Iterator[None]:
+    """Inside the block, this thread computes `values` values in numpy (:func:`kernels`
+    gives None; the numpy twins give the same results) when they are fewer than
+    :data:`SMALL` and numba is not loaded yet; with the kernels otherwise.
+
+    Examples
+    --------
+    >>> with kernels_for(10):
+    ...     kernels() is None or "numba" in sys.modules
+    True
+    """
+    before = getattr(_local, "numpy_only", False)
+    _local.numpy_only = before or (values < SMALL and "numba" not in sys.modules)
+    try:
+        yield
+    finally:
+        _local.numpy_only = before
 
 
 @functools.cache
