@@ -9,7 +9,7 @@ from bench.bench_commands import readme_table
 def test_the_table_goes_between_the_markers_and_nowhere_else(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"before\n{START}\nold table\n{END}\nafter\n")
-    numbers = dict(ours=1.0, scipy=20.0, ratio=20.0, startup=0.4, peak_x=9.0, load=2.5)
+    numbers = dict(ours=1.0, scipy=20.0, ratio=20.0, startup=0.4, python=0.1, peak_x=9.0, load=2.5)
     write_readme(readme_table(numbers), readme)
     text = readme.read_text()
     assert text.startswith("before\n") and text.endswith(f"{END}\nafter\n")
