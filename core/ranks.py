@@ -648,8 +648,12 @@ def _counts_by_level(b: np.ndarray, a: np.ndarray) -> _Counts | None:
     g, n = b.shape
     if n < _bylevel.MIN_PIXELS or b.dtype.kind not in "uib" or b.dtype.itemsize > 2:
         return None
-    if a.dtype.kind not in "biuf" or (a.dtype.kind in "iu" and a.dtype.itemsize > 4):
+    if a.dtype.kind not in "biuf" or a.dtype.itemsize > (8 if a.dtype.kind == "f" else 4):
         return None
+    if a.dtype.kind == "f" and a.dtype.itemsize < 4:
+        a = a.astype(np.float32)  # exact; numba has no float16
+    # a bool's byte may be anything but 0 and 1: its levels index the kernels' tables
+    b, a = ((v.view(np.uint8) != 0).view(np.uint8) if v.dtype.kind == "b" else v for v in (b, a))
     lo, hi = int(b.min()), int(b.max())
     if g * (hi - lo + 1) > 1 << 16:  # a sort per level and group: not for many groups
         return None

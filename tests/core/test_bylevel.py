@@ -50,3 +50,14 @@ def test_a_level_too_wide_for_its_table_keeps_the_key_sort(monkeypatch):
     x = np.zeros((1, _bylevel.MIN_PIXELS), np.uint8)
     monkeypatch.setattr(_bylevel, "_WIDEST", 1000)
     assert ranks._counts_by_level(x, x.astype(float)) is None
+
+
+def test_bools_of_any_byte_and_float16_after():
+    rng = np.random.default_rng(2)
+    raw = rng.integers(0, 256, (1, _bylevel.MIN_PIXELS), dtype=np.uint8)
+    b = raw.view(bool)  # bytes other than 0 and 1: all True
+    a = rng.normal(size=raw.shape).astype(np.float16)
+    fast = ranks._counts_by_level(b, a)
+    ref = ranks._counts(raw != 0, a.astype(np.float32), False, "numpy")
+    for name in ("valid", "discordant", "ties_x", "ties_y", "kept"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(ref, name), name)
