@@ -244,14 +244,6 @@ def _check_options(args: argparse.Namespace, shape: tuple[int, ...], roles: str)
         )
 
 
-_BIG_FILE = 1 << 18  # bytes: from this size on, the report loads numba as it reads the file
-
-
-def _file_size(path: str) -> int:
-    """The bytes of the file at `path`; 0 for a folder, a sample or a missing file."""
-    return os.path.getsize(path) if os.path.isfile(path) else 0
-
-
 def _run(args: argparse.Namespace) -> int:
     from normscope.core.loading import load
     from normscope.core.roles import check_roles
@@ -259,10 +251,6 @@ def _run(args: argparse.Namespace) -> int:
     if not args.path:
         raise UsageError("PATH is empty: name a file, a folder or sample:NAME")
     _progress(f"opening {args.path}")
-    if args.command == "report" and _file_size(args.path) >= _BIG_FILE:
-        from normscope.core.engine import load_in_background
-
-        load_in_background()  # numba loads while the file is read
     loaded = load(args.path, key=args.key, max_pixels=args.max_pixels, max_bytes=args.max_bytes)
     if args.roles is not None:
         try:

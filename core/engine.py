@@ -63,26 +63,6 @@ def _load() -> ModuleType | None:
     return _kernels
 
 
-def load_in_background() -> threading.Thread:
-    """Import numba and the kernels on a new daemon thread, and load one from numba's cache
-    (which sets up its compiler target): most of what the first compiled call costs a fresh
-    process, done while the caller reads its input (decoders release the GIL).
-
-    Examples
-    --------
-    >>> load_in_background().join()
-    """
-
-    def load() -> None:
-        compiled = _load()
-        if compiled is not None:
-            compiled.finite_range(np.zeros(1), np.zeros(0))
-
-    thread = threading.Thread(target=load, name="normscope-load-kernels", daemon=True)
-    thread.start()
-    return thread
-
-
 _held = threading.Event()  # set: kernels() gives None, except on a thread that is warming up
 
 
