@@ -2,25 +2,39 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# what running needs (the dependencies), and what testing adds (the test and dev extras);
+# each stamp names pyproject.toml's checksum, so an edit to it installs again
+RUN_STAMP := $(VENV)/.installed-run-$(SUM)
+TEST_STAMP := $(VENV)/.installed-test-$(SUM)
 
 .PHONY: run test wheel bench samples clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
-	rm -f $(VENV)/.installed-*
+
+# after `make test` the extras' install holds everything running needs: nothing to install
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	test -f $(TEST_STAMP) || $(BIN)/python -m pip install --quiet -e .
+	rm -f $(VENV)/.installed-run-*
 	touch $@
 
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	rm -f $(VENV)/.installed-test-* $(VENV)/.installed-run-*
+	touch $@ $(RUN_STAMP)
+
 # numba compiles core's kernels once, into core/__pycache__, and again when core changes
+# (the tests' and benchmarks' timeouts assume it; the window compiles in the background)
 KERNELS := $(VENV)/.kernels-ready
-$(KERNELS): $(STAMP) $(wildcard core/*.py)
+$(KERNELS): $(TEST_STAMP) $(wildcard core/*.py)
 	$(BIN)/python -m normscope.core.warmup
 	touch $@
 
-## run: set up, then open the inspector on the bundled digit batch (ARGS=path to open a file)
-run: $(KERNELS)
+## run: set up what running needs, then open the inspector on the bundled digit batch
+## (ARGS=path to open a file); the window opens at once and compiles its kernels meanwhile
+run: $(RUN_STAMP)
 	$(BIN)/normscope $(ARGS)
 
 ## test: set up, then ruff, the layer contracts, mypy --strict on core, the wheel and the whole
@@ -37,7 +51,7 @@ test: $(KERNELS) wheel
 
 ## wheel: build the wheel, check it holds one top-level package, install it in a throwaway
 ## venv and run it from outside the repository
-wheel: $(STAMP)
+wheel: $(TEST_STAMP)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	echo "building and installing the wheel in $$tmp"; \
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir "$$tmp" . ; \
@@ -54,7 +68,7 @@ bench: $(KERNELS)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench
 
 ## samples: rewrite resources/ from tools/make_samples.py
-samples: $(STAMP)
+samples: $(RUN_STAMP)
 	$(BIN)/python tools/make_samples.py
 
 clean:

@@ -386,10 +386,12 @@ def _run(args: argparse.Namespace) -> int:
     _check_options(args, loaded.array.shape, loaded.roles)
     normalization = _normalization(args, loaded)
     if args.command == "report":
+        from normscope.core.engine import kernels_for
         from normscope.core.report import build_report
 
         _progress("normalizing and diffing ranks")
-        report = build_report(loaded, normalization, scope=args.scope, index=args.index)
+        with kernels_for(loaded.array.size):  # no numba to load for a small array
+            report = build_report(loaded, normalization, scope=args.scope, index=args.index)
         if args.json:
             print(json.dumps(report, ensure_ascii=False))
         else:

@@ -2,6 +2,7 @@
 
 python -m bench              # all of them
 python -m bench normalize    # bench/bench_normalize.py only
+python -m bench --readme     # bench_commands, its numbers written into README.md's table
 """
 
 from __future__ import annotations
@@ -11,8 +12,25 @@ import pkgutil
 import sys
 from pathlib import Path
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- bench:commands -->", "<!-- /bench:commands -->"
+
+
+def write_readme(table: str, readme: Path = README) -> None:
+    """Put `table` between the README's markers, in place of what was there."""
+    text = readme.read_text()
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+
 
 def main(argv: list[str]) -> None:
+    if argv == ["--readme"]:
+        from bench import bench_commands
+
+        write_readme(bench_commands.readme_table(bench_commands.main()))
+        print(f"wrote the measured table into {README}")
+        return
     names = sorted(
         m.name[len("bench_") :]
         for m in pkgutil.iter_modules([str(Path(__file__).parent)])

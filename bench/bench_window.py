@@ -1,6 +1,7 @@
 """Window benchmark: from an axis toggle to the normalized image, and to the verdict.
 
-Runs the real ``MainWindow`` offscreen on a 2048x2048 RGB image and the 60000x28x28 batch,
+Runs the real ``MainWindow`` offscreen on a 2048x2048 RGB image (keras, then z-score) and the
+60000x28x28 batch,
 after loading the compiled kernels as ``normscope`` does while its window opens.
 For each it prints the median over 9 toggles (and the slowest) of the time from a toggle to
 the normalized image being painted on screen, to the verdict ("ranks kept within") being
@@ -127,9 +128,12 @@ class Probe:
         return self.max_gap_ms
 
 
-def run_case(app: QApplication, label: str, array: np.ndarray, roles: str, axes) -> None:
+def run_case(
+    app: QApplication, label: str, array: np.ndarray, roles: str, axes, method: str = "keras"
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(folder)
+        settings.method = method
         settings.axis = ",".join(map(str, axes[1]))  # so the first toggle, to axes[0], changes it
         window = MainWindow(settings)
         window.show()
@@ -159,7 +163,9 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])
     warm_up()  # as gui.app.run_window does while the window opens
     rgb = np.tile(make_photo(), (11, 8, 1))[:2048, :2048]
-    run_case(app, "2048x2048 RGB", np.ascontiguousarray(rgb), "HWC", [(0,), (1,)])
+    rgb = np.ascontiguousarray(rgb)
+    run_case(app, "2048x2048 RGB", rgb, "HWC", [(0,), (1,)])
+    run_case(app, "2048x2048 RGB z-score", rgb, "HWC", [(0,), (1,)], method="zscore")
     digits = make_digits(64)
     batch = digits[np.random.default_rng(0).integers(0, 64, 60000)]
     run_case(app, "60000x28x28 batch", batch, "NHW", [(1,), (2,)])

@@ -87,6 +87,10 @@ def _compiled_counts(
     g, n = b.shape
     if kernels is None or not (0 < g * n and n < 2**30):
         return None
+    if not maps:
+        by_level = _counts_by_level(b, a)
+        if by_level is not None:
+            return by_level
     before = _before_levels(b, kernels)
     after = None if before is None else _raw32(a)  # after the levels: their sort's peak is apart
     if before is None or after is None:
@@ -156,3 +160,37 @@ def _cut_row(keys: np.ndarray) -> list[tuple[int, int, int, int]]:
         cuts.append(max(cut, cuts[-1]))
     cuts.append(n)
     return [(0, 1, a, b) for a, b in itertools.pairwise(cuts)]
+
+
+def _counts_by_level(b: np.ndarray, a: np.ndarray) -> _Counts | None:
+    """The counts without maps from buckets of before levels (see :mod:`core._bylevel`), for
+    a few big groups of small integers whose after values are exact in float64; else None."""
+    from normscope.core import _bylevel
+
+    g, n = b.shape
+    if n < _bylevel.MIN_PIXELS or b.dtype.kind not in "uib" or b.dtype.itemsize > 2:
+        return None
+    if a.dtype.kind not in "biuf" or a.dtype.itemsize > (8 if a.dtype.kind == "f" else 4):
+        return None
+    if a.dtype.kind == "f" and a.dtype.itemsize < 4:
+        a = a.astype(np.float32)  # exact; numba has no float16
+    # a bool's byte may be anything but 0 and 1: its levels index the kernels' tables
+    b, a = ((v.view(np.uint8) != 0).view(np.uint8) if v.dtype.kind == "b" else v for v in (b, a))
+    lo, hi = int(b.min()), int(b.max())
+    if g * (hi - lo + 1) > 1 << 16:  # a sort per level and group: not for many groups
+        return None
+    found = _bylevel.counts_by_level(_codes(b, lo, hi), hi - lo + 1, a)
+    if found is None:
+        return None
+    counts, sums = found
+    return _Counts(
+        valid=counts[:, 0],
+        discordant=counts[:, 1],
+        ties_x=counts[:, 2],
+        ties_y=counts[:, 3],
+        kept=counts[:, 4],
+        sxy=sums[:, 0],
+        sxx=sums[:, 1],
+        syy=sums[:, 2],
+        nan_pixels=int(g * n - counts[:, 0].sum()),
+    )

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import itertools
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,10 +15,47 @@ from types import ModuleType
 
 import numpy as np
 
+_CORES = max(1, min(4, os.cpu_count() or 1))
+_local = threading.local()
+
+
+def kernels() -> ModuleType | None:
+    """The compiled kernels, or None when numba is not installed (numpy paths run then), or
+    while :func:`defer_kernels` holds them back from this thread."""
+    if getattr(_local, "numpy_only", False):
+        return None
+    if _held.is_set() and not getattr(_local, "warming", False):
+        return None
+    return _load()
+
+
+#: Values below which a process that has not loaded numba computes in numpy: loading it
+#: (half a second or more) costs more than its loops save on so little data.
+SMALL = 1 << 18
+
+
+@contextlib.contextmanager
+def kernels_for(values: int) -> Iterator[None]:
+    """Inside the block, this thread computes `values` values in numpy (:func:`kernels`
+    gives None; the numpy twins give the same results) when they are fewer than
+    :data:`SMALL` and numba is not loaded yet; with the kernels otherwise.
+
+    Examples
+    --------
+    >>> with kernels_for(10):
+    ...     kernels() is None or "numba" in sys.modules
+    True
+    """
+    before = getattr(_local, "numpy_only", False)
+    _local.numpy_only = before or (values < SMALL and "numba" not in sys.modules)
+    try:
+        yield
+    finally:
+        _local.numpy_only = before
+
 
 @functools.cache
-def kernels() -> ModuleType | None:
-    """The compiled kernels, or None when numba is not installed (numpy paths run then)."""
+def _load() -> ModuleType | None:
     try:
         from normscope.core import _kernels
     except ImportError:
@@ -25,8 +63,35 @@ def kernels() -> ModuleType | None:
     return _kernels
 
 
-_CORES = max(1, min(4, os.cpu_count() or 1))
-_local = threading.local()
+_held = threading.Event()  # set: kernels() gives None, except on a thread that is warming up
+
+
+@contextlib.contextmanager
+def defer_kernels() -> Iterator[Callable[[], None]]:
+    """Hold the compiled kernels back from every other thread (:func:`kernels` gives None,
+    so the numpy twins run, with the same results) while this thread loads or compiles them
+    inside the block; the block's value, called, releases them early. Released at the end.
+
+    A window uses it to stay usable while numba compiles on a background thread: its first
+    images are computed in numpy rather than waiting for the compiler.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> with defer_kernels():
+    ...     other = threading.Thread(target=lambda: seen.append(kernels()))
+    ...     other.start()
+    ...     other.join()
+    >>> seen
+    [None]
+    """
+    _held.set()
+    _local.warming = True
+    try:
+        yield _held.clear
+    finally:
+        _local.warming = False
+        _held.clear()
 
 
 def threads() -> int:

@@ -253,11 +253,16 @@ def zscore(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
     v = x.astype(np.float64)
     if v.size == 0:
         return v.astype(_float_out(x))
+    count = v.size if axes is None else math.prod(v.shape[a] for a in axes)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # NaN and inf propagate
-        mean = np.mean(v, axis=axes, keepdims=True)
-        std = np.std(v, axis=axes, keepdims=True)
-        out = np.where(std == 0, 0.0, (v - mean) / np.where(std == 0, 1.0, std))
-    return out.astype(_float_out(x), copy=False)
+        # np.mean and np.std's own operations, in their order, so the same bits, but with
+        # the deviations made once and in place: four passes fewer over float64 data
+        mean = np.add.reduce(v, axis=axes, keepdims=True) / count
+        v -= mean
+        std = np.sqrt(np.add.reduce(v * v, axis=axes, keepdims=True) / count)
+        np.divide(v, np.where(std == 0, 1.0, std), out=v)
+        np.copyto(v, 0.0, where=std == 0)
+    return v.astype(_float_out(x), copy=False)
 
 
 def percentile(

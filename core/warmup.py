@@ -1,22 +1,23 @@
 """Compile (or load from numba's cache) the kernels that the usual inputs need.
 
 ``python -m normscope.core.warmup`` runs it; ``make run`` and ``make test`` do so once after
-installing and whenever core changes, and the window runs :func:`warm_up` on a background
-thread as it opens.
+installing and whenever core changes; the window runs :func:`warm_up_in_background` as it
+opens, and computes in numpy until the kernels are ready.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
 
-from normscope.core.engine import kernels
+from normscope.core.engine import defer_kernels, kernels
 from normscope.core.histogram import histogram, joint_histogram
 from normscope.core.normalize import METHODS, Normalization
 from normscope.core.ranks import diagnose, rank_compare
 
-__all__ = ["warm_up"]
+__all__ = ["warm_up", "warm_up_in_background"]
 
 
 def warm_up() -> float:
@@ -39,6 +40,32 @@ def warm_up() -> float:
         for x in (x8, wide, narrow, x8 / np.float32(255)):
             _warm(x, roles)
     return time.perf_counter() - start
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Run :func:`warm_up` on a new daemon thread, the kernels held back from every other
+    thread until it is done (see :func:`core.engine.defer_kernels`): they compute in numpy
+    meanwhile, with the same results, rather than wait for numba's compiler.
+
+    Examples
+    --------
+    >>> thread = warm_up_in_background()
+    >>> thread.join()
+    >>> kernels() is not None
+    True
+    """
+
+    holding = threading.Event()
+
+    def warm() -> None:
+        with defer_kernels():
+            holding.set()
+            warm_up()
+
+    thread = threading.Thread(target=warm, name="normscope-warm-up", daemon=True)
+    thread.start()
+    holding.wait()  # held back before the caller computes anything
+    return thread
 
 
 def _warm(x: np.ndarray, roles: str) -> None:

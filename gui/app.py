@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,21 +92,20 @@ def run_window(
     from PySide6.QtCore import QCoreApplication, QEvent
     from PySide6.QtWidgets import QApplication
 
-    from normscope.core.warmup import warm_up
+    from normscope.core.warmup import warm_up_in_background
     from normscope.gui.window import APP_NAME, MainWindow
 
     quiet_harmless_qt_messages()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
+    # load (or, on a first run, compile) every kernel in the background rather than one by
+    # one on the first image's path and at the first toggles: numpy computes until they are in
+    warm = warm_up_in_background()
     window = MainWindow()
     window.show()
     if window.open_source(source or "sample:digits", key=key) and index is not None:
         window.model.set_index(index)
-    # load every compiled kernel now, while the first image is computed, rather than one by
-    # one at the user's first toggles (loading holds the GIL, so it would stall them)
-    warm = threading.Thread(target=warm_up, name="normscope-warm-up", daemon=True)
-    warm.start()
     stopped: list[int] = []
 
     def close(signum: int, _frame: object) -> None:
