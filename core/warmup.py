@@ -54,7 +54,6 @@ def warm_up_in_background() -> threading.Thread:
     >>> kernels() is not None
     True
     """
-
     holding = threading.Event()
 
     def warm() -> None:

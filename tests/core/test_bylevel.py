@@ -43,7 +43,9 @@ def test_small_groups_and_wide_after_keep_the_key_sort():
     x = np.zeros((1, 100), np.uint8)
     assert _rank_compiled._counts_by_level(x, x.astype(float)) is None  # too small a group
     big = np.zeros((1, _bylevel.MIN_PIXELS), np.uint8)
-    assert _rank_compiled._counts_by_level(big, big.astype(np.int64)) is None  # not exact in float64
+    assert (
+        _rank_compiled._counts_by_level(big, big.astype(np.int64)) is None
+    )  # not exact in float64
 
 
 def test_a_level_too_wide_for_its_table_keeps_the_key_sort(monkeypatch):
