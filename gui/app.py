@@ -18,9 +18,15 @@ NO_DISPLAY = (
 
 # Qt log lines that say nothing is wrong, dropped so that a run that worked prints nothing:
 # the offscreen platform has no window manager ("This plugin does not support
-# propagateSizeHints()", "... raise()", "... grabbing the keyboard"), and Qt notes that it
-# looked up a font family the system lacks, then used another
-HARMLESS_QT_MESSAGES = ("This plugin does not support ", "Populating font family aliases took ")
+# propagateSizeHints()", "... raise()", "... grabbing the keyboard"); Qt notes that it
+# looked up a font family the system lacks, then used another; and a repaint already queued
+# when a stop signal closes the window reaches it after its native window is gone, and is
+# dropped ("QBackingStore::flush() called for ... which does not have a handle")
+HARMLESS_QT_MESSAGES = (
+    "This plugin does not support ",
+    "Populating font family aliases took ",
+    "QBackingStore::flush() called for ",
+)
 
 
 def quiet_harmless_qt_messages() -> None:
