@@ -20,7 +20,7 @@ import itertools
 from dataclasses import dataclass
 
 from normscope.core.normalize import METHODS, PRESETS, Normalization, from_preset
-from normscope.core.roles import normalize_axis
+from normscope.core.roles import Axis, AxisChoice, normalize_axis
 from normscope.core.wording import format_axis
 
 __all__ = ["AXES_SPEC", "Entry", "axis_choices", "every_axis", "label", "parse_spec"]
@@ -37,7 +37,7 @@ class Entry:
     normalization: Normalization
 
 
-def axis_choices(ndim: int, default: object) -> list[object]:
+def axis_choices(ndim: int, default: Axis) -> list[AxisChoice]:
     """Every axis choice of an array of `ndim` axes: the method's `default` first, then each
     single axis, each pair and the whole array (None); a choice that reduces the same axes as
     the default is left out (the default stands for it).
@@ -50,13 +50,13 @@ def axis_choices(ndim: int, default: object) -> list[object]:
     ['default', 0, 1]
     """
 
-    def reduced(axis: object) -> tuple[int, ...]:
+    def reduced(axis: Axis) -> tuple[int, ...]:
         axes = normalize_axis(axis, ndim)
         return tuple(range(ndim)) if axes is None else tuple(axes)
 
-    singles: list[object] = list(range(ndim))
-    pairs: list[object] = list(itertools.combinations(range(ndim), 2))
-    choices: list[object] = ["default"]
+    singles: list[int | tuple[int, ...]] = list(range(ndim))
+    pairs: list[int | tuple[int, ...]] = list(itertools.combinations(range(ndim), 2))
+    choices: list[AxisChoice] = ["default"]
     for axis in (*singles, *pairs, None):
         if reduced(axis) != reduced(default):
             choices.append(axis)

@@ -129,7 +129,7 @@ class _Limits:
 
 
 def check_size(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     shape: tuple[int, ...],
     dtype: np.dtype,
     *,
@@ -141,7 +141,7 @@ def check_size(
     _Limits(max_pixels, max_bytes).check(Path(path), shape, np.dtype(dtype))
 
 
-def check_dtype(path: str | os.PathLike, dtype: np.dtype) -> None:
+def check_dtype(path: str | os.PathLike[str], dtype: np.dtype) -> None:
     """Refuse objects and non-numeric dtypes from a header, before any data is read."""
     if dtype.hasobject:
         raise LoadError(
@@ -173,7 +173,9 @@ def _unreadable(path: Path, exc: Exception, detail: str = "") -> LoadError:
 # --- readers ---------------------------------------------------------------------------------
 
 
-def npy_header(path: str | os.PathLike, f: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+def npy_header(
+    path: str | os.PathLike[str], f: IO[bytes]
+) -> tuple[tuple[int, ...], bool, np.dtype]:
     """Read the header of the ``.npy`` open as `f`: ``(shape, fortran_order, dtype)``, `f`
     left at the first data byte. Object and non-numeric dtypes are refused (NormScope never
     unpickles)."""
@@ -189,7 +191,7 @@ def npy_header(path: str | os.PathLike, f: IO[bytes]) -> tuple[tuple[int, ...], 
     return shape, fortran, dtype
 
 
-def _npy_header(path: Path, f, limits: _Limits) -> tuple[int, ...]:
+def _npy_header(path: Path, f: IO[bytes], limits: _Limits) -> tuple[int, ...]:
     shape, _fortran, dtype = npy_header(path, f)
     limits.check(path, shape, dtype)
     return (*shape, *dtype.shape)
