@@ -38,6 +38,7 @@ class Moments:
     nonfinite: np.ndarray
 
     def merge(self, other: Moments) -> Moments:
+        """These moments and `other`'s, as if computed over both (Chan et al.'s update)."""
         n = self.count + other.count
         safe = np.maximum(n, 1)
         delta = other.mean - self.mean
@@ -65,9 +66,11 @@ class Moments:
         return out
 
     def channel(self, c: int) -> Moments:
+        """The moments of channel `c` alone (one channel)."""
         return Moments(*(np.atleast_1d(a[c]) for a in self._arrays()))
 
     def tile(self, channels: int) -> Moments:
+        """One channel's moments repeated into `channels` (a grey image seen as RGB)."""
         return Moments(*(np.repeat(a, channels) for a in self._arrays()))
 
     def _arrays(self) -> tuple[np.ndarray, ...]:
@@ -128,8 +131,8 @@ class Partial:
             levels8=rep(self.levels8),
             levels16=rep(self.levels16),
             moments=None if self.moments is None else self.moments.tile(channels),
-            image_means=rep(self.image_means),
-            image_stds=rep(self.image_stds),
+            image_means=np.repeat(self.image_means, channels, axis=0),
+            image_stds=np.repeat(self.image_stds, channels, axis=0),
         )
 
 
@@ -138,9 +141,18 @@ def _add(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
 
 
 def _sum_images(a: Partial, b: Partial, name: str) -> np.ndarray:
+    x: np.ndarray = getattr(a, name)
+    y: np.ndarray = getattr(b, name)
     if not (a.images and b.images):
-        return getattr(a if a.images else b, name)
-    return getattr(a, name) + getattr(b, name)
+        return x if a.images else y
+    total: np.ndarray = x + y  # numpy types the sum of two bare ndarrays as Any
+    return total
+
+
+def _four(counts: Sequence[int]) -> tuple[int, int, int, int]:
+    """Counts of images read with 1, 2, 3 and 4 channels, as ``Partial.by_channels``."""
+    one, two, three, four = counts
+    return one, two, three, four
 
 
 def merge(*parts: Partial) -> Partial:
@@ -172,7 +184,7 @@ def merge(*parts: Partial) -> Partial:
             channels=channels,
             images=a.images + b.images,
             pixels=a.pixels + b.pixels,
-            by_channels=tuple(x + y for x, y in zip(a.by_channels, b.by_channels, strict=True)),
+            by_channels=_four([x + y for x, y in zip(a.by_channels, b.by_channels, strict=True)]),
             levels8=_add(a.levels8, b.levels8),
             levels16=_add(a.levels16, b.levels16),
             moments=moments,
@@ -228,7 +240,7 @@ def _levels_partial(
     return Partial(
         channels=levels.shape[0],
         images=len(sums),
-        pixels=int(np.sum(sizes)) if np.ndim(sizes) else len(sums) * sizes,
+        pixels=int(np.sum(sizes)) if isinstance(sizes, np.ndarray) else len(sums) * sizes,
         levels8=levels if bits == 8 else None,
         levels16=levels if bits == 16 else None,
         image_means=mean.sum(axis=0) / unit,
@@ -343,7 +355,7 @@ def files_partial(dataset: Dataset, indices: Sequence[int]) -> Partial:
         else:
             parts.append(block_partial(pixels[np.newaxis], path))
     merged = merge(*(g.partial() for g in groups.values()), *parts)
-    return replace(merged, by_channels=tuple(had), skipped=tuple(skipped))
+    return replace(merged, by_channels=_four(had), skipped=tuple(skipped))
 
 
 def range_partial(dataset: ArrayDataset, start: int, stop: int) -> Partial:
@@ -356,4 +368,4 @@ def range_partial(dataset: ArrayDataset, start: int, stop: int) -> Partial:
     counts = [0, 0, 0, 0]
     if block.shape[2] <= 4:
         counts[block.shape[2] - 1] = n
-    return replace(p, by_channels=tuple(counts))
+    return replace(p, by_channels=_four(counts))

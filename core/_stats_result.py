@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +34,11 @@ class ScaleStats:
     max: float
     percentiles: tuple[tuple[float, float], ...] | None
 
-    def to_dict(self) -> dict:
-        d = {k: getattr(self, k) for k in ("mean", "std", "std_sample", "min", "max")}
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: the fields, percentiles as ``{"q": value}`` (None for float data)."""
+        d: dict[str, Any] = {
+            k: getattr(self, k) for k in ("mean", "std", "std_sample", "min", "max")
+        }
         d["percentiles"] = (
             None if self.percentiles is None else {f"{q:g}": v for q, v in self.percentiles}
         )
@@ -58,7 +62,8 @@ class ChannelStats:
     histogram: np.ndarray | None
     nonfinite: int = 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form; the histogram as its non-zero levels and their counts."""
         hist = None
         if self.histogram is not None:
             levels = np.flatnonzero(self.histogram)
@@ -92,7 +97,7 @@ class DatasetStats:
     skipped: tuple[tuple[str, str], ...]
     snippet_means: tuple[float, ...]
     snippet_stds: tuple[float, ...]
-    engine: dict
+    engine: dict[str, Any]
 
     @property
     def mean(self) -> tuple[float, ...]:
@@ -117,9 +122,10 @@ class DatasetStats:
             "albumentations": f"A.Normalize(mean={tup(self.mean)}, std={tup(self.std)}, "
             f"max_pixel_value={self.scale:g})",
         }
-        if all(c.raw is not None for c in self.channels):
-            means = [c.raw.mean for c in self.channels]
-            variances = [c.raw.std**2 for c in self.channels]
+        raws = [c.raw for c in self.channels if c.raw is not None]
+        if len(raws) == len(self.channels):
+            means = [r.mean for r in raws]
+            variances = [r.std**2 for r in raws]
             out["keras"] = (
                 f"keras.layers.Normalization(axis=-1, mean={tup(means)}, variance={tup(variances)})"
             )
@@ -130,7 +136,7 @@ class DatasetStats:
             )
         return out
 
-    def snippet(self) -> dict:
+    def snippet(self) -> dict[str, list[float] | list[float | None]]:
         """What the usual per-image loops print (unit scale) and their relative errors."""
 
         def err(got: Sequence[float], true: Sequence[float]) -> list[float | None]:
@@ -143,7 +149,9 @@ class DatasetStats:
             "std_error": err(self.snippet_stds, self.std),
         }
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON form: the dataset, skipped files, each channel and all of them,
+        the snippet comparison, the code lines and how the run went (``engine``)."""
         return {
             "dataset": {
                 "source": self.source,
@@ -274,6 +282,16 @@ def _depth(dtype: str) -> str:
     return {"uint8": "8-bit", "uint16": "16-bit"}.get(dtype, "float" if "float" in dtype else dtype)
 
 
+def _levels(p: Partial) -> np.ndarray | None:
+    """The exact level counts of `p` (None for float data); with both depths (mixed on the
+    unit scale) 8-bit level v is counted at 16-bit level 257 v."""
+    if p.levels8 is None or p.levels16 is None:
+        return p.levels8 if p.levels8 is not None else p.levels16
+    levels = p.levels16.copy()
+    levels[:, ::257] += p.levels8
+    return levels
+
+
 def summarize(
     p: Partial,
     *,
@@ -283,7 +301,7 @@ def summarize(
     kind: str = "",
     listed: int | None = None,
     classes: tuple[str, ...] = (),
-    engine: dict | None = None,
+    engine: dict[str, Any] | None = None,
 ) -> DatasetStats:
     """Turn merged partial results into the final statistics.
 
@@ -317,12 +335,8 @@ def summarize(
     names = _channel_names(p.channels)
     dtype = "+".join(sorted({d for d, _ in p.dtypes}))
     channels = []
-    if p.levels8 is not None or p.levels16 is not None:
-        if mixed:
-            levels = p.levels16.copy()
-            levels[:, ::257] += p.levels8
-        else:
-            levels = p.levels8 if p.levels8 is not None else p.levels16
+    levels = _levels(p)
+    if levels is not None:
         divisor = 255 if levels.shape[1] == 256 else 65535
         for name, counts in (*zip(names, levels, strict=True), ("all", levels.sum(axis=0))):
             s, raw, unit_stats = _level_scale(counts, divisor, percentiles)
@@ -339,6 +353,7 @@ def summarize(
         scale = float(divisor)
     else:
         m = p.moments
+        assert m is not None, "images without level counts have moments"
         scale = unit_divisor(np.dtype(p.dtypes[0][0]))
         for c, name in enumerate(names):
             mc = m.channel(c)

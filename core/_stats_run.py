@@ -15,11 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from normscope.core._stats_partial import Moments, Partial, StatsError, merge
 from normscope.core.dataset import Dataset
+
+if TYPE_CHECKING:
+    from dask.delayed import Delayed
 
 _FAN_IN = 8
 _CACHE_VERSION = 1
@@ -79,7 +83,7 @@ def _save(folder: Path, key: str, p: Partial) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.npz"
     with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # mypy matches them to allow_pickle too
     os.replace(tmp, folder / f"{key}.npz")
 
 
@@ -116,18 +120,20 @@ def _key(*parts: object) -> str:
 @dataclass(frozen=True)
 class _Task:
     fn: Callable[..., Partial]
-    args: tuple
+    args: tuple[object, ...]
     images: int
     cache_key: str | None
 
 
-def _graph(dataset: Dataset, tasks: list[_Task], cached: dict[int, Partial], run_id: str):
+def _graph(
+    dataset: Dataset, tasks: list[_Task], cached: dict[int, Partial], run_id: str
+) -> tuple[dict[str, int], Delayed | None]:
     """Leaves (dask.delayed, or cached partials) and the merge tree over them."""
-    from dask import delayed
+    from dask.delayed import Delayed, delayed
 
     data = delayed(dataset, name=f"normscope-dataset-{run_id}")
     leaves: dict[str, int] = {}
-    level: list = []
+    level: list[Partial | Delayed] = []
     for i, t in enumerate(tasks):
         if i in cached:
             level.append(cached[i])
@@ -136,7 +142,10 @@ def _graph(dataset: Dataset, tasks: list[_Task], cached: dict[int, Partial], run
         leaves[name] = i
         level.append(delayed(t.fn, pure=True)(data, *t.args, dask_key_name=name))
     depth = 0  # a lone cached partial gets a merge task too: the root is always a dask object
-    while len(level) > 1 or (level and not hasattr(level[0], "dask")):
+    while level:
+        root = level[0]
+        if len(level) == 1 and isinstance(root, Delayed):
+            return leaves, root
         level = [
             delayed(merge, pure=True)(
                 *level[j : j + _FAN_IN], dask_key_name=f"normscope-merge-{run_id}-{depth}-{j}"
@@ -144,15 +153,25 @@ def _graph(dataset: Dataset, tasks: list[_Task], cached: dict[int, Partial], run
             for j in range(0, len(level), _FAN_IN)
         ]
         depth += 1
-    return leaves, (level[0] if level else None)
+    return leaves, None
 
 
 def _run_id(dataset: Dataset, tasks: list[_Task]) -> str:
     return _key(type(dataset).__name__, dataset.source, len(tasks), time.time_ns())[:12]
 
 
-def _run_local(dataset, tasks, cached, done, cancel, report, address):
-    import dask
+def _run_local(
+    dataset: Dataset,
+    tasks: list[_Task],
+    cached: dict[int, Partial],
+    done: Callable[[int, Partial], None],
+    cancel: threading.Event | None,
+    report: Callable[[], Progress],
+    address: str | None,
+) -> tuple[Partial, int]:
+    """Compute the graph on this process's threads (every core): the merged partial and
+    the number of workers."""
+    from dask.base import compute
     from dask.callbacks import Callback
 
     leaves, root = _graph(dataset, tasks, cached, _run_id(dataset, tasks))
@@ -160,21 +179,30 @@ def _run_local(dataset, tasks, cached, done, cancel, report, address):
         return Partial(), 0
     workers = os.cpu_count() or 1
 
-    class Watch(Callback):
-        def _pretask(self, key, dsk, state):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(report())
+    def pretask(key: object, dsk: object, state: object) -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(report())
 
-        def _posttask(self, key, result, dsk, state, worker_id):
-            if key in leaves:
-                done(leaves[key], result)
+    def posttask(key: object, result: Partial, dsk: object, state: object, worker: object) -> None:
+        if isinstance(key, str) and key in leaves:
+            done(leaves[key], result)
 
-    with Watch():
-        (merged,) = dask.compute(root, scheduler="threads", num_workers=workers)
+    with Callback(pretask=pretask, posttask=posttask):
+        (merged,) = compute(root, scheduler="threads", num_workers=workers)
     return merged, workers
 
 
-def _run_distributed(dataset, tasks, cached, done, cancel, report, address):
+def _run_distributed(
+    dataset: Dataset,
+    tasks: list[_Task],
+    cached: dict[int, Partial],
+    done: Callable[[int, Partial], None],
+    cancel: threading.Event | None,
+    report: Callable[[], Progress],
+    address: str | None,
+) -> tuple[Partial, int]:
+    """Compute the graph on the dask.distributed scheduler at `address`: the merged partial
+    and the number of workers."""
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -201,7 +229,7 @@ def _run_distributed(dataset, tasks, cached, done, cancel, report, address):
             raise
 
 
-def _leaf(root, name: str):
+def _leaf(root: Delayed, name: str) -> Delayed:
     """The delayed leaf called `name` inside `root`'s graph."""
     from dask.delayed import Delayed
 

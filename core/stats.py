@@ -162,13 +162,13 @@ def _scheduler_address(scheduler: str | None) -> str | None:
 
 
 def dataset_stats(
-    source: str | os.PathLike | np.ndarray | Dataset,
+    source: str | os.PathLike[str] | np.ndarray | Dataset,
     *,
     unit: bool = False,
     percentiles: Sequence[float] = DEFAULT_PERCENTILES,
     scheduler: str | None = None,
     limit: int | None = None,
-    cache: str | os.PathLike | None = None,
+    cache: str | os.PathLike[str] | None = None,
     progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
     chunk_bytes: int = CHUNK_BYTES,
@@ -267,8 +267,9 @@ def dataset_stats(
         state["images"] += tasks[i].images
         state["tasks"] += 1
         state["pixels"] += p.pixels
-        if folder is not None and tasks[i].cache_key is not None:
-            _save(folder, tasks[i].cache_key, p)
+        cache_key = tasks[i].cache_key
+        if folder is not None and cache_key is not None:
+            _save(folder, cache_key, p)
         if progress is not None:
             progress(report())
         if cancel is not None and cancel.is_set():
