@@ -101,6 +101,7 @@ GROUP = 16
 
 
 # --- the plan: which images each task reads, and its cache key ---------------------------------
+# (here, beside GROUP: the plan looks GROUP and files_partial up in this module at each run)
 
 
 def _file_groups(dataset: FolderDataset, n: int) -> list[list[int]]:
