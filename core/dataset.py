@@ -45,7 +45,8 @@ class FileStamp:
     mtime_ns: int
 
     @classmethod
-    def of(cls, path: str | os.PathLike) -> FileStamp:
+    def of(cls, path: str | os.PathLike[str]) -> FileStamp:
+        """The stamp of the file at `path` as it is now."""
         st = os.stat(path)
         return cls(os.path.abspath(path), st.st_size, st.st_mtime_ns)
 
@@ -65,7 +66,8 @@ class Dataset(ABC):
     classes: tuple[str, ...] = ()
 
     @abstractmethod
-    def __len__(self) -> int: ...
+    def __len__(self) -> int:
+        """The number of images."""
 
     @abstractmethod
     def read(self, i: int) -> np.ndarray:
@@ -107,7 +109,9 @@ class FolderDataset(Dataset):
     (1, ('cat',), 'cat', (4, 5))
     """
 
-    def __init__(self, root: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS
+    ) -> None:
         self.root = Path(root)
         self.source = str(root)
         self.max_pixels = max_pixels
@@ -134,17 +138,21 @@ class FolderDataset(Dataset):
         self.classes = tuple(c for c in classes if c in set(self.labels))
 
     def __len__(self) -> int:
+        """The number of image files listed."""
         return len(self.files)
 
     def read(self, i: int) -> np.ndarray:
+        """File `i`, decoded (the first frame or page of a stack)."""
         a = load(self.files[i], max_pixels=self.max_pixels).array
         colour = a.ndim == 3 and a.shape[-1] <= 4
         return a if a.ndim == 2 or colour else a[0]  # frames or pages: the first, as PIL does
 
     def path(self, i: int) -> str:
+        """File `i`'s path."""
         return self.files[i]
 
     def label(self, i: int) -> str | None:
+        """The class of file `i` (its first-level subfolder), or None."""
         return self.labels[i]
 
 
@@ -175,17 +183,21 @@ class ArrayDataset(Dataset):
     (10, (28, 28, 3), (3, 28, 28, 3), 'array[4]')
     """
 
-    def __init__(self, array: np.ndarray, *, roles: str | None = None, source: str = "array"):
+    def __init__(
+        self, array: np.ndarray, *, roles: str | None = None, source: str = "array"
+    ) -> None:
         roles = infer_roles(array.shape) if roles is None else check_roles(roles, array.ndim)
         self.source = source
         self.roles = roles
         self.images = _images_first(array, roles)
 
     def __len__(self) -> int:
-        return self.images.shape[0]
+        """The number of images (the length of the N axis; 1 without one)."""
+        return int(self.images.shape[0])
 
     @property
     def dtype(self) -> np.dtype:
+        """The images' dtype."""
         return self.images.dtype
 
     @property
@@ -194,6 +206,7 @@ class ArrayDataset(Dataset):
         return self.images.shape[1:]
 
     def read(self, i: int) -> np.ndarray:
+        """Image `i` as ``(H, W)`` or ``(H, W, C)`` (a view of the array)."""
         return np.asarray(self.images[i])
 
     def read_range(self, start: int, stop: int) -> np.ndarray:
@@ -201,6 +214,7 @@ class ArrayDataset(Dataset):
         return np.asarray(self.images[start:stop])
 
     def path(self, i: int) -> str:
+        """``source[i]``."""
         return f"{self.source}[{i}]"
 
 
@@ -223,7 +237,7 @@ class NpyDataset(ArrayDataset):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         *,
         roles: str | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -256,17 +270,21 @@ class NpyDataset(ArrayDataset):
         self.stamp = FileStamp.of(self.file)
 
     def __len__(self) -> int:
+        """The number of images in the file (its first axis)."""
         return self.shape[0]
 
     @property
     def dtype(self) -> np.dtype:
+        """The file's dtype."""
         return self.file_dtype
 
     @property
     def image_shape(self) -> tuple[int, ...]:
+        """``(H, W)`` or ``(H, W, C)``."""
         return _images_first(np.empty((0, *self.shape[1:]), np.uint8), self.roles).shape[1:]
 
     def read_range(self, start: int, stop: int) -> np.ndarray:
+        """Images ``start`` to ``stop - 1`` (clipped to the file), memory-mapped."""
         start, stop = max(0, start), min(stop, len(self))
         if stop <= start:
             return _images_first(np.empty((0, *self.shape[1:]), self.dtype), self.roles)
@@ -281,13 +299,14 @@ class NpyDataset(ArrayDataset):
         return _images_first(mapped, self.roles)
 
     def read(self, i: int) -> np.ndarray:
+        """Image `i`, copied out of the file (which is unmapped again)."""
         if not 0 <= i < len(self):
             raise IndexError(f"image {i} of {len(self)}")
         return np.array(self.read_range(i, i + 1)[0])
 
 
 def open_dataset(
-    source: str | os.PathLike,
+    source: str | os.PathLike[str],
     *,
     key: str | None = None,
     roles: str | None = None,
