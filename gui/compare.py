@@ -14,6 +14,7 @@ earlier grid are dropped. Each tile is computed by the main window's own pipelin
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -49,7 +50,6 @@ from normscope.gui.pipeline import Frame, FullResultCache, Look, frame_job
 
 DEFAULT_SPEC = "keras:1,dtype,minmax:1,2,zscore"
 THREADS = 2
-FIRST = 1000  # the pool priority of the tile under the cursor
 SELECTED_STYLE = "Tile { border: 2px solid #1e64c8; }"
 PLAIN_STYLE = "Tile { border: 2px solid transparent; }"
 
@@ -116,19 +116,25 @@ class _Relay(QObject):
     done = Signal(int, int, object)  # generation, tile, TileResult or exception
 
 
-class _TileTask(QRunnable):
-    def __init__(self, relay: _Relay, generation: int, slot: int, job: Callable[[], object]):
+class _NextTile(QRunnable):
+    """Runs whichever tile the pool hands out next when a thread is free (so a tile preferred
+    after it was queued still runs first)."""
+
+    def __init__(self, pool: TilePool) -> None:
         super().__init__()
-        self.setAutoDelete(False)  # the pool keeps Python's object: tryTake needs it alive
-        self.relay, self.generation, self.slot, self.job = relay, generation, slot, job
+        self.pool = pool
 
     def run(self) -> None:
+        taken = self.pool._take()
+        if taken is None:  # cancelled before a thread was free
+            return
+        generation, slot, job = taken
         try:
-            result = self.job()
+            result = job()
         except Exception as exc:  # shown in its tile
             result = exc
         try:
-            self.relay.done.emit(self.generation, self.slot, result)
+            self.pool._relay.done.emit(generation, slot, result)
         except RuntimeError:  # the view is gone
             pass
 
@@ -151,38 +157,54 @@ class TilePool(QObject):
         self._pool.setMaxThreadCount(THREADS)
         self._relay = _Relay()
         self._relay.done.connect(self._on_done)
-        self._tasks: dict[tuple[int, int], _TileTask] = {}  # asked and not finished
+        self._lock = threading.Lock()
+        # in the order they will run: (generation, slot, job), not yet started
+        self._queue: list[tuple[int, int, Callable[[], object]]] = []
+        self._unfinished: set[tuple[int, int]] = set()
 
     def submit(self, jobs: list[Callable[[], object]], first: int | None = None) -> None:
         """Drop what is pending and run `jobs` (tile `first` before the others)."""
         self.cancel()
-        for slot, job in enumerate(jobs):
-            task = _TileTask(self._relay, self.generation, slot, job)
-            self._tasks[(self.generation, slot)] = task
-            self._pool.start(task, FIRST if slot == first else len(jobs) - slot)
+        order = sorted(range(len(jobs)), key=lambda slot: slot != first)
+        with self._lock:
+            self._queue = [(self.generation, slot, jobs[slot]) for slot in order]
+            self._unfinished |= {(self.generation, slot) for slot in order}
+        for _ in jobs:
+            self._pool.start(_NextTile(self))
 
     def prefer(self, slot: int) -> None:
         """Run tile `slot` next, if it has not started."""
-        task = self._tasks.get((self.generation, slot))
-        if task is not None and self._pool.tryTake(task):
-            self._pool.start(task, FIRST)
+        with self._lock:
+            for i, (generation, queued, _job) in enumerate(self._queue):
+                if (generation, queued) == (self.generation, slot):
+                    self._queue.insert(0, self._queue.pop(i))
+                    break
 
     def cancel(self) -> None:
         """Make every tile asked so far stale; those not started never run."""
-        for key, task in list(self._tasks.items()):
-            if self._pool.tryTake(task):
-                del self._tasks[key]
-        self.generation += 1
+        with self._lock:
+            for generation, slot, _job in self._queue:
+                self._unfinished.discard((generation, slot))
+            self._queue.clear()
+            self.generation += 1
 
     @property
     def busy(self) -> bool:
-        return bool(self._tasks)
+        """Whether a tile asked for has not finished yet."""
+        with self._lock:
+            return bool(self._unfinished)
 
     def wait(self, msecs: int = -1) -> bool:
+        """Block until every started tile is done (or `msecs` pass); whether they are."""
         return self._pool.waitForDone(msecs)
 
+    def _take(self) -> tuple[int, int, Callable[[], object]] | None:
+        with self._lock:
+            return self._queue.pop(0) if self._queue else None
+
     def _on_done(self, generation: int, slot: int, result: object) -> None:
-        self._tasks.pop((generation, slot), None)
+        with self._lock:
+            self._unfinished.discard((generation, slot))
         if generation == self.generation:
             self.done.emit(slot, result)
 
