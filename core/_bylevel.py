@@ -27,7 +27,8 @@ _WIDEST = 1 << 20  # pixels of one level: its hash table (24 bytes a slot, 2 slo
 def _bucket(codes, k, after, starts, out):
     """Each row's valid after values (not NaN) into ``out``, by level: level L of row r fills
     ``out[r, starts[r, L]:starts[r, L + 1]]``; `starts` holds the per-level counts on entry
-    (in ``starts[r, L + 1]``) and their running sums on return."""
+    (in ``starts[r, L + 1]``) and their running sums on return.
+    """
     g, n = codes.shape
     fill = np.empty(k, np.int64)
     for r in range(g):
@@ -67,7 +68,8 @@ def _distinct(values, starts, k):
     """Each level's distinct values in a row's buckets, in increasing order, with how many
     pixels hold each: (value, level, weight), level by level. A hash table per level finds
     them; it starts small and doubles as values come, so that it stays in cache for the
-    usual few distinct values. Equal floats are one value (-0.0 is 0.0)."""
+    usual few distinct values. Equal floats are one value (-0.0 is 0.0).
+    """
     cap = 16
     value = np.empty(cap, np.float64)
     level = np.empty(cap, np.int64)
@@ -137,7 +139,8 @@ def _distinct(values, starts, k):
 def _walk(value, level, weight, order, below, k, counts, sums):
     """The weighted walk of one group's entries in after-order (`order`): tie runs of after,
     a Fenwick tree of levels for the discordant pairs, average ranks for Spearman.
-    ``below[L]``: the valid pixels below level L (``below[k]`` all of them)."""
+    ``below[L]``: the valid pixels below level L (``below[k]`` all of them).
+    """
     mr = below[k]
     mu = (mr + 1) / 2.0
     tree = np.zeros(k + 1, np.int64)

@@ -59,7 +59,8 @@ def joint_keys(after_key, float_bits, valid, check_valid, keys):
 @_jit
 def dense_levels(order, equal, levels):
     """``levels[r, order[r, t]]``: the dense level of each pixel, from a sort of each row
-    (`order`) and the sorted values (`equal`; equal values, equal level)."""
+    (`order`) and the sorted values (`equal`; equal values, equal level).
+    """
     g, n = order.shape
     for r in range(g):
         lev = -1
@@ -249,7 +250,8 @@ def monotone(codes, k, after, out):
     """``out[r]``: is ``after[r]`` a non-decreasing function of the levels ``codes[r]``
     (``0 <= code < k``)? One pass per row with early exit; levels are stamped with their
     row instead of cleared, and a row with few pixels sorts its levels instead of walking
-    all k."""
+    all k.
+    """
     g, n = codes.shape
     table = np.empty(k, np.float64)
     stamp = np.full(k, -1, np.int64)
@@ -289,7 +291,8 @@ def monotone(codes, k, after, out):
 @_jit
 def finite_range(values, others):
     """Smallest and largest finite value of `values` over the pixels where `others` (same
-    size, or size 1 for none) is finite too, and how many such pixels there are."""
+    size, or size 1 for none) is finite too, and how many such pixels there are.
+    """
     lo = np.inf
     hi = -np.inf
     count = 0
@@ -362,7 +365,8 @@ def _norm_of(x, o, i, order):
 def norm_divide(x, order, out, part):
     """``x / norm`` over the middle axis, norm the L1, L2 or max-abs norm (``order`` 1, 2 or
     inf) of integers, whose sums are exact in float64 so any summation order gives numpy's
-    result; a zero norm divides by 1 (Keras' quirk, and the lp method's zero groups)."""
+    result; a zero norm divides by 1 (Keras' quirk, and the lp method's zero groups).
+    """
     _, m, inner = x.shape
     if inner < 16:  # few groups side by side (e.g. RGB): one group at a time, in registers
         for o in range(part[0], part[1]):
@@ -417,7 +421,8 @@ def min_max(x, low, high, out, part):
 @_jit
 def mean_std(x, scale, mean, std, out, part):
     """The float32 ``(x.float() / scale - mean[c]) / std[c]`` of torchvision, the channel c on
-    the middle axis."""
+    the middle axis.
+    """
     _, c, inner = x.shape
     for o in range(part[0], part[1]):
         for j in range(c):
@@ -498,7 +503,8 @@ def percentile_clip(x, k, below, above, gamma, out, part):
 @_jit
 def equalize(x, out, part):
     """scikit-image ``equalize_hist`` of each group of integers: the cumulative histogram
-    over [min, max] divided by its total (float64), read at each value."""
+    over [min, max] divided by its total (float64), read at each value.
+    """
     _, m, inner = x.shape
     for o in range(part[0], part[1]):
         for i in range(inner):
@@ -540,7 +546,8 @@ def levels_8bit(x, counts, sums, squares):
     ``counts`` (channels, 256); each image's exact sum and sum of squares per channel into
     ``sums`` and ``squares`` (n, channels), taken from its own level counts. Large images are
     counted into 4 copies per channel, in turn, so that equal neighbours do not wait on one
-    counter (about 3x faster on photos)."""
+    counter (about 3x faster on photos).
+    """
     n, m, nc = x.shape
     stride = (4 if m >= 4096 else 1) * nc
     own = np.zeros((stride, 256), np.int64)
@@ -572,7 +579,8 @@ def levels_8bit(x, counts, sums, squares):
 @_jit
 def levels_16bit(x, counts, sums, squares):
     """:func:`levels_8bit` for 16-bit images (``counts`` has 65536 levels); the sums are
-    accumulated pixel by pixel (exact in int64 below 2**31 pixels an image)."""
+    accumulated pixel by pixel (exact in int64 below 2**31 pixels an image).
+    """
     n, m, nc = x.shape
     for i in range(n):
         for c in range(nc):

@@ -66,7 +66,8 @@ class RankDiff:
 @dataclass(frozen=True)
 class Diagnosis:
     """Where ranks are kept: one verdict per standard scope (None where it does not fit, or
-    where NaN pixels leave no pair to compare)."""
+    where NaN pixels leave no pair to compare).
+    """
 
     preserved: dict[str, bool | None]
     images_with_inversions: int | None
@@ -108,7 +109,8 @@ def _as_groups(
     contiguous: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, _Layout]:
     """Both arrays as (groups, pixels) rows (views where the strides allow, unless
-    `contiguous`), and how they were laid out."""
+    `contiguous`), and how they were laid out.
+    """
     b, a = np.asarray(before), np.asarray(after)
     if b.shape != a.shape:
         raise ValueError(f"before {b.shape} and after {a.shape} must have the same shape")

@@ -148,7 +148,8 @@ class RankTally:
 
 def _kept(so_far: bool | None, chunk: bool | None) -> bool | None:
     """Whether ranks are kept over the chunks so far and one more: False once any chunk flips
-    a pair; None while no chunk had a pair to compare."""
+    a pair; None while no chunk had a pair to compare.
+    """
     if so_far is False or chunk is False:
         return False
     return True if so_far or chunk else None
@@ -158,7 +159,8 @@ def _image_flips(
     before: np.ndarray, after: np.ndarray, roles: str
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Discordant pairs and broken ties of each image; the pairs compared and the NaN pixels
-    left out, over all of them."""
+    left out, over all of them.
+    """
     return _flips_of(_counts(*_as_groups(before, after, "image", roles)[:2], False, "auto"))
 
 
@@ -170,7 +172,8 @@ def _flips_of(c: _Counts) -> tuple[np.ndarray, np.ndarray, int, int]:
 
 def _value_pairs(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values of `before`, each with the `after` value of one of its pixels (a
-    chunk where `after` is a function of `before`); NaN pixels in either left out."""
+    chunk where `after` is a function of `before`); NaN pixels in either left out.
+    """
     b, a = np.ravel(before), np.ravel(after)
     b = b.view(np.uint8) if b.dtype.kind == "b" else b
     nan = np.zeros(b.shape, bool)

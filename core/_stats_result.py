@@ -25,7 +25,8 @@ DEFAULT_PERCENTILES: tuple[float, ...] = (1.0, 2.0, 50.0, 98.0, 99.0)
 class ScaleStats:
     """Statistics of one channel (or all) on one scale. ``std`` is the population standard
     deviation (ddof 0, as torchvision users want), ``std_sample`` ddof 1 (None for one value);
-    ``percentiles`` are numpy's default (linear) ones, None for float data."""
+    ``percentiles`` are numpy's default (linear) ones, None for float data.
+    """
 
     mean: float
     std: float
@@ -111,7 +112,8 @@ class DatasetStats:
 
     def code(self) -> dict[str, str]:
         """The lines to paste: torchvision and albumentations on the unit scale (after
-        ``ToTensor()`` / with ``max_pixel_value``), Keras on the raw scale."""
+        ``ToTensor()`` / with ``max_pixel_value``), Keras on the raw scale.
+        """
 
         def tup(values: Sequence[float]) -> str:
             inner = ", ".join(f"{v:.6g}" for v in values)
@@ -151,7 +153,8 @@ class DatasetStats:
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON form: the dataset, skipped files, each channel and all of them,
-        the snippet comparison, the code lines and how the run went (``engine``)."""
+        the snippet comparison, the code lines and how the run went (``engine``).
+        """
         return {
             "dataset": {
                 "source": self.source,
@@ -284,7 +287,8 @@ def _depth(dtype: str) -> str:
 
 def _levels(p: Partial) -> np.ndarray | None:
     """The exact level counts of `p` (None for float data); with both depths (mixed on the
-    unit scale) 8-bit level v is counted at 16-bit level 257 v."""
+    unit scale) 8-bit level v is counted at 16-bit level 257 v.
+    """
     if p.levels8 is None or p.levels16 is None:
         return p.levels8 if p.levels8 is not None else p.levels16
     levels = p.levels16.copy()

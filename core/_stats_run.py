@@ -170,7 +170,8 @@ def _run_local(
     address: str | None,
 ) -> tuple[Partial, int]:
     """Compute the graph on this process's threads (every core): the merged partial and
-    the number of workers."""
+    the number of workers.
+    """
     from dask.base import compute
     from dask.callbacks import Callback
 
@@ -202,7 +203,8 @@ def _run_distributed(
     address: str | None,
 ) -> tuple[Partial, int]:
     """Compute the graph on the dask.distributed scheduler at `address`: the merged partial
-    and the number of workers."""
+    and the number of workers.
+    """
     try:
         from distributed import Client, as_completed
     except ImportError:

@@ -1,5 +1,6 @@
 """The compiled kernels (:mod:`core._kernels`, numba), when they can be used here, and the
-threads they run on."""
+threads they run on.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ _local = threading.local()
 
 def kernels() -> ModuleType | None:
     """The compiled kernels, or None when numba is not installed (numpy paths run then), or
-    while :func:`defer_kernels` holds them back from this thread."""
+    while :func:`defer_kernels` holds them back from this thread.
+    """
     if getattr(_local, "numpy_only", False):
         return None
     if _held.is_set() and not getattr(_local, "warming", False):
@@ -102,7 +104,8 @@ def threads() -> int:
 @contextlib.contextmanager
 def limit_threads(n: int) -> Iterator[None]:
     """Let core use at most `n` threads from this thread inside the block, e.g. to leave a
-    core free for interactive work while a background job runs."""
+    core free for interactive work while a background job runs.
+    """
     before = threads()
     _local.threads = max(1, min(n, _CORES))
     try:
@@ -114,7 +117,8 @@ def limit_threads(n: int) -> Iterator[None]:
 def row_parts(g: int, per_thread: int = 1) -> list[tuple[int, int, int, int]]:
     """Rows split into `per_thread` blocks per thread: ``(r0, r1, 0, -1)``. Several blocks
     per thread let a thread that runs free take over the work of one held up (on a busy
-    machine one of two halves often finishes tens of ms after the other)."""
+    machine one of two halves often finishes tens of ms after the other).
+    """
     blocks = threads() * per_thread if threads() > 1 else 1
     cuts = np.linspace(0, g, min(g, blocks) + 1).astype(int)
     return [(int(a), int(b), 0, -1) for a, b in itertools.pairwise(cuts)]
@@ -122,7 +126,8 @@ def row_parts(g: int, per_thread: int = 1) -> list[tuple[int, int, int, int]]:
 
 def in_parts(fn: Callable[..., object], parts: Sequence[tuple[object, ...]]) -> None:
     """``fn(*part)`` for every part, on up to :func:`threads` threads, each taking the next
-    part when it is done with one (the kernels and numpy's sort release the GIL)."""
+    part when it is done with one (the kernels and numpy's sort release the GIL).
+    """
     if len(parts) == 1 or threads() == 1:
         for part in parts:
             fn(*part)

@@ -137,7 +137,8 @@ def check_size(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> None:
     """Raise :class:`LoadError` when `shape` of `dtype` holds more than `max_pixels` values
-    or `max_bytes` bytes (a subarray dtype adds its own axes)."""
+    or `max_bytes` bytes (a subarray dtype adds its own axes).
+    """
     _Limits(max_pixels, max_bytes).check(Path(path), shape, np.dtype(dtype))
 
 
@@ -178,7 +179,8 @@ def npy_header(
 ) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     """Read the header of the ``.npy`` open as `f`: ``(shape, fortran_order, dtype)``, `f`
     left at the first data byte. Object and non-numeric dtypes are refused (NormScope never
-    unpickles)."""
+    unpickles).
+    """
     magic = f.read(8)  # b"\x93NUMPY", then the format version
     if len(magic) < 8 or not magic.startswith(np.lib.format.MAGIC_PREFIX):
         raise LoadError(path, "is not a NumPy .npy file (it lacks the .npy signature)")
@@ -226,7 +228,8 @@ def _read_npz(
 
 def _read_into(f: io.BufferedIOBase, buffer: memoryview, chunk: int = 1 << 24) -> int:
     """Fill `buffer` from file `f` a chunk at a time (no second copy of the data in memory);
-    return the bytes read, fewer at the end of the file."""
+    return the bytes read, fewer at the end of the file.
+    """
     got = 0
     while got < len(buffer):
         n = f.readinto(buffer[got : got + chunk])
@@ -331,7 +334,8 @@ def _read_tiff(path: Path, limits: _Limits) -> np.ndarray:
 
 class _PillowLimit:
     """Lift Pillow's own pixel limit while any thread opens an image, and restore it after the
-    last one: NormScope's limits, checked from the header first, are the only ones."""
+    last one: NormScope's limits, checked from the header first, are the only ones.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

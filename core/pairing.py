@@ -24,7 +24,8 @@ __all__ = ["AfterArray", "PairError", "guess_after_roles", "pair_after"]
 
 class PairError(ValueError):
     """An original and an after array that cannot be compared; the message says why in one
-    line."""
+    line.
+    """
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -187,7 +188,8 @@ class AfterArray:
         label: str = "an array",
     ) -> AfterArray:
         """`after` checked by :func:`pair_after` against `before` (a :class:`PairError` says
-        why it does not fit)."""
+        why it does not fit).
+        """
         name = Path(path).name if path is not None else "after"
         y = pair_after(before, after, roles, after_roles=after_roles, name=name)
         return cls(y, path, label)

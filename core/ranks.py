@@ -74,7 +74,8 @@ __all__ = [
 @dataclass(frozen=True, eq=False)
 class _Sorted:
     """Each group's valid values in order, to rank any one pixel by binary search (the
-    before values of a group are sorted on its first look-up)."""
+    before values of a group are sorted on its first look-up).
+    """
 
     layout: _Layout
     before: np.ndarray  # (G, n) grouped rows

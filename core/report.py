@@ -66,7 +66,8 @@ def _num(value: float) -> float | None:
 
 def _pick(loaded: Loaded, index: int | None) -> np.ndarray:
     """The array narrowed to image `index` of a batch (checked; the N axis kept, of length
-    1, so the roles still apply), or the whole array."""
+    1, so the roles still apply), or the whole array.
+    """
     if index is None or "N" not in loaded.roles:
         return loaded.array
     n = loaded.roles.index("N")
@@ -80,7 +81,8 @@ def _pick_normalized(
     loaded: Loaded, normalization: After, index: int | None, *, keep_axis: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """The array narrowed by :func:`_pick` and its normalization as the call on the whole
-    array gives it; only image `index` is normalized when the images are independent."""
+    array gives it; only image `index` is normalized when the images are independent.
+    """
     x = _pick(loaded, index)
     roles = loaded.roles
     if x is loaded.array or not normalization.needs_whole_array(roles):

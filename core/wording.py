@@ -89,7 +89,8 @@ class VerdictWords:
 
     def inverted_line(self, share: str | None = None) -> str:
         """``"Within each column: 1.25% of pixel pairs inverted (12 of 960)"``; `share`
-        replaces the share's text (a styled version of it)."""
+        replaces the share's text (a styled version of it).
+        """
         return f"Within {self.scope}: {share or self.share} of pixel pairs inverted {self.inverted}"
 
     def coefficients_line(self, separator: str = SEPARATOR) -> str:
@@ -106,7 +107,8 @@ class VerdictWords:
 
     def short_line(self) -> str:
         """The verdict of a comparison tile: where ranks are kept, the share of flipped
-        pairs and ρ, e.g. ``"kept: column ✓  row ✗ · 1.25% pairs flipped · ρ 0.9855"``."""
+        pairs and ρ, e.g. ``"kept: column ✓  row ✗ · 1.25% pairs flipped · ρ 0.9855"``.
+        """
         return f"kept: {self.kept} · {self.share} pairs flipped · ρ {self.rho}"
 
 
