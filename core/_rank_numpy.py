@@ -242,9 +242,11 @@ def _discordant(
 
 @dataclass(frozen=True, eq=False)
 class _Counts:
-    """Per group (G,): valid pixels, discordant pairs, ties of before, of after and of both,
-    and the Spearman sums; when maps were asked for, per pixel (G, n) the discordant partners
-    and the rank displacement, and per row the valid after values in order (see _Sorted).
+    """Per group (G,): valid pixels, discordant pairs, ties and the Spearman sums.
+
+    The ties are of before, of after and of both. When maps were asked for, also per pixel (G, n)
+    the discordant partners and the rank displacement, and per row the valid after values in order
+    (see _Sorted).
     """
 
     valid: np.ndarray
