@@ -69,9 +69,9 @@ def _slot(keys, stamp, epoch, key, shift, mask):
 def _distinct(values, starts, k):
     """Each level's distinct values in a row's buckets, increasing, with how many pixels hold each.
 
-    (value, level, weight), level by level. A hash table per level finds them; it starts small and
-    doubles as values come, so that it stays in cache for the usual few distinct values. Equal
-    floats are one value (-0.0 is 0.0).
+    They come as (value, level, weight), level by level. A hash table per level finds them; it
+    starts small and doubles as values come, so that it stays in cache for the usual few distinct
+    values. Equal floats are one value (-0.0 is 0.0).
     """
     cap = 16
     value = np.empty(cap, np.float64)
