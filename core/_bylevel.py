@@ -1,6 +1,7 @@
-"""A rank diff's counts without per-pixel maps, for big groups of small integers: pixels put
-in buckets by their before level, each bucket's after values sorted, equal (level, after)
-pixels merged into one weighted entry, and one walk of the entries in after-order.
+"""A rank diff's counts without per-pixel maps, for big groups of small integers.
+
+Pixels are put in buckets by their before level, each bucket's after values sorted, equal (level,
+after) pixels merged into one weighted entry, and the entries walked once in after-order.
 
 What :mod:`core.ranks` asks the compiled engine for when no map is wanted (``report``, the
 batch verdict) and `before` holds 8- or 16-bit integers: a group of n pixels costs n
@@ -25,9 +26,11 @@ _WIDEST = 1 << 20  # pixels of one level: its hash table (24 bytes a slot, 2 slo
 
 @_jit
 def _bucket(codes, k, after, starts, out):
-    """Each row's valid after values (not NaN) into ``out``, by level: level L of row r fills
-    ``out[r, starts[r, L]:starts[r, L + 1]]``; `starts` holds the per-level counts on entry
-    (in ``starts[r, L + 1]``) and their running sums on return."""
+    """Each row's valid after values (not NaN) into ``out``, by level.
+
+    Level L of row r fills ``out[r, starts[r, L]:starts[r, L + 1]]``; `starts` holds the per-level
+    counts on entry (in ``starts[r, L + 1]``) and their running sums on return.
+    """
     g, n = codes.shape
     fill = np.empty(k, np.int64)
     for r in range(g):
@@ -64,10 +67,12 @@ def _slot(keys, stamp, epoch, key, shift, mask):
 
 @_jit
 def _distinct(values, starts, k):
-    """Each level's distinct values in a row's buckets, in increasing order, with how many
-    pixels hold each: (value, level, weight), level by level. A hash table per level finds
-    them; it starts small and doubles as values come, so that it stays in cache for the
-    usual few distinct values. Equal floats are one value (-0.0 is 0.0)."""
+    """Each level's distinct values in a row's buckets, increasing, with how many pixels hold each.
+
+    They come as (value, level, weight), level by level. A hash table per level finds them; it
+    starts small and doubles as values come, so that it stays in cache for the usual few distinct
+    values. Equal floats are one value (-0.0 is 0.0).
+    """
     cap = 16
     value = np.empty(cap, np.float64)
     level = np.empty(cap, np.int64)
@@ -135,9 +140,11 @@ def _distinct(values, starts, k):
 
 @_jit
 def _walk(value, level, weight, order, below, k, counts, sums):
-    """The weighted walk of one group's entries in after-order (`order`): tie runs of after,
-    a Fenwick tree of levels for the discordant pairs, average ranks for Spearman.
-    ``below[L]``: the valid pixels below level L (``below[k]`` all of them)."""
+    """The weighted walk of one group's entries in after-order (`order`).
+
+    Tie runs of after, a Fenwick tree of levels for the discordant pairs, average ranks for
+    Spearman. ``below[L]``: the valid pixels below level L (``below[k]`` all of them).
+    """
     mr = below[k]
     mu = (mr + 1) / 2.0
     tree = np.zeros(k + 1, np.int64)
@@ -200,11 +207,12 @@ def _walk(value, level, weight, order, below, k, counts, sums):
 def counts_by_level(
     codes: np.ndarray, k: int, after: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per row of `codes` (levels below `k`) and `after` (NaN pixels left out): the valid
-    pixels, discordant pairs, before ties, after ties and pairs tied in both (int64, (G, 5)),
-    and the Spearman sums Σ(rx−μ)(ry−μ), Σ(rx−μ)², Σ(ry−μ)² (float64, (G, 3)), as
-    :func:`core._kernels.scan` gives them; None when one level holds more than a million
-    pixels (its table would not fit in cache).
+    """The counts and Spearman sums of a rank diff per row of `codes` and `after`.
+
+    `codes` holds levels below `k`; NaN pixels of `after` are left out. The valid pixels, discordant
+    pairs, before ties, after ties and pairs tied in both (int64, (G, 5)), and the Spearman sums
+    Σ(rx−μ)(ry−μ), Σ(rx−μ)², Σ(ry−μ)² (float64, (G, 3)), as :func:`core._kernels.scan` gives them;
+    None when one level holds more than a million pixels (its table would not fit in cache).
 
     Examples
     --------

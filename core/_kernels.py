@@ -1,5 +1,6 @@
-"""Compiled loops (numba, ``nogil``): the parts numpy can only do with many passes of random
-gathers and scatters.
+"""Compiled loops (numba, ``nogil``).
+
+They do the parts numpy can only do with many passes of random gathers and scatters.
 
 Loaded lazily through :func:`core.engine.kernels`, which returns None when numba is missing:
 every caller then runs its pure-numpy path, which gives identical results. The kernels serve
@@ -58,8 +59,10 @@ def joint_keys(after_key, float_bits, valid, check_valid, keys):
 
 @_jit
 def dense_levels(order, equal, levels):
-    """``levels[r, order[r, t]]``: the dense level of each pixel, from a sort of each row
-    (`order`) and the sorted values (`equal`; equal values, equal level)."""
+    """``levels[r, order[r, t]]``: the dense level of each pixel.
+
+    From a sort of each row (`order`) and the sorted values (`equal`; equal values, equal level).
+    """
     g, n = order.shape
     for r in range(g):
         lev = -1
@@ -246,10 +249,12 @@ def scan(keys, levels, k, valid, check_valid, exact, use_exact, maps, packed, co
 
 @_jit
 def monotone(codes, k, after, out):
-    """``out[r]``: is ``after[r]`` a non-decreasing function of the levels ``codes[r]``
-    (``0 <= code < k``)? One pass per row with early exit; levels are stamped with their
-    row instead of cleared, and a row with few pixels sorts its levels instead of walking
-    all k."""
+    """``out[r]``: whether ``after[r]`` is a non-decreasing function of the levels ``codes[r]``.
+
+    The levels satisfy ``0 <= code < k``. One pass per row with early exit; levels are stamped with
+    their row instead of cleared, and a row with few pixels sorts its levels instead of walking all
+    k.
+    """
     g, n = codes.shape
     table = np.empty(k, np.float64)
     stamp = np.full(k, -1, np.int64)
@@ -288,8 +293,10 @@ def monotone(codes, k, after, out):
 
 @_jit
 def finite_range(values, others):
-    """Smallest and largest finite value of `values` over the pixels where `others` (same
-    size, or size 1 for none) is finite too, and how many such pixels there are."""
+    """Smallest and largest finite value of `values`, and the number of pixels they range over.
+
+    The pixels are those where `others` (same size, or size 1 for none) is finite too.
+    """
     lo = np.inf
     hi = -np.inf
     count = 0
@@ -360,9 +367,12 @@ def _norm_of(x, o, i, order):
 
 @_jit
 def norm_divide(x, order, out, part):
-    """``x / norm`` over the middle axis, norm the L1, L2 or max-abs norm (``order`` 1, 2 or
-    inf) of integers, whose sums are exact in float64 so any summation order gives numpy's
-    result; a zero norm divides by 1 (Keras' quirk, and the lp method's zero groups)."""
+    """``x / norm`` over the middle axis, for integers, with the L1, L2 or max-abs norm.
+
+    ``order`` 1, 2 or inf picks the norm. Sums of integers are exact in float64, so any summation
+    order gives numpy's result; a zero norm divides by 1 (Keras' quirk, and the lp method's zero
+    groups).
+    """
     _, m, inner = x.shape
     if inner < 16:  # few groups side by side (e.g. RGB): one group at a time, in registers
         for o in range(part[0], part[1]):
@@ -416,8 +426,10 @@ def min_max(x, low, high, out, part):
 
 @_jit
 def mean_std(x, scale, mean, std, out, part):
-    """The float32 ``(x.float() / scale - mean[c]) / std[c]`` of torchvision, the channel c on
-    the middle axis."""
+    """The float32 ``(x.float() / scale - mean[c]) / std[c]`` of torchvision.
+
+    The channel c is on the middle axis.
+    """
     _, c, inner = x.shape
     for o in range(part[0], part[1]):
         for j in range(c):
@@ -448,8 +460,9 @@ def _lerp(a, b, t):
 
 @_jit
 def percentile_clip(x, k, below, above, gamma, out, part):
-    """Clip each group of small integers (levels below `k`) to its two percentiles, then
-    min-max to [0, 1] (float64), as ``np.percentile`` (linear) then clip, subtract, divide.
+    """Clip each group of small integers (levels below `k`) to its two percentiles, then min-max.
+
+    The result is in [0, 1] (float64), as ``np.percentile`` (linear) then clip, subtract, divide.
 
     ``below[p]``, ``above[p]``: the order statistics (0-based) numpy interpolates between
     for percentile p of a group of m values, and ``gamma[p]`` the weight. Groups of fewer
@@ -497,8 +510,10 @@ def percentile_clip(x, k, below, above, gamma, out, part):
 
 @_jit
 def equalize(x, out, part):
-    """scikit-image ``equalize_hist`` of each group of integers: the cumulative histogram
-    over [min, max] divided by its total (float64), read at each value."""
+    """scikit-image ``equalize_hist`` of each group of integers.
+
+    The cumulative histogram over [min, max] divided by its total (float64), read at each value.
+    """
     _, m, inner = x.shape
     for o in range(part[0], part[1]):
         for i in range(inner):
@@ -536,11 +551,13 @@ def merge(a, b, out):
 
 @_jit
 def levels_8bit(x, counts, sums, squares):
-    """Level counts of C-contiguous 8-bit images ``x`` (n, pixels, channels) added to
-    ``counts`` (channels, 256); each image's exact sum and sum of squares per channel into
-    ``sums`` and ``squares`` (n, channels), taken from its own level counts. Large images are
-    counted into 4 copies per channel, in turn, so that equal neighbours do not wait on one
-    counter (about 3x faster on photos)."""
+    """Level counts of C-contiguous 8-bit images ``x`` added to ``counts``, and their sums.
+
+    ``x`` is (n, pixels, channels), ``counts`` (channels, 256); each image's exact sum and sum of
+    squares per channel go into ``sums`` and ``squares`` (n, channels), taken from its own level
+    counts. Large images are counted into 4 copies per channel, in turn, so that equal neighbours do
+    not wait on one counter (about 3x faster on photos).
+    """
     n, m, nc = x.shape
     stride = (4 if m >= 4096 else 1) * nc
     own = np.zeros((stride, 256), np.int64)
@@ -571,8 +588,10 @@ def levels_8bit(x, counts, sums, squares):
 
 @_jit
 def levels_16bit(x, counts, sums, squares):
-    """:func:`levels_8bit` for 16-bit images (``counts`` has 65536 levels); the sums are
-    accumulated pixel by pixel (exact in int64 below 2**31 pixels an image)."""
+    """:func:`levels_8bit` for 16-bit images (``counts`` has 65536 levels).
+
+    The sums are accumulated pixel by pixel (exact in int64 below 2**31 pixels an image).
+    """
     n, m, nc = x.shape
     for i in range(n):
         for c in range(nc):

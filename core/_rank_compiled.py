@@ -21,9 +21,11 @@ from normscope.core._rank_numpy import _codes, _Counts, _take
 
 
 def _raw32(v: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray | None] | None:
-    """A uint32 per value that orders like the values, or (with the flag) the raw float32
-    bits, still to be made order-preserving; and the exact values where float32 may merge
-    distinct ones (float64 data). None for integers too wide for float64."""
+    """A uint32 per value that orders like the values, or (with the flag) the raw float32 bits.
+
+    The raw bits are still to be made order-preserving. Also the exact values where float32 may
+    merge distinct ones (float64 data). None for integers too wide for float64.
+    """
     if v.dtype.kind == "b":
         return v.astype(np.uint32), False, None
     if v.dtype.kind in "ui" and v.dtype.itemsize <= 4:
@@ -40,8 +42,11 @@ def _raw32(v: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray | None] | None:
 
 
 def _key32(v: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """An order-preserving uint32 key per value (equal values, equal keys), and the exact
-    values where the key may merge distinct ones; None for integers too wide for float64."""
+    """An order-preserving uint32 key per value (equal values, equal keys).
+
+    Also the exact values where the key may merge distinct ones; None for integers too wide for
+    float64.
+    """
     raw = _raw32(v)
     if raw is None:
         return None
@@ -53,8 +58,11 @@ def _key32(v: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
 
 
 def _before_levels(b: np.ndarray, kernels: ModuleType) -> tuple[np.ndarray, int] | None:
-    """Each pixel's before value as an integer level (equal values, equal level), and the
-    number of levels: the values themselves for small integers, else dense levels of a sort."""
+    """Each pixel's before value as an integer level, and the number of levels.
+
+    Equal values, equal level: the values themselves for small integers, else dense levels of a
+    sort.
+    """
     g, n = b.shape
     if b.dtype.kind in "uib" and b.dtype.itemsize <= 2:
         lo, hi = int(b.min()), int(b.max())
@@ -81,8 +89,10 @@ def _before_levels(b: np.ndarray, kernels: ModuleType) -> tuple[np.ndarray, int]
 def _compiled_counts(
     b: np.ndarray, a: np.ndarray, valid: np.ndarray | None, maps: bool
 ) -> _Counts | None:
-    """Everything from one sort of uint64 keys per row plus compiled linear passes; None when
-    numba is missing or the data does not suit (the numpy engine then runs)."""
+    """Everything from one sort of uint64 keys per row plus compiled linear passes.
+
+    None when numba is missing or the data does not suit (the numpy engine then runs).
+    """
     kernels = _engine.kernels()
     g, n = b.shape
     if kernels is None or not (0 < g * n and n < 2**30):
@@ -149,8 +159,10 @@ def _compiled_counts(
 
 
 def _cut_row(keys: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """One sorted row of keys split into ranges of sorted positions, one per thread, each cut
-    where the after key changes: ``(0, 1, t0, t1)``."""
+    """One sorted row of keys split into ranges of sorted positions, one per thread.
+
+    Each range is cut where the after key changes: ``(0, 1, t0, t1)``.
+    """
     n = len(keys)
     cuts = [0]
     parts = _engine.threads() if n >= 1 << 16 else 1
@@ -163,8 +175,10 @@ def _cut_row(keys: np.ndarray) -> list[tuple[int, int, int, int]]:
 
 
 def _counts_by_level(b: np.ndarray, a: np.ndarray) -> _Counts | None:
-    """The counts without maps from buckets of before levels (see :mod:`core._bylevel`), for
-    a few big groups of small integers whose after values are exact in float64; else None."""
+    """The counts without maps from buckets of before levels (see :mod:`core._bylevel`).
+
+    For a few big groups of small integers whose after values are exact in float64; else None.
+    """
     from normscope.core import _bylevel
 
     g, n = b.shape

@@ -1,5 +1,7 @@
-"""A rank diff's groups and counts: the layout of an array as (groups, pixels) rows, the
-choice of engine, the statistics of the counts, and the O(n) rank-preservation check.
+"""A rank diff's groups and counts.
+
+The layout of an array as (groups, pixels) rows, the choice of engine, the statistics of the counts,
+and the O(n) rank-preservation check.
 
 The public names here are re-exported by :mod:`core.ranks`, where they are documented.
 """
@@ -65,8 +67,10 @@ class RankDiff:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """Where ranks are kept: one verdict per standard scope (None where it does not fit, or
-    where NaN pixels leave no pair to compare)."""
+    """Where ranks are kept: one verdict per standard scope.
+
+    None where a scope does not fit, or where NaN pixels leave no pair to compare.
+    """
 
     preserved: dict[str, bool | None]
     images_with_inversions: int | None
@@ -107,8 +111,10 @@ def _as_groups(
     *,
     contiguous: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, _Layout]:
-    """Both arrays as (groups, pixels) rows (views where the strides allow, unless
-    `contiguous`), and how they were laid out."""
+    """Both arrays as (groups, pixels) rows, and how they were laid out.
+
+    The rows are views where the strides allow, unless `contiguous`.
+    """
     b, a = np.asarray(before), np.asarray(after)
     if b.shape != a.shape:
         raise ValueError(f"before {b.shape} and after {a.shape} must have the same shape")
@@ -290,9 +296,10 @@ def rank_preserving(
 def image_chunks(
     shape: tuple[int, ...], roles: str, elements: int | None = None
 ) -> list[tuple[slice, ...]]:
-    """Indices that cut an array of `shape` into chunks of whole images (along the N axis) of
-    about `elements` values each, and at most a few million; one chunk, the whole array, when
-    `roles` has no N axis.
+    """Indices that cut an array of `shape` into chunks of whole images (along the N axis).
+
+    Each chunk holds about `elements` values, and at most a few million; one chunk, the whole array,
+    when `roles` has no N axis.
 
     Examples
     --------

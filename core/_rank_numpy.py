@@ -42,7 +42,8 @@ def _codes(b: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Small integers (or bool) as unsigned codes ``b - lo`` (`b` itself when it already is).
 
     Bools are cast, never viewed: a bool's byte may be anything but 0 and 1 (the codes index
-    the kernels' level tables)."""
+    the kernels' level tables).
+    """
     if lo == 0 and b.dtype.kind in "ub":
         return b.astype(np.uint8) if b.dtype.kind == "b" else b
     return _small(b.astype(np.int32) - lo, hi - lo)
@@ -241,9 +242,12 @@ def _discordant(
 
 @dataclass(frozen=True, eq=False)
 class _Counts:
-    """Per group (G,): valid pixels, discordant pairs, ties of before, of after and of both,
-    and the Spearman sums; when maps were asked for, per pixel (G, n) the discordant partners
-    and the rank displacement, and per row the valid after values in order (see _Sorted)."""
+    """Per group (G,): valid pixels, discordant pairs, ties and the Spearman sums.
+
+    The ties are of before, of after and of both. When maps were asked for, also per pixel (G, n)
+    the discordant partners and the rank displacement, and per row the valid after values in order
+    (see _Sorted).
+    """
 
     valid: np.ndarray
     discordant: np.ndarray

@@ -27,8 +27,11 @@ class StatsError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Moments:
-    """Float64 moments per channel: count, mean, sum of squared deviations (``m2``), min, max,
-    and values left out as NaN or infinite. Merged with Chan et al.'s parallel update."""
+    """Float64 moments per channel, merged with Chan et al.'s parallel update.
+
+    Count, mean, sum of squared deviations (``m2``), min, max, and values left out as NaN or
+    infinite.
+    """
 
     count: np.ndarray
     mean: np.ndarray
@@ -115,8 +118,11 @@ class Partial:
     skipped: tuple[tuple[str, str], ...] = ()
 
     def with_channels(self, channels: int) -> Partial:
-        """The same images seen with `channels` channels: a grey partial repeated into 3
-        (what torchvision's ``convert("RGB")`` does to a grey image)."""
+        """The same images seen with `channels` channels.
+
+        A grey partial is repeated into 3 (what torchvision's ``convert("RGB")`` does to a grey
+        image).
+        """
         if self.channels in (0, channels):
             return self
         if self.channels != 1:
@@ -156,8 +162,10 @@ def _four(counts: Sequence[int]) -> tuple[int, int, int, int]:
 
 
 def merge(*parts: Partial) -> Partial:
-    """Merge partial results, left to right (exact for level counts; Chan's update for
-    moments). Grey partials are repeated into 3 channels when merged with colour ones.
+    """Merge partial results, left to right.
+
+    Exact for level counts; Chan's update for moments. Grey partials are repeated into 3 channels
+    when merged with colour ones.
 
     Examples
     --------
@@ -206,8 +214,10 @@ def unit_divisor(dtype: np.dtype) -> float:
 
 
 def _count_levels(x: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Add the level counts of 8- or 16-bit images `x` ``(n, pixels, channels)`` to `levels`;
-    return each image's exact sum and sum of squares per channel, ``(n, channels)``."""
+    """Add the level counts of 8- or 16-bit images `x` ``(n, pixels, channels)`` to `levels`.
+
+    Return each image's exact sum and sum of squares per channel, ``(n, channels)``.
+    """
     n, _, nc = x.shape
     sums = np.empty((n, nc), np.int64)
     squares = np.empty((n, nc), np.int64)
@@ -250,8 +260,10 @@ def _levels_partial(
 
 
 class _LevelGroup:
-    """Level counts and per-image sums of a task's images of one dtype and channel count,
-    accumulated image by image (one partial for the group, not one per image)."""
+    """Level counts and per-image sums of a task's images of one dtype and channel count.
+
+    Accumulated image by image (one partial for the group, not one per image).
+    """
 
     def __init__(self, dtype: np.dtype, channels: int, where: str) -> None:
         self.dtype, self.where = dtype, where
@@ -320,9 +332,11 @@ def block_partial(x: np.ndarray, where: str) -> Partial:
 
 
 def _as_rgb(a: np.ndarray) -> tuple[np.ndarray, int]:
-    """Image `a` as ``(pixels, channels)`` the way torchvision's loader sees it (alpha dropped;
-    grey kept grey here, repeated at the merge when colour images are present), and the
-    number of channels it had."""
+    """Image `a` as ``(pixels, channels)`` the way torchvision's loader sees it.
+
+    Alpha is dropped; grey is kept grey here, repeated at the merge when colour images are present.
+    Also the number of channels it had.
+    """
     if a.dtype == np.bool_:
         a = a.astype(np.uint8) * np.uint8(255)  # PIL's convert("RGB") of a 1-bit image
     had = 1 if a.ndim == 2 else a.shape[-1]
@@ -335,8 +349,11 @@ def _as_rgb(a: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def files_partial(dataset: Dataset, indices: Sequence[int]) -> Partial:
-    """The statistics of images `indices` of a folder dataset, each converted like
-    torchvision's loader does; files that cannot be read are skipped with their reason."""
+    """The statistics of images `indices` of a folder dataset.
+
+    Each is converted like torchvision's loader does; files that cannot be read are skipped with
+    their reason.
+    """
     groups: dict[tuple[str, int], _LevelGroup] = {}
     parts, skipped, had = [], [], [0, 0, 0, 0]
     for i in indices:
@@ -359,8 +376,10 @@ def files_partial(dataset: Dataset, indices: Sequence[int]) -> Partial:
 
 
 def range_partial(dataset: ArrayDataset, start: int, stop: int) -> Partial:
-    """The statistics of images ``start`` to ``stop - 1`` of an array dataset (channels kept
-    as they are: an array is not converted)."""
+    """The statistics of images ``start`` to ``stop - 1`` of an array dataset.
+
+    Channels are kept as they are: an array is not converted.
+    """
     x = dataset.read_range(start, stop)
     n = x.shape[0]
     block = np.asarray(x).reshape(n, x.shape[1] * x.shape[2], -1)

@@ -23,9 +23,12 @@ DEFAULT_PERCENTILES: tuple[float, ...] = (1.0, 2.0, 50.0, 98.0, 99.0)
 
 @dataclass(frozen=True)
 class ScaleStats:
-    """Statistics of one channel (or all) on one scale. ``std`` is the population standard
-    deviation (ddof 0, as torchvision users want), ``std_sample`` ddof 1 (None for one value);
-    ``percentiles`` are numpy's default (linear) ones, None for float data."""
+    """Statistics of one channel (or all) on one scale.
+
+    ``std`` is the population standard deviation (ddof 0, as torchvision users want), ``std_sample``
+    ddof 1 (None for one value); ``percentiles`` are numpy's default (linear) ones, None for float
+    data.
+    """
 
     mean: float
     std: float
@@ -110,8 +113,11 @@ class DatasetStats:
         return tuple(c.unit.std for c in self.channels)
 
     def code(self) -> dict[str, str]:
-        """The lines to paste: torchvision and albumentations on the unit scale (after
-        ``ToTensor()`` / with ``max_pixel_value``), Keras on the raw scale."""
+        """The lines to paste for torchvision, albumentations and Keras.
+
+        torchvision and albumentations on the unit scale (after ``ToTensor()`` / with
+        ``max_pixel_value``), Keras on the raw scale.
+        """
 
         def tup(values: Sequence[float]) -> str:
             inner = ", ".join(f"{v:.6g}" for v in values)
@@ -150,8 +156,11 @@ class DatasetStats:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The stable JSON form: the dataset, skipped files, each channel and all of them,
-        the snippet comparison, the code lines and how the run went (``engine``)."""
+        """The stable JSON form.
+
+        The dataset, skipped files, each channel and all of them, the snippet comparison, the code
+        lines and how the run went (``engine``).
+        """
         return {
             "dataset": {
                 "source": self.source,
@@ -197,8 +206,9 @@ def _sqrt(x: Fraction) -> float:
 def level_percentiles(
     counts: np.ndarray, values: np.ndarray, qs: Sequence[float]
 ) -> tuple[tuple[float, float], ...]:
-    """``np.percentile`` (linear) of the values with these exact counts, bit for bit: the
-    same float operations on the two neighbouring order statistics.
+    """``np.percentile`` (linear) of the values with these exact counts, bit for bit.
+
+    The same float operations on the two neighbouring order statistics.
 
     Examples
     --------
@@ -283,8 +293,10 @@ def _depth(dtype: str) -> str:
 
 
 def _levels(p: Partial) -> np.ndarray | None:
-    """The exact level counts of `p` (None for float data); with both depths (mixed on the
-    unit scale) 8-bit level v is counted at 16-bit level 257 v."""
+    """The exact level counts of `p` (None for float data).
+
+    With both depths (mixed on the unit scale) 8-bit level v is counted at 16-bit level 257 v.
+    """
     if p.levels8 is None or p.levels16 is None:
         return p.levels8 if p.levels8 is not None else p.levels16
     levels = p.levels16.copy()

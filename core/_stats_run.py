@@ -169,8 +169,10 @@ def _run_local(
     report: Callable[[], Progress],
     address: str | None,
 ) -> tuple[Partial, int]:
-    """Compute the graph on this process's threads (every core): the merged partial and
-    the number of workers."""
+    """Compute the graph on this process's threads (every core).
+
+    Return the merged partial and the number of workers.
+    """
     from dask.base import compute
     from dask.callbacks import Callback
 
@@ -201,8 +203,10 @@ def _run_distributed(
     report: Callable[[], Progress],
     address: str | None,
 ) -> tuple[Partial, int]:
-    """Compute the graph on the dask.distributed scheduler at `address`: the merged partial
-    and the number of workers."""
+    """Compute the graph on the dask.distributed scheduler at `address`.
+
+    Return the merged partial and the number of workers.
+    """
     try:
         from distributed import Client, as_completed
     except ImportError:

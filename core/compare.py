@@ -38,9 +38,10 @@ class Entry:
 
 
 def axis_choices(ndim: int, default: Axis) -> list[AxisChoice]:
-    """Every axis choice of an array of `ndim` axes: the method's `default` first, then each
-    single axis, each pair and the whole array (None); a choice that reduces the same axes as
-    the default is left out (the default stands for it).
+    """Every axis choice of an array of `ndim` axes.
+
+    The method's `default` first, then each single axis, each pair and the whole array (None); a
+    choice that reduces the same axes as the default is left out (the default stands for it).
 
     Examples
     --------
@@ -101,8 +102,9 @@ def every_axis(base: Normalization, ndim: int) -> list[Entry]:
 
 
 def parse_spec(spec: str, roles: str, base: Normalization) -> list[Entry]:
-    """The entries a comparison spec names (see the module's docstring), for an array with
-    `roles`; ``"axes"`` means :func:`every_axis` of `base`.
+    """The entries a comparison spec names (see the module's docstring), for an array with `roles`.
+
+    ``"axes"`` means :func:`every_axis` of `base`.
 
     Raises
     ------

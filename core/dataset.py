@@ -312,8 +312,9 @@ def open_dataset(
     roles: str | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Dataset:
-    """Open a folder, ``.npy``, ``.npz``, MNIST IDX file (``.gz`` too) or ``sample:NAME`` as a
-    dataset, without decoding any image of a folder.
+    """Open a folder, ``.npy``, ``.npz``, MNIST IDX file or ``sample:NAME`` as a dataset.
+
+    MNIST IDX files may be ``.gz`` too. No image of a folder is decoded.
 
     Parameters
     ----------

@@ -57,9 +57,10 @@ def display_levels(image: np.ndarray, *, mode: str = "data") -> tuple[float, flo
 
 
 def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
-    """Levels centred on 0, ``(-m, m)`` with m the largest finite magnitude, so that "no
-    change" is the middle of a diverging map; ``(-1, 1)`` when every value is 0 or none is
-    finite.
+    """Levels centred on 0, ``(-m, m)`` with m the largest finite magnitude.
+
+    This puts "no change" in the middle of a diverging map; ``(-1, 1)`` when every value is 0 or
+    none is finite.
 
     Examples
     --------

@@ -1,5 +1,4 @@
-"""The compiled kernels (:mod:`core._kernels`, numba), when they can be used here, and the
-threads they run on."""
+"""Compiled kernels (:mod:`core._kernels`, numba), when they can be used, and their threads."""
 
 from __future__ import annotations
 
@@ -20,8 +19,11 @@ _local = threading.local()
 
 
 def kernels() -> ModuleType | None:
-    """The compiled kernels, or None when numba is not installed (numpy paths run then), or
-    while :func:`defer_kernels` holds them back from this thread."""
+    """The compiled kernels, or None when they are not to be used.
+
+    None when numba is not installed (numpy paths run then), or while :func:`defer_kernels` holds
+    them back from this thread.
+    """
     if getattr(_local, "numpy_only", False):
         return None
     if _held.is_set() and not getattr(_local, "warming", False):
@@ -36,9 +38,11 @@ SMALL = 1 << 18
 
 @contextlib.contextmanager
 def kernels_for(values: int) -> Iterator[None]:
-    """Inside the block, this thread computes `values` values in numpy (:func:`kernels`
-    gives None; the numpy twins give the same results) when they are fewer than
-    :data:`SMALL` and numba is not loaded yet; with the kernels otherwise.
+    """Compute small inputs in numpy on this thread inside the block.
+
+    Inside the block, this thread computes `values` values in numpy (:func:`kernels` gives None; the
+    numpy twins give the same results) when they are fewer than :data:`SMALL` and numba is not
+    loaded yet; with the kernels otherwise.
 
     Examples
     --------
@@ -68,9 +72,11 @@ _held = threading.Event()  # set: kernels() gives None, except on a thread that 
 
 @contextlib.contextmanager
 def defer_kernels() -> Iterator[Callable[[], None]]:
-    """Hold the compiled kernels back from every other thread (:func:`kernels` gives None,
-    so the numpy twins run, with the same results) while this thread loads or compiles them
-    inside the block; the block's value, called, releases them early. Released at the end.
+    """Hold the compiled kernels back from every other thread while this one loads them.
+
+    Inside the block, :func:`kernels` gives None on other threads, so the numpy twins run, with the
+    same results, while this thread loads or compiles the kernels; the block's value, called,
+    releases them early. Released at the end.
 
     A window uses it to stay usable while numba compiles on a background thread: its first
     images are computed in numpy rather than waiting for the compiler.
@@ -101,8 +107,10 @@ def threads() -> int:
 
 @contextlib.contextmanager
 def limit_threads(n: int) -> Iterator[None]:
-    """Let core use at most `n` threads from this thread inside the block, e.g. to leave a
-    core free for interactive work while a background job runs."""
+    """Let core use at most `n` threads from this thread inside the block.
+
+    For example, to leave a core free for interactive work while a background job runs.
+    """
     before = threads()
     _local.threads = max(1, min(n, _CORES))
     try:
@@ -112,17 +120,22 @@ def limit_threads(n: int) -> Iterator[None]:
 
 
 def row_parts(g: int, per_thread: int = 1) -> list[tuple[int, int, int, int]]:
-    """Rows split into `per_thread` blocks per thread: ``(r0, r1, 0, -1)``. Several blocks
-    per thread let a thread that runs free take over the work of one held up (on a busy
-    machine one of two halves often finishes tens of ms after the other)."""
+    """Rows split into `per_thread` blocks per thread: ``(r0, r1, 0, -1)``.
+
+    Several blocks per thread let a thread that runs free take over the work of one held up (on a
+    busy machine one of two halves often finishes tens of ms after the other).
+    """
     blocks = threads() * per_thread if threads() > 1 else 1
     cuts = np.linspace(0, g, min(g, blocks) + 1).astype(int)
     return [(int(a), int(b), 0, -1) for a, b in itertools.pairwise(cuts)]
 
 
 def in_parts(fn: Callable[..., object], parts: Sequence[tuple[object, ...]]) -> None:
-    """``fn(*part)`` for every part, on up to :func:`threads` threads, each taking the next
-    part when it is done with one (the kernels and numpy's sort release the GIL)."""
+    """``fn(*part)`` for every part, on up to :func:`threads` threads.
+
+    Each thread takes the next part when it is done with one (the kernels and numpy's sort release
+    the GIL).
+    """
     if len(parts) == 1 or threads() == 1:
         for part in parts:
             fn(*part)

@@ -55,8 +55,9 @@ def _for_kernels(v: np.ndarray) -> np.ndarray:
 
 
 def finite_range(values: np.ndarray, others: np.ndarray | None = None) -> tuple[float, float, int]:
-    """Smallest and largest finite value of `values`, over the pixels where `others` (same
-    shape) is finite too, and how many such pixels there are; ``(inf, -inf, 0)`` for none.
+    """Smallest and largest finite value of `values`, and the number of pixels they range over.
+
+    The pixels are those where `others` (same shape) is finite too; ``(inf, -inf, 0)`` for none.
 
     Examples
     --------

@@ -136,8 +136,11 @@ def check_size(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> None:
-    """Raise :class:`LoadError` when `shape` of `dtype` holds more than `max_pixels` values
-    or `max_bytes` bytes (a subarray dtype adds its own axes)."""
+    """Raise :class:`LoadError` when `shape` of `dtype` is too big.
+
+    Too big is more than `max_pixels` values or `max_bytes` bytes (a subarray dtype adds its own
+    axes).
+    """
     _Limits(max_pixels, max_bytes).check(Path(path), shape, np.dtype(dtype))
 
 
@@ -176,9 +179,11 @@ def _unreadable(path: Path, exc: Exception, detail: str = "") -> LoadError:
 def npy_header(
     path: str | os.PathLike[str], f: IO[bytes]
 ) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
-    """Read the header of the ``.npy`` open as `f`: ``(shape, fortran_order, dtype)``, `f`
-    left at the first data byte. Object and non-numeric dtypes are refused (NormScope never
-    unpickles)."""
+    """Read the header of the ``.npy`` open as `f`: ``(shape, fortran_order, dtype)``.
+
+    `f` is left at the first data byte. Object and non-numeric dtypes are refused (NormScope never
+    unpickles).
+    """
     magic = f.read(8)  # b"\x93NUMPY", then the format version
     if len(magic) < 8 or not magic.startswith(np.lib.format.MAGIC_PREFIX):
         raise LoadError(path, "is not a NumPy .npy file (it lacks the .npy signature)")
@@ -225,8 +230,10 @@ def _read_npz(
 
 
 def _read_into(f: io.BufferedIOBase, buffer: memoryview, chunk: int = 1 << 24) -> int:
-    """Fill `buffer` from file `f` a chunk at a time (no second copy of the data in memory);
-    return the bytes read, fewer at the end of the file."""
+    """Fill `buffer` from file `f` a chunk at a time (no second copy of the data in memory).
+
+    Return the bytes read, fewer at the end of the file.
+    """
     got = 0
     while got < len(buffer):
         n = f.readinto(buffer[got : got + chunk])
@@ -330,8 +337,11 @@ def _read_tiff(path: Path, limits: _Limits) -> np.ndarray:
 
 
 class _PillowLimit:
-    """Lift Pillow's own pixel limit while any thread opens an image, and restore it after the
-    last one: NormScope's limits, checked from the header first, are the only ones."""
+    """Lift Pillow's own pixel limit while any thread opens an image.
+
+    It is restored after the last one: NormScope's limits, checked from the header first, are the
+    only ones.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

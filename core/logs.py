@@ -45,8 +45,9 @@ def log_path() -> Path:
 
 
 def configure_logging(*, verbose: bool = False) -> logging.Logger:
-    """Send the ``normscope`` logger's records to :func:`log_path` (warnings and worse; every
-    record when `verbose`) and, when `verbose`, to stderr too. Called again, it replaces the
+    """Send the ``normscope`` logger's records to :func:`log_path`, and to stderr when `verbose`.
+
+    The file gets warnings and worse (every record when `verbose`). Called again, it replaces the
     handlers it added before. A log folder that cannot be made costs the file, nothing else.
     """
     logger = logging.getLogger(LOGGER)

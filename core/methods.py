@@ -102,8 +102,10 @@ def _kept(axes: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
 
 
 def _grouped(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray | None:
-    """`x` as (outer, m, inner), each group's m values on the middle axis, for the compiled
-    kernels; None when the reduced axes are not adjacent (numpy then does the work)."""
+    """`x` as (outer, m, inner) for the compiled kernels: each group's m values in the middle.
+
+    None when the reduced axes are not adjacent (numpy then does the work).
+    """
     if axes is None:
         return np.ascontiguousarray(x).reshape(1, -1, 1)
     axes = tuple(sorted(a % x.ndim for a in axes))
@@ -117,8 +119,10 @@ def _grouped(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray | None:
 def _compiled(
     kernel: str, x: np.ndarray, axes: tuple[int, ...] | None, dtype: type, *args: object
 ) -> np.ndarray | None:
-    """``kernels.<kernel>(groups, *args, out, part)`` over row blocks on every thread, or None
-    when numba is missing or the axes do not suit."""
+    """``kernels.<kernel>(groups, *args, out, part)`` over row blocks on every thread.
+
+    None when numba is missing or the axes do not suit.
+    """
     kernels = _engine.kernels()
     groups = None if kernels is None or x.size == 0 else _grouped(x, axes)
     if groups is None:
@@ -199,8 +203,10 @@ def keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
 
 
 def lp(x: np.ndarray, axes: tuple[int, ...] | None, order: float) -> np.ndarray:
-    """Each group over `axes` divided by its Lp norm (order 1, 2 or inf), x / ‖x‖ₚ; an all-zero
-    group stays zero."""
+    """Each group over `axes` divided by its Lp norm (order 1, 2 or inf), x / ‖x‖ₚ.
+
+    An all-zero group stays zero.
+    """
     if order in (1, 2, math.inf) and _exact_sums(x, axes):
         fast = _compiled("norm_divide", x, axes, np.float64, float(order))
         if fast is not None:
@@ -220,8 +226,10 @@ def lp(x: np.ndarray, axes: tuple[int, ...] | None, order: float) -> np.ndarray:
 def minmax(
     x: np.ndarray, axes: tuple[int, ...] | None, feature_range: tuple[float, float]
 ) -> np.ndarray:
-    """(x − min) / (max − min) over `axes`, into `feature_range`; a constant group maps to
-    the low end."""
+    """(x − min) / (max − min) over `axes`, into `feature_range`.
+
+    A constant group maps to the low end.
+    """
     a, b = feature_range
     if x.dtype.kind in "uib" and x.dtype.itemsize <= 4:
         fast = _compiled("min_max", x, axes, np.float64, float(a), float(b))
@@ -268,8 +276,10 @@ def zscore(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
 def percentile(
     x: np.ndarray, axes: tuple[int, ...] | None, percentiles: tuple[float, float]
 ) -> np.ndarray:
-    """Clip each group to its [low, high] `percentiles` (numpy's linear interpolation),
-    then min-max."""
+    """Clip each group to its [low, high] `percentiles`, then min-max.
+
+    The percentiles use numpy's linear interpolation.
+    """
     low, high = percentiles
     if not 0 <= low < high <= 100:
         raise NormalizationError(
@@ -291,9 +301,11 @@ def percentile(
 
 
 def _level_table_fits(x: np.ndarray, axes: tuple[int, ...] | None) -> bool:
-    """Whether the percentile kernel's level counts stay small: it counts the groups that sit
-    side by side (`inner` of them) in one table of ``inner x (max + 1)`` int64 per thread,
-    unless its groups are small enough to sort (2·m < max + 1)."""
+    """Whether the percentile kernel's level counts stay small.
+
+    It counts the groups that sit side by side (`inner` of them) in one table of ``inner x (max +
+    1)`` int64 per thread, unless its groups are small enough to sort (2·m < max + 1).
+    """
     m = x.size if axes is None else math.prod(x.shape[a] for a in axes)
     inner = 1 if not axes else math.prod(x.shape[max(axes) + 1 :])
     levels = int(x.max()) + 1
@@ -303,8 +315,10 @@ def _level_table_fits(x: np.ndarray, axes: tuple[int, ...] | None) -> bool:
 def _percentile_points(
     x: np.ndarray, axes: tuple[int, ...] | None, percentiles: tuple[float, float]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The order statistics np.percentile (linear) interpolates between for groups over
-    `axes`, and the weights: ``(below, above, gamma)``, as numpy computes them."""
+    """The order statistics np.percentile (linear) interpolates between for groups over `axes`.
+
+    Also the weights: ``(below, above, gamma)``, as numpy computes them.
+    """
     m = x.size if axes is None else math.prod(x.shape[a] for a in axes)
     virtual = (m - 1) * np.true_divide(np.asarray(percentiles, np.float64), 100)
     below = np.clip(np.floor(virtual), 0, m - 1)
@@ -314,9 +328,11 @@ def _percentile_points(
 
 
 def _value_cdf(g: np.ndarray) -> np.ndarray:
-    """The cumulative share of the pixels at or below each pixel's value (float64): what
-    ``equalize_hist`` gives with one bin per distinct value. Sorting the values, rather than
-    counting over min … max, bounds the memory by the group's size for any range."""
+    """The cumulative share of the pixels at or below each pixel's value (float64).
+
+    It is what ``equalize_hist`` gives with one bin per distinct value. Sorting the values, rather
+    than counting over min … max, bounds the memory by the group's size for any range.
+    """
     _, where, counts = np.unique(g, return_inverse=True, return_counts=True)
     cdf = counts.cumsum()
     return (cdf / float(cdf[-1]))[where.reshape(g.shape)]

@@ -169,8 +169,9 @@ class Normalization:
         return replace(self, **changes)
 
     def needs_whole_array(self, roles: str) -> bool:
-        """Whether one image's result depends on the other images of the batch (or there is
-        no batch), so that an image cannot be normalized on its own.
+        """Whether one image's result depends on the other images of the batch.
+
+        True too when there is no batch: either way an image cannot be normalized on its own.
 
         Examples
         --------

@@ -23,8 +23,10 @@ __all__ = ["AfterArray", "PairError", "guess_after_roles", "pair_after"]
 
 
 class PairError(ValueError):
-    """An original and an after array that cannot be compared; the message says why in one
-    line."""
+    """An original and an after array that cannot be compared.
+
+    The message says why in one line.
+    """
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -124,9 +126,10 @@ def pair_after(
 def guess_after_roles(
     shape: tuple[int, ...], roles: str, after_shape: tuple[int, ...]
 ) -> str | None:
-    """The roles of an after array's axes when its shape is the original's in another order,
-    and only one order (keeping H before W, as images are rarely transposed) explains it;
-    else None.
+    """The roles of an after array's axes when its shape is the original's in another order.
+
+    Only when one order (keeping H before W, as images are rarely transposed) explains it; else
+    None.
 
     Examples
     --------
@@ -186,8 +189,10 @@ class AfterArray:
         path: str | None = None,
         label: str = "an array",
     ) -> AfterArray:
-        """`after` checked by :func:`pair_after` against `before` (a :class:`PairError` says
-        why it does not fit)."""
+        """`after` checked by :func:`pair_after` against `before`.
+
+        A :class:`PairError` says why it does not fit.
+        """
         name = Path(path).name if path is not None else "after"
         y = pair_after(before, after, roles, after_roles=after_roles, name=name)
         return cls(y, path, label)

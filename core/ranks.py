@@ -1,4 +1,4 @@
-"""Pixel-rank diff: after a normalization, is a brighter pixel still brighter?
+"""Pixel-rank diff: whether a brighter pixel is still brighter after a normalization.
 
 For two arrays of one shape, ``before`` and ``after``, and a scope that splits the pixels
 into groups, every pair of pixels of a group falls in exactly one class, by the signs of
@@ -73,8 +73,10 @@ __all__ = [
 
 @dataclass(frozen=True, eq=False)
 class _Sorted:
-    """Each group's valid values in order, to rank any one pixel by binary search (the
-    before values of a group are sorted on its first look-up)."""
+    """Each group's valid values in order, to rank any one pixel by binary search.
+
+    The before values of a group are sorted on its first look-up.
+    """
 
     layout: _Layout
     before: np.ndarray  # (G, n) grouped rows
@@ -279,7 +281,7 @@ def _maps(c: _Counts, b: np.ndarray, a: np.ndarray, layout: _Layout) -> RankMaps
 
 
 def diagnose(before: np.ndarray, after: np.ndarray, *, roles: str) -> Diagnosis:
-    """Check every standard scope that fits the array: where are ranks kept?
+    """Check where ranks are kept, in every standard scope that fits the array.
 
     For a batch (an N axis) it also counts the images with at least one flipped pair and
     names the worst one (the most discordant pairs). A batch is checked a chunk of images at
@@ -301,8 +303,10 @@ def diagnose(before: np.ndarray, after: np.ndarray, *, roles: str) -> Diagnosis:
 
 
 def image_scope(scope: Scope | None) -> Scope:
-    """The rank scope within one image: ``"image"`` (and None, the default) is the whole
-    image, which in an image's own roles (no N axis) is ``"all"``; others stay as they are.
+    """The rank scope within one image.
+
+    ``"image"`` (and None, the default) is the whole image, which in an image's own roles (no N
+    axis) is ``"all"``; others stay as they are.
 
     Examples
     --------

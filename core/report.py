@@ -65,8 +65,10 @@ def _num(value: float) -> float | None:
 
 
 def _pick(loaded: Loaded, index: int | None) -> np.ndarray:
-    """The array narrowed to image `index` of a batch (checked; the N axis kept, of length
-    1, so the roles still apply), or the whole array."""
+    """The array narrowed to image `index` of a batch, or the whole array.
+
+    The index is checked; the N axis is kept, of length 1, so the roles still apply.
+    """
     if index is None or "N" not in loaded.roles:
         return loaded.array
     n = loaded.roles.index("N")
@@ -79,8 +81,10 @@ def _pick(loaded: Loaded, index: int | None) -> np.ndarray:
 def _pick_normalized(
     loaded: Loaded, normalization: After, index: int | None, *, keep_axis: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The array narrowed by :func:`_pick` and its normalization as the call on the whole
-    array gives it; only image `index` is normalized when the images are independent."""
+    """The array narrowed by :func:`_pick` and its normalization as the whole-array call gives it.
+
+    Only image `index` is normalized when the images are independent.
+    """
     x = _pick(loaded, index)
     roles = loaded.roles
     if x is loaded.array or not normalization.needs_whole_array(roles):
@@ -146,8 +150,9 @@ def tally_ranks(
     normalized: np.ndarray | None = None,
     each: Callable[[np.ndarray], object] | None = None,
 ) -> RankTally:
-    """The :class:`~core.ranks.RankTally` of `x` and its normalization, within `scope` (None:
-    the diagnosis only), made a chunk of images at a time where the scope allows.
+    """The :class:`~core.ranks.RankTally` of `x` and its normalization, within `scope`.
+
+    With `scope` None, the diagnosis only. Made a chunk of images at a time where the scope allows.
 
     Each chunk of images is normalized on its own, unless `normalized` (the normalization of
     the whole `x`) is given; so pass it when the images depend on each other (see
@@ -376,8 +381,9 @@ def build_comparison(
 
 
 def default_export_name(name: str, normalization: After, suffix: str = ".png") -> str:
-    """A file name built from the input, the method or preset and the axis (or the after
-    file's name).
+    """A file name built from the input, the method or preset and the axis.
+
+    Against an after file, built from the input's and the after file's names instead.
 
     Examples
     --------

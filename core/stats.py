@@ -105,9 +105,12 @@ GROUP = 16
 
 
 def _file_groups(dataset: FolderDataset, n: int) -> list[list[int]]:
-    """Files 0..n-1 cut into groups after each file whose name's CRC is 0 mod GROUP, at the
-    end of each folder, and at 4 GROUP files: adding a file changes only the group it falls
-    in (and one more group when it pushes a group over the size limit)."""
+    """Files 0..n-1 cut into groups that stay stable when a file is added.
+
+    A group ends after each file whose name's CRC is 0 mod GROUP, at the end of each folder, and at
+    4 GROUP files: adding a file changes only the group it falls in (and one more group when it
+    pushes a group over the size limit).
+    """
     groups, current = [], []
     for i in range(n):
         current.append(i)

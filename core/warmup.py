@@ -21,8 +21,9 @@ __all__ = ["warm_up", "warm_up_in_background"]
 
 
 def warm_up() -> float:
-    """Compile (or load from numba's cache) the kernels the usual inputs need, by running
-    core on small gray and RGB images and batches of uint8, uint16 (wide and narrow value
+    """Compile (or load from numba's cache) the kernels the usual inputs need.
+
+    Runs core on small gray and RGB images and batches of uint8, uint16 (wide and narrow value
     ranges) and float32; returns the seconds it took.
 
     Run ahead of use, it spares the window's first rank diff the compiler's wait (tens of
@@ -43,9 +44,11 @@ def warm_up() -> float:
 
 
 def warm_up_in_background() -> threading.Thread:
-    """Run :func:`warm_up` on a new daemon thread, the kernels held back from every other
-    thread until it is done (see :func:`core.engine.defer_kernels`): they compute in numpy
-    meanwhile, with the same results, rather than wait for numba's compiler.
+    """Run :func:`warm_up` on a new daemon thread.
+
+    The kernels are held back from every other thread until it is done (see
+    :func:`core.engine.defer_kernels`): they compute in numpy meanwhile, with the same results,
+    rather than wait for numba's compiler.
 
     Examples
     --------

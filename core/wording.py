@@ -41,8 +41,9 @@ SEPARATOR = "  |  "
 
 
 def coefficient_text(value: float | None) -> str:
-    """A mean Spearman ρ or Kendall τ-b: 4 decimals, or "n/a (constant)" where no group has
-    one (NaN in a result, None in a JSON report).
+    """A mean Spearman ρ or Kendall τ-b: 4 decimals, or "n/a (constant)" where no group has one.
+
+    No group has one when it is NaN in a result, None in a JSON report.
 
     Examples
     --------
@@ -88,8 +89,10 @@ class VerdictWords:
         return f"Ranks kept within: {self.kept}"
 
     def inverted_line(self, share: str | None = None) -> str:
-        """``"Within each column: 1.25% of pixel pairs inverted (12 of 960)"``; `share`
-        replaces the share's text (a styled version of it)."""
+        """``"Within each column: 1.25% of pixel pairs inverted (12 of 960)"``.
+
+        `share` replaces the share's text (a styled version of it).
+        """
         return f"Within {self.scope}: {share or self.share} of pixel pairs inverted {self.inverted}"
 
     def coefficients_line(self, separator: str = SEPARATOR) -> str:
@@ -105,14 +108,17 @@ class VerdictWords:
         return SEPARATOR.join(self.lines())
 
     def short_line(self) -> str:
-        """The verdict of a comparison tile: where ranks are kept, the share of flipped
-        pairs and ρ, e.g. ``"kept: column ✓  row ✗ · 1.25% pairs flipped · ρ 0.9855"``."""
+        """The verdict of a comparison tile: where ranks are kept, the flipped pairs and ρ.
+
+        For example ``"kept: column ✓  row ✗ · 1.25% pairs flipped · ρ 0.9855"``.
+        """
         return f"kept: {self.kept} · {self.share} pairs flipped · ρ {self.rho}"
 
 
 def verdict_words(diff: RankDiff, kept: str) -> VerdictWords:
-    """The words for `diff`, with `kept` the summary of where ranks are kept
-    (:meth:`normscope.core.ranks.Diagnosis.summary`).
+    """The words for `diff`, with `kept` the summary of where ranks are kept.
+
+    See :meth:`normscope.core.ranks.Diagnosis.summary` for `kept`.
 
     Examples
     --------
@@ -145,8 +151,9 @@ def verdict_words(diff: RankDiff, kept: str) -> VerdictWords:
 
 
 def format_axis(axis: int | tuple[int, ...] | str | None, *, joiner: str = ",") -> str:
-    """An axis choice as text: ``"default"``, ``"none"`` (the whole array), ``"1"`` or
-    ``"1,2"``; :func:`parse_axis` reads it back. File names join with ``"-"``.
+    """An axis choice as text: ``"default"``, ``"none"`` (the whole array), ``"1"`` or ``"1,2"``.
+
+    :func:`parse_axis` reads it back. File names join with ``"-"``.
 
     Examples
     --------
@@ -188,8 +195,9 @@ def parse_axis(text: str) -> int | tuple[int, ...] | str | None:
 
 
 def axis_words(axis: tuple[int, ...] | None, roles: str) -> str:
-    """The reduced axes with their roles: ``"axis 1 (H)"``, ``"axes 1, 2 (H, W)"``, or
-    ``"the whole array"``.
+    """The reduced axes with their roles.
+
+    For example ``"axis 1 (H)"``, ``"axes 1, 2 (H, W)"``, or ``"the whole array"``.
 
     Examples
     --------
