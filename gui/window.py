@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from normscope.core.dataset import open_dataset
 from normscope.core.loading import OPEN_FILTER, SAMPLES, LoadError, load
 from normscope.core.logs import log_path
 from normscope.core.report import (
@@ -50,11 +51,13 @@ from normscope.core.report import (
 from normscope.core.wording import format_axis, parse_axis, verdict_words
 from normscope.gui.controller import InspectorController, Results, one_line
 from normscope.gui.controls import ControlPanel
+from normscope.gui.dataset_source import DatasetBrowser, opens_lazily
 from normscope.gui.export import render_comparison, save_image
 from normscope.gui.model import InspectorModel
 from normscope.gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
 from normscope.gui.pipeline import Look
 from normscope.gui.settings import Settings
+from normscope.gui.stats_dialog import StatsDialog
 
 APP_NAME = "NormScope"
 STALE_OPACITY = 0.35
@@ -73,6 +76,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.model = InspectorModel(self)
         self.controller = InspectorController(self.model, self)  # computes; the window draws
+        self.browser = DatasetBrowser(self.model, self)  # a dataset's images, read on demand
         self._hovered: tuple[int, int] | None = None  # (row, col) last under the cursor
         self.error_box: QMessageBox | None = None
         self.controls = ControlPanel(self.model)
@@ -130,6 +134,8 @@ class MainWindow(QMainWindow):
         self.busy.setToolTip("computing: the normalized image, its rank statistics or the batch's")
         self.statusBar().addWidget(self.hover, 1)
         self.statusBar().addPermanentWidget(self.busy)
+        self.where = QLabel()  # which image of a dataset is on show
+        self.statusBar().addPermanentWidget(self.where)
 
         self._make_menus()
         self.setAcceptDrops(True)
@@ -147,6 +153,12 @@ class MainWindow(QMainWindow):
             file, "&Open…", QKeySequence.StandardKey.Open, self.open_dialog
         )
         self._action(file, "Open &Folder…", None, self.open_folder_dialog)
+        self.stats_action = self._action(
+            file, "Dataset S&tatistics…", None, lambda: self.dataset_statistics_dialog(False)
+        )
+        self._action(
+            file, "Dataset Statistics of a F&older…", None, lambda: self.dataset_statistics_dialog()
+        )
         self.recent_menu = file.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         samples = file.addMenu("Open &Sample")
@@ -205,17 +217,22 @@ class MainWindow(QMainWindow):
         c.busyChanged.connect(self.busy.setVisible)
         self.jump.clicked.connect(self.jump_to_worst)
         self.controls.rolesRejected.connect(self.show_error)
+        self.browser.shownChanged.connect(self._on_dataset_shown)
+        m.datasetChanged.connect(self._update_title)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._link_views()
 
     # --- opening -----------------------------------------------------------------------------
     def open_source(self, source: str | os.PathLike, *, key: str | None = None) -> bool:
         """Open a file, folder or ``sample:NAME``; on failure say why and keep the current image."""
+        if opens_lazily(source):
+            return self.open_dataset(source)
         try:
             loaded = load(source, key=key)
         except LoadError as exc:
             self.show_error(str(exc))
             return False
+        self.browser.close()
         self.model.set_loaded(loaded)
         if not str(source).startswith("sample:"):
             path = Path(source).resolve()
@@ -232,7 +249,7 @@ class MainWindow(QMainWindow):
 
     def open_folder_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(
-            self, "Open a folder of same-sized images", self.settings.last_folder
+            self, "Open a folder of images (class subfolders too)", self.settings.last_folder
         )
         if path:
             self.open_source(path)
@@ -408,6 +425,10 @@ class MainWindow(QMainWindow):
         self.model.set_index(self.model.index + delta)
 
     def _update_title(self) -> None:
+        if self.model.dataset is not None:
+            self._update_dataset_title()
+            return
+        self.where.setText("")
         loaded = self.model.loaded
         if loaded is None:
             self.setWindowTitle(APP_NAME)
@@ -588,3 +609,58 @@ class MainWindow(QMainWindow):
         """Stop the timers and the jobs: pending ones never start, running ones stop at their
         next yield (at most the stage they are in), and are waited for."""
         self.controller.shutdown()
+        self.browser.shutdown()
+
+    # --- datasets browsed lazily -------------------------------------------------------------
+    def open_dataset(self, source: str | os.PathLike) -> bool:
+        """Open a folder or ``.npy`` as a dataset read on demand, at the image last shown."""
+        try:
+            dataset = open_dataset(source)
+        except LoadError as exc:
+            self.show_error(str(exc))
+            return False
+        path = Path(source).resolve()
+        self.settings.last_folder = str(path if path.is_dir() else path.parent)
+        self.settings.add_recent(str(source))
+        self.browser.open(dataset, self.settings.dataset_position(str(path)))
+        return True
+
+    def _on_dataset_shown(self) -> None:
+        b = self.browser
+        self.settings.set_dataset_position(str(Path(b.dataset.source).resolve()), b.shown)
+        if b.error is not None:  # in place of the image: why it cannot be read
+            for panel in self.panels:
+                panel.clear()
+            self.original.set_caption(html.escape(b.error))
+            self.verdict.setText(error_html("Cannot read this image", b.error))
+        self._update_title()
+
+    def _update_dataset_title(self) -> None:
+        where = self.browser.status_text()
+        self.where.setText(where)
+        self.setWindowTitle(f"{APP_NAME} — {Path(self.model.dataset.source).name} [{where}]")
+
+    def dataset_statistics_dialog(self, folder: bool = True) -> None:
+        """File > Dataset Statistics: ask for a folder or file, then :meth:`dataset_statistics`."""
+        if folder:
+            path = QFileDialog.getExistingDirectory(
+                self, "Dataset statistics of a folder", self.settings.last_folder
+            )
+        else:
+            path, _filter = QFileDialog.getOpenFileName(
+                self, "Dataset statistics of a file", self.settings.last_folder, OPEN_FILTER
+            )
+        if path:
+            self.dataset_statistics(path)
+
+    def dataset_statistics(self, source: str | os.PathLike) -> StatsDialog:
+        """Compute `source`'s statistics in the background, in a dialog (shown, not exec'd)."""
+        dialog = StatsDialog(source, self)
+        dialog.useMeanStd.connect(self._use_mean_std)
+        dialog.open()
+        dialog.start()
+        self.stats_dialog = dialog
+        return dialog
+
+    def _use_mean_std(self, mean: tuple, std: tuple) -> None:
+        self.model.set_options(choice="meanstd", axis="default", mean=mean, std=std)
