@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,61 +60,67 @@ def browse(source: Path) -> dict:
     """Open `source` in a window and step through it; the numbers of the module docstring."""
     from PySide6.QtWidgets import QApplication
 
+    from bench.bench_window import Probe
     from normscope.core.warmup import warm_up
     from normscope.gui.settings import Settings
     from normscope.gui.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     warm_up()
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         window = MainWindow(Settings(tmp))
         window.resize(1400, 800)
         window.show()
-        c = window.controller
+        probe = Probe(app, window)
+        probe.clock.start()
+        probe.timer.start()
 
-        def drawn(index: int) -> None:
-            while not (
-                window.browser.shown == index and c.results.frame is not None and c.is_idle()
-            ):
-                app.processEvents()
-                time.sleep(0.001)
+        def step(index: int) -> float:
+            """Seconds from asking for image `index` to its normalized image painted."""
+            probe.frame_at = None
+            t0 = time.perf_counter()
+            if index == 0:
+                window.open_source(str(source))
+            else:
+                window.model.set_index(index)
+            probe.wait(lambda: probe.frame_at is not None and window.browser.shown == index)
+            took = probe.frame_at - t0
+            probe.wait(probe.idle)  # its rank statistics too, before the next step
+            return took
 
-        t0 = time.perf_counter()
-        window.open_source(str(source))
-        drawn(0)
-        first = time.perf_counter() - t0
-        steps = []
-        for i in range(1, STEPS + 1):
-            t = time.perf_counter()
-            window.model.set_index(i)
-            drawn(i)
-            steps.append(time.perf_counter() - t)
+        first = step(0)
+        probe.max_gap_ms = 0.0  # the listing blocks while opening; stepping must not
+        steps = [step(i) for i in range(1, STEPS + 1)]
+        probe.timer.stop()
+        probe.close()
         window.close()
     return {
         "first_s": first,
         "step_median_ms": 1000 * statistics.median(steps),
         "step_max_ms": 1000 * max(steps),
         "peak_rss_mb": peak_rss_mb(),
+        "blocked_ms": probe.max_gap_ms,
     }
 
 
 def main() -> None:
     make_folder()
-    for source in (FOLDER, NPY):
+    for source in (FOLDER, NPY):  # each in a process of its own: its own peak RSS
         if source.exists():
-            r = browse(source)
-            print(
-                f"{source.name}: first image {r['first_s']:.2f} s · step median "
-                f"{r['step_median_ms']:.0f} ms, slowest {r['step_max_ms']:.0f} ms · "
-                f"peak RSS {r['peak_rss_mb']:.0f} MB",
-                flush=True,
-            )
+            subprocess.run([sys.executable, "-m", "bench.bench_browse", str(source)], check=True)
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["make"]:
         make_folder()
+    elif sys.argv[1:]:
+        r = browse(Path(sys.argv[1]))
+        print(
+            f"{Path(sys.argv[1]).name}: first image {r['first_s']:.2f} s · step median "
+            f"{r['step_median_ms']:.0f} ms, slowest {r['step_max_ms']:.0f} ms of {STEPS} · "
+            f"event loop blocked at most {r['blocked_ms']:.0f} ms · "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
     else:
         main()

@@ -293,6 +293,8 @@ class MainWindow(QMainWindow):
         return self.controller.results
 
     def _on_cleared(self) -> None:
+        if self.model.dataset is not None and self.browser.error is None:
+            return  # a step through a dataset: the next image replaces this one (and refits)
         for panel in self.panels:
             panel.clear()
         self._show_hovered()
