@@ -52,6 +52,7 @@ from normscope.core.wording import format_axis, parse_axis, verdict_words
 from normscope.gui.controller import InspectorController, Results, one_line
 from normscope.gui.controls import ControlPanel
 from normscope.gui.dataset_source import DatasetBrowser, opens_lazily
+from normscope.gui.dataset_verdict import DatasetVerdict, Tally
 from normscope.gui.export import render_comparison, save_image
 from normscope.gui.model import InspectorModel
 from normscope.gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.busy)
         self.where = QLabel()  # which image of a dataset is on show
         self.statusBar().addPermanentWidget(self.where)
+        self._make_dataset_verdict()
 
         self._make_menus()
         self.setAcceptDrops(True)
@@ -409,6 +411,10 @@ class MainWindow(QMainWindow):
             )
 
     def jump_to_worst(self) -> None:
+        tally = self.dataset_verdict.tally
+        if self.model.dataset is not None and tally is not None and tally.worst is not None:
+            self.model.set_index(tally.worst)
+            return
         b = self.controller.results.batch
         if b is not None and b.diagnosis.worst_image is not None:
             self.model.set_index(b.diagnosis.worst_image)
@@ -612,6 +618,7 @@ class MainWindow(QMainWindow):
         next yield (at most the stage they are in), and are waited for."""
         self.controller.shutdown()
         self.browser.shutdown()
+        self.dataset_verdict.stop()
 
     # --- datasets browsed lazily -------------------------------------------------------------
     def open_dataset(self, source: str | os.PathLike) -> bool:
@@ -666,3 +673,60 @@ class MainWindow(QMainWindow):
 
     def _use_mean_std(self, mean: tuple, std: tuple) -> None:
         self.model.set_options(choice="meanstd", axis="default", mean=mean, std=std)
+
+    # --- the whole dataset's verdict, streamed -----------------------------------------------
+    def _make_dataset_verdict(self) -> None:
+        self.dataset_verdict = DatasetVerdict(self)
+        self._verdict_key: tuple | None = None  # the dataset and normalization it walks
+        self.verdict_progress = QProgressBar()
+        self.verdict_progress.setMaximumWidth(160)
+        self.verdict_progress.setFormat("dataset %p%")
+        self.verdict_progress.setToolTip("the whole dataset's verdict: images checked")
+        self.verdict_cancel = QPushButton("Cancel")
+        self.verdict_cancel.setToolTip("stop checking the whole dataset (the counts so far stay)")
+        for w in (self.verdict_progress, self.verdict_cancel):
+            w.setVisible(False)
+            self.statusBar().addPermanentWidget(w)
+        self._verdict_timer = QTimer(self)
+        self._verdict_timer.setSingleShot(True)
+        self._verdict_timer.setInterval(300)  # a burst of changes starts one walk
+        self._verdict_timer.timeout.connect(self._start_dataset_verdict)
+        self.verdict_cancel.clicked.connect(self.dataset_verdict.stop)
+        self.dataset_verdict.progressed.connect(self._show_dataset_verdict)
+        self.dataset_verdict.runningChanged.connect(self._on_verdict_running)
+        self.model.datasetChanged.connect(self._verdict_timer.start)
+        self.model.optionsChanged.connect(self._verdict_timer.start)
+        self.controller.batchChanged.connect(self._show_dataset_verdict)
+
+    def _start_dataset_verdict(self) -> None:
+        m = self.model
+        if m.dataset is None:
+            self._verdict_key = None
+            self.dataset_verdict.forget()
+            return
+        if m.loaded is None:
+            self._verdict_timer.start()  # its first image is not read yet
+            return
+        try:
+            normalization = m.normalization
+        except ValueError:
+            return  # the frame says why
+        key = (id(m.dataset), repr(normalization))
+        if key != self._verdict_key:
+            self._verdict_key = key
+            self.dataset_verdict.start(m.dataset, normalization)
+
+    def _on_verdict_running(self, running: bool) -> None:
+        self.verdict_cancel.setVisible(running)
+        self._show_dataset_verdict()  # a stopped walk's last counts
+
+    def _show_dataset_verdict(self, _snapshot: Tally | None = None) -> None:
+        tally = self.dataset_verdict.tally  # the walk's on show (a stopped one's last word: not)
+        if self.model.dataset is None or tally is None:
+            self.verdict_progress.setVisible(False)
+            return
+        self.batch_label.setText(f"<b>Whole dataset</b>: {html.escape(tally.words())}")
+        self.jump.setVisible(tally.worst is not None)
+        self.verdict_progress.setRange(0, max(tally.total, 1))
+        self.verdict_progress.setValue(tally.checked)
+        self.verdict_progress.setVisible(not tally.done)

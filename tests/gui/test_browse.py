@@ -205,3 +205,47 @@ def test_small_npy_still_loads_as_a_batch(qtbot, window, tmp_path) -> None:
     assert dataset_source.opens_lazily(tmp_path)
     assert window.open_source(path)
     assert window.model.dataset is None and window.model.is_batch
+
+
+def test_the_whole_dataset_verdict_streams_is_cached_and_jumps(qtbot, window, mixed) -> None:
+    assert window.open_source(mixed)
+    wait_shown(qtbot, window, 0)
+    v = window.dataset_verdict
+    qtbot.waitUntil(lambda: v.tally is not None and v.tally.done, timeout=60_000)
+    t = v.tally
+    # keras' row norms flip pairs within each random image; the corrupt file is counted apart
+    assert (t.checked, t.flipping, t.unreadable, t.failed) == (4, 3, 1, 0)
+    label = window.batch_label.text()
+    assert "all 4 images checked: 3 flip pairs within the image" in label
+    assert "1 unreadable" in label
+    assert window.jump.isVisible()
+    window.jump.click()
+    wait_shown(qtbot, window, t.worst)
+    assert not window.verdict_progress.isVisible()
+    first, options = t, window.model.options
+    window.model.set_options(choice="minmax", axis=None)  # linear: nothing flips
+    qtbot.waitUntil(lambda: v.tally is not first and v.tally.done, timeout=60_000)
+    assert (v.tally.flipping, v.tally.worst) == (0, None)
+    assert not window.jump.isVisible()
+    window.model.set_options(choice=options.choice, axis=options.axis)
+    window._start_dataset_verdict()
+    assert v.tally is first and not v.running  # seen before: at once, no walk
+
+
+def test_the_dataset_verdict_shows_partial_counts_and_cancels(qtbot, window, tmp_path) -> None:
+    root = tmp_path / "noise"
+    root.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(400):
+        Image.fromarray(rng.integers(0, 256, (64, 64), np.uint8)).save(root / f"{i:03d}.png")
+    assert window.open_source(root)
+    v = window.dataset_verdict
+    qtbot.waitUntil(lambda: v.running and v.tally.checked > 0, timeout=60_000)
+    assert window.verdict_progress.isVisible() and window.verdict_cancel.isVisible()
+    qtbot.waitUntil(lambda: "of 400 images checked" in window.batch_label.text(), timeout=10_000)
+    window.verdict_cancel.click()
+    assert not v.running
+    checked = v.tally.checked
+    assert 0 < checked < 400 and not v.tally.done
+    qtbot.waitUntil(lambda: not window.verdict_cancel.isVisible())
+    assert f"{checked:,} of 400 images checked" in window.batch_label.text()
