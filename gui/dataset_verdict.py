@@ -79,6 +79,7 @@ class DatasetVerdict(QObject):
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self.tally: Tally | None = None  # the walk's on show
+        self._closed = False
         self.progressed.connect(self._keep)
 
     @property
@@ -88,6 +89,8 @@ class DatasetVerdict(QObject):
     def start(self, dataset: Dataset, normalization: Normalization) -> None:
         """Walk `dataset` under `normalization`, or resume its walk, or show its finished one."""
         self.stop()
+        if self._closed:
+            return
         key = _key(dataset, normalization)
         tally = self._tallies.setdefault(key, Tally(len(dataset)))
         self.tally = tally
@@ -111,6 +114,11 @@ class DatasetVerdict(QObject):
             self._thread.join()
             self._thread = None
             self.runningChanged.emit(False)
+
+    def shutdown(self) -> None:
+        """Stop for good: the window is closing."""
+        self._closed = True
+        self.stop()
 
     def forget(self) -> None:
         """Stop, and drop every tally (another dataset is open)."""

@@ -618,7 +618,8 @@ class MainWindow(QMainWindow):
         next yield (at most the stage they are in), and are waited for."""
         self.controller.shutdown()
         self.browser.shutdown()
-        self.dataset_verdict.stop()
+        self._verdict_timer.stop()
+        self.dataset_verdict.shutdown()
 
     # --- datasets browsed lazily -------------------------------------------------------------
     def open_dataset(self, source: str | os.PathLike) -> bool:
