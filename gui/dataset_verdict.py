@@ -24,6 +24,7 @@ from normscope.core.normalize import Normalization
 from normscope.core.ranks import rank_diff
 
 REPORT_EVERY_S = 0.1  # partial counts are sent at most this often
+PAUSE_S = 0.005  # between two images the walk leaves the interpreter to the GUI thread
 
 
 @dataclass
@@ -149,6 +150,7 @@ class DatasetVerdict(QObject):
             while tally.checked < tally.total and not cancel.is_set():
                 _check(dataset, normalization, tally, tally.checked)
                 tally.checked += 1
+                cancel.wait(PAUSE_S)
                 now = time.monotonic()
                 tally.seconds = now - t0
                 if now - last >= REPORT_EVERY_S:
