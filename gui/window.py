@@ -641,8 +641,11 @@ class MainWindow(QMainWindow):
         if b.error is not None:  # in place of the image: why it cannot be read
             for panel in self.panels:
                 panel.clear()
-            self.original.set_caption(html.escape(b.error))
+                panel.set_caption("")
+            self.original.set_caption("unreadable")
             self.verdict.setText(error_html("Cannot read this image", b.error))
+        for plot in (*self._histogram_plots(), self.histograms[2].plot):
+            plot.setOpacity(0.0 if b.error is not None else 1.0)  # the last image's: hidden
         self._update_title()
 
     def _update_dataset_title(self) -> None:
