@@ -251,13 +251,16 @@ class InspectorController(QObject):
         m = self.model
         if m.loaded is None:
             return
+        if m.dataset is not None and m.shown != m.index:
+            return  # the dataset's image is still being read: its arrival asks again
         self._generation += 1
         try:
             normalization = m.normalization
         except ValueError as exc:
             self._fail(self._frames, exc)
             return
-        args = (m.loaded.array, m.roles, normalization, m.index, self._cache, self.look())
+        index = m.index if m.dataset is None else 0  # a dataset's image comes alone
+        args = (m.loaded.array, m.roles, normalization, index, self._cache, self.look())
         previous = self._results.frame  # its original picture is reused when the image is the same
         self._frames.submit(lambda: frame_job(*args, previous))
 

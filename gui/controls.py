@@ -192,6 +192,7 @@ class ControlPanel(QWidget):
         model.channelChanged.connect(self.refresh)
         model.scopeChanged.connect(self.refresh)
         model.displayChanged.connect(self.refresh)
+        model.datasetChanged.connect(self.refresh)
         self._rebuild()
 
     # --- widget -> model -------------------------------------------------------------------
@@ -330,7 +331,7 @@ class ControlPanel(QWidget):
         self.index_slider.setValue(m.index)
         self.index_spin.setValue(m.index)
         for w in (self.index_slider, self.index_spin):
-            w.setEnabled(m.is_batch)
+            w.setEnabled(m.browsable)
         self.roles.setCurrentText(m.roles)
         self.channel.setEnabled("C" in m.roles)
         self.channel.setCurrentIndex(

@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from normscope.core.dataset import Dataset
 from normscope.core.loading import Loaded
 from normscope.core.normalize import METHODS, Normalization, from_preset
 from normscope.core.pairing import AfterArray
@@ -77,6 +78,7 @@ class InspectorModel(QObject):
     channelChanged = Signal(object)  # int, or None for all channels
     scopeChanged = Signal(str)
     displayChanged = Signal()
+    datasetChanged = Signal()  # a dataset is browsed lazily (gui.dataset_source), or no more
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -87,6 +89,8 @@ class InspectorModel(QObject):
         self.channel: int | None = None  # None: all channels (the colour composite)
         self.scope = "image"
         self.display = Display()
+        self.dataset: Dataset | None = None  # browsed lazily: `loaded` is its image `index`
+        self.shown = -1  # the dataset's image in `loaded` (-1: none yet)
 
     # --- derived ---------------------------------------------------------------------------
     @property
@@ -99,6 +103,8 @@ class InspectorModel(QObject):
 
     @property
     def batch_size(self) -> int:
+        if self.dataset is not None:
+            return len(self.dataset)
         return self.loaded.array.shape[self.roles.index("N")] if self.is_batch else 1
 
     @property
@@ -110,10 +116,10 @@ class InspectorModel(QObject):
         return self.options.normalization(self.roles)
 
     # --- setters ---------------------------------------------------------------------------
-    def set_loaded(self, loaded: Loaded) -> None:
+    def set_loaded(self, loaded: Loaded, *, index: int = 0) -> None:
         self.loaded = loaded
         self.after = None  # it was the after of the array before
-        self.index = 0
+        self.index = index
         self.channel = None
         axis = self.options.axis
         if isinstance(axis, tuple) and any(a >= loaded.array.ndim for a in axis):
@@ -171,3 +177,25 @@ class InspectorModel(QObject):
         if new != self.display:
             self.display = new
             self.displayChanged.emit()
+
+    # --- a dataset browsed lazily (gui.dataset_source) -------------------------------------
+    @property
+    def browsable(self) -> bool:
+        """Whether there are other images to step to (a batch, or a dataset)."""
+        return self.is_batch or self.dataset is not None
+
+    def set_dataset(self, dataset: Dataset | None, index: int = 0) -> None:
+        """Browse `dataset` (None: no more) from image `index`, which is not decoded yet."""
+        self.dataset, self.shown = dataset, -1
+        self.index = index if dataset is not None else 0
+        self.datasetChanged.emit()
+
+    def show_dataset_image(self, loaded: Loaded, index: int) -> None:
+        """The dataset's image `index`, decoded, is the one on show."""
+        self.shown = index
+        self.set_loaded(loaded, index=index)
+
+    def set_dataset_error(self, index: int) -> None:
+        """The dataset's image `index` could not be read (the browser says why)."""
+        self.shown = index
+        self.datasetChanged.emit()

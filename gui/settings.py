@@ -7,6 +7,7 @@ profile) point the folder elsewhere with the ``NORMSCOPE_SETTINGS_DIR`` environm
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -64,3 +65,16 @@ class Settings:
     def add_recent(self, source: str) -> None:
         files = [source] + [f for f in self.recent_files if f != source]
         self._q.setValue("files/recent", files[:MAX_RECENT])
+
+    # --- datasets: where browsing stopped -------------------------------------------------
+    def dataset_position(self, source: str) -> int:
+        """The image last shown of the dataset at `source` (0 when never opened)."""
+        return self._q.value(f"datasets/{_key(source)}", 0, type=int)
+
+    def set_dataset_position(self, source: str, index: int) -> None:
+        self._q.setValue(f"datasets/{_key(source)}", int(index))
+
+
+def _key(source: str) -> str:
+    """A settings key for a path (any characters): its SHA-1."""
+    return hashlib.sha1(source.encode()).hexdigest()

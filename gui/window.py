@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from normscope.core.dataset import open_dataset
 from normscope.core.loading import SAMPLES, Loaded, LoadError, load
 from normscope.core.logs import log_path
 from normscope.core.pairing import AfterArray, PairError, guess_after_roles
@@ -54,12 +55,15 @@ from normscope.core.wording import format_axis, parse_axis, verdict_words
 from normscope.gui.compare import CompareWindow
 from normscope.gui.controller import InspectorController, Results, one_line
 from normscope.gui.controls import ControlPanel
+from normscope.gui.dataset_source import DatasetBrowser, opens_lazily
+from normscope.gui.dataset_verdict import DatasetVerdict, Tally
 from normscope.gui.export import render_comparison, save_image
 from normscope.gui.layout import PanelLayout
 from normscope.gui.model import PRESET_PREFIX, InspectorModel, Options
 from normscope.gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
 from normscope.gui.pipeline import Look
 from normscope.gui.settings import Settings
+from normscope.gui.stats_dialog import StatsDialog
 
 APP_NAME = "NormScope"
 STALE_OPACITY = 0.35
@@ -86,6 +90,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.model = InspectorModel(self)
         self.controller = InspectorController(self.model, self)  # computes; the window draws
+        self.browser = DatasetBrowser(self.model, self)  # a dataset's images, read on demand
         self._hovered: tuple[int, int] | None = None  # (row, col) last under the cursor
         self.error_box: QMessageBox | None = None
         self.compare: CompareWindow | None = None  # View > Compare, made when first asked
@@ -150,6 +155,9 @@ class MainWindow(QMainWindow):
         self.busy.setToolTip("computing: the normalized image, its rank statistics or the batch's")
         self.statusBar().addWidget(self.hover, 1)
         self.statusBar().addPermanentWidget(self.busy)
+        self.where = QLabel()  # which image of a dataset is on show
+        self.statusBar().addPermanentWidget(self.where)
+        self._make_dataset_verdict()
 
         self._make_menus()
         self.setAcceptDrops(True)
@@ -169,6 +177,12 @@ class MainWindow(QMainWindow):
         self._action(file, "Open &Folder…", None, self.open_folder_dialog)
         self.open_after_action = self._action(
             file, "Open &Normalized…", "Ctrl+Shift+O", self.open_after_dialog
+        )
+        self.stats_action = self._action(
+            file, "Dataset S&tatistics…", None, lambda: self.dataset_statistics_dialog(False)
+        )
+        self._action(
+            file, "Dataset Statistics of a F&older…", None, lambda: self.dataset_statistics_dialog()
         )
         self.recent_menu = file.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -229,17 +243,22 @@ class MainWindow(QMainWindow):
         c.busyChanged.connect(self.busy.setVisible)
         self.jump.clicked.connect(self.jump_to_worst)
         self.controls.rolesRejected.connect(self.show_error)
+        self.browser.shownChanged.connect(self._on_dataset_shown)
+        m.datasetChanged.connect(self._update_title)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._link_views()
 
     # --- opening -----------------------------------------------------------------------------
     def open_source(self, source: str | os.PathLike, *, key: str | None = None) -> bool:
         """Open a file, folder or ``sample:NAME``; on failure say why and keep the current image."""
+        if opens_lazily(source):
+            return self.open_dataset(source)
         try:
             loaded = load(source, key=key)
         except LoadError as exc:
             self.show_error(str(exc))
             return False
+        self.browser.close()
         self.model.set_loaded(loaded)
         if not str(source).startswith("sample:"):
             path = Path(source).resolve()
@@ -335,7 +354,7 @@ class MainWindow(QMainWindow):
 
     def open_folder_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(
-            self, "Open a folder of same-sized images", self.settings.last_folder
+            self, "Open a folder of images (class subfolders too)", self.settings.last_folder
         )
         if path:
             self.open_source(path)
@@ -391,6 +410,8 @@ class MainWindow(QMainWindow):
         return self.controller.results
 
     def _on_cleared(self) -> None:
+        if self.model.dataset is not None and self.browser.error is None:
+            return  # a step through a dataset: the next image replaces this one (and refits)
         for panel in self.panels:
             panel.clear()
         self._show_hovered()
@@ -506,6 +527,10 @@ class MainWindow(QMainWindow):
             )
 
     def jump_to_worst(self) -> None:
+        tally = self.dataset_verdict.tally
+        if self.model.dataset is not None and tally is not None and tally.worst is not None:
+            self.model.set_index(tally.worst)
+            return
         b = self.controller.results.batch
         if b is not None and b.diagnosis.worst_image is not None:
             self.model.set_index(b.diagnosis.worst_image)
@@ -524,6 +549,10 @@ class MainWindow(QMainWindow):
         self.model.set_index(self.model.index + delta)
 
     def _update_title(self) -> None:
+        if self.model.dataset is not None:
+            self._update_dataset_title()
+            return
+        self.where.setText("")
         loaded = self.model.loaded
         if loaded is None:
             self.setWindowTitle(APP_NAME)
@@ -707,3 +736,120 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         if self.compare is not None:
             self.compare.stop()
+        self.browser.shutdown()
+        self._verdict_timer.stop()
+        self.dataset_verdict.shutdown()
+
+    # --- datasets browsed lazily -------------------------------------------------------------
+    def open_dataset(self, source: str | os.PathLike) -> bool:
+        """Open a folder or ``.npy`` as a dataset read on demand, at the image last shown."""
+        try:
+            dataset = open_dataset(source)
+        except LoadError as exc:
+            self.show_error(str(exc))
+            return False
+        path = Path(source).resolve()
+        self.settings.last_folder = str(path if path.is_dir() else path.parent)
+        self.settings.add_recent(str(source))
+        self.browser.open(dataset, self.settings.dataset_position(str(path)))
+        return True
+
+    def _on_dataset_shown(self) -> None:
+        b = self.browser
+        self.settings.set_dataset_position(str(Path(b.dataset.source).resolve()), b.shown)
+        if b.error is not None:  # in place of the image: why it cannot be read
+            for panel in self.panels:
+                panel.clear()
+                panel.set_caption("")
+            self.original.set_caption("unreadable")
+            self.verdict.setText(error_html("Cannot read this image", b.error))
+        for plot in (*self._histogram_plots(), self.histograms[2].plot):
+            plot.setOpacity(0.0 if b.error is not None else 1.0)  # the last image's: hidden
+        self._update_title()
+
+    def _update_dataset_title(self) -> None:
+        where = self.browser.status_text()
+        self.where.setText(where)
+        self.setWindowTitle(f"{APP_NAME} — {Path(self.model.dataset.source).name} [{where}]")
+
+    def dataset_statistics_dialog(self, folder: bool = True) -> None:
+        """File > Dataset Statistics: ask for a folder or file, then :meth:`dataset_statistics`."""
+        if folder:
+            path = QFileDialog.getExistingDirectory(
+                self, "Dataset statistics of a folder", self.settings.last_folder
+            )
+        else:
+            path, _filter = QFileDialog.getOpenFileName(
+                self, "Dataset statistics of a file", self.settings.last_folder, OPEN_FILTER
+            )
+        if path:
+            self.dataset_statistics(path)
+
+    def dataset_statistics(self, source: str | os.PathLike) -> StatsDialog:
+        """Compute `source`'s statistics in the background, in a dialog (shown, not exec'd)."""
+        dialog = StatsDialog(source, self)
+        dialog.useMeanStd.connect(self._use_mean_std)
+        dialog.open()
+        dialog.start()
+        self.stats_dialog = dialog
+        return dialog
+
+    def _use_mean_std(self, mean: tuple, std: tuple) -> None:
+        self.model.set_options(choice="meanstd", axis="default", mean=mean, std=std)
+
+    # --- the whole dataset's verdict, streamed -----------------------------------------------
+    def _make_dataset_verdict(self) -> None:
+        self.dataset_verdict = DatasetVerdict(self)
+        self._verdict_key: tuple | None = None  # the dataset and normalization it walks
+        self.verdict_progress = QProgressBar()
+        self.verdict_progress.setMaximumWidth(160)
+        self.verdict_progress.setFormat("dataset %p%")
+        self.verdict_progress.setToolTip("the whole dataset's verdict: images checked")
+        self.verdict_cancel = QPushButton("Cancel")
+        self.verdict_cancel.setToolTip("stop checking the whole dataset (the counts so far stay)")
+        for w in (self.verdict_progress, self.verdict_cancel):
+            w.setVisible(False)
+            self.statusBar().addPermanentWidget(w)
+        self._verdict_timer = QTimer(self)
+        self._verdict_timer.setSingleShot(True)
+        self._verdict_timer.setInterval(300)  # a burst of changes starts one walk
+        self._verdict_timer.timeout.connect(self._start_dataset_verdict)
+        self.verdict_cancel.clicked.connect(self.dataset_verdict.stop)
+        self.dataset_verdict.progressed.connect(self._show_dataset_verdict)
+        self.dataset_verdict.runningChanged.connect(self._on_verdict_running)
+        self.model.datasetChanged.connect(self._verdict_timer.start)
+        self.model.optionsChanged.connect(self._verdict_timer.start)
+        self.controller.batchChanged.connect(self._show_dataset_verdict)
+
+    def _start_dataset_verdict(self) -> None:
+        m = self.model
+        if m.dataset is None:
+            self._verdict_key = None
+            self.dataset_verdict.forget()
+            return
+        if m.loaded is None:
+            self._verdict_timer.start()  # its first image is not read yet
+            return
+        try:
+            normalization = m.normalization
+        except ValueError:
+            return  # the frame says why
+        key = (id(m.dataset), repr(normalization))
+        if key != self._verdict_key:
+            self._verdict_key = key
+            self.dataset_verdict.start(m.dataset, normalization)
+
+    def _on_verdict_running(self, running: bool) -> None:
+        self.verdict_cancel.setVisible(running)
+        self._show_dataset_verdict()  # a stopped walk's last counts
+
+    def _show_dataset_verdict(self, _snapshot: Tally | None = None) -> None:
+        tally = self.dataset_verdict.tally  # the walk's on show (a stopped one's last word: not)
+        if self.model.dataset is None or tally is None:
+            self.verdict_progress.setVisible(False)
+            return
+        self.batch_label.setText(f"<b>Whole dataset</b>: {html.escape(tally.words())}")
+        self.jump.setVisible(tally.worst is not None)
+        self.verdict_progress.setRange(0, max(tally.total, 1))
+        self.verdict_progress.setValue(tally.checked)
+        self.verdict_progress.setVisible(not tally.done)

@@ -1,0 +1,251 @@
+"""Datasets browsed lazily in the real window: folders of mixed images, a memory-mapped .npy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from normscope.core.dataset import FolderDataset
+from normscope.core.loading import load
+from normscope.gui import dataset_source
+from normscope.gui.dataset_source import DatasetBrowser, describe
+from normscope.gui.model import InspectorModel
+from normscope.gui.settings import Settings
+from normscope.gui.window import MainWindow
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """cat/: a 500x375 RGB JPEG and a 80x60 grey PNG; dog/: a corrupt PNG and a 50x100 RGB PNG."""
+    rng = np.random.default_rng(1)
+    root = tmp_path / "mixed"
+    (root / "cat").mkdir(parents=True)
+    (root / "dog").mkdir()
+    Image.fromarray(rng.integers(0, 256, (375, 500, 3), np.uint8)).save(root / "cat/0001.jpg")
+    Image.fromarray(rng.integers(0, 256, (60, 80), np.uint8)).save(root / "cat/0002.png")
+    (root / "dog/bad.png").write_bytes(b"not a png at all")
+    Image.fromarray(rng.integers(0, 256, (100, 50, 3), np.uint8)).save(root / "dog/x.png")
+    return root
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path) -> MainWindow:
+    w = MainWindow(Settings(tmp_path / "settings"))
+    qtbot.addWidget(w)
+    with qtbot.waitExposed(w):
+        w.show()
+    return w
+
+
+def wait_shown(qtbot, w: MainWindow, index: int) -> None:
+    """Until image `index` (or its error) is on show and everything asked for it is in."""
+    qtbot.waitUntil(lambda: w.browser.shown == index and w.browser.is_idle(), timeout=20_000)
+    assert w.controller.join(timeout=20)
+
+
+def test_describe_says_size_and_colours() -> None:
+    assert describe(np.zeros((375, 500, 3), np.uint8)) == "500×375 RGB"
+    assert describe(np.zeros((2, 3, 4), np.uint8)) == "3×2 RGBA"
+
+
+def test_open_folder_browses_mixed_sizes_and_says_where(qtbot, window, mixed, monkeypatch):
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(mixed))
+    window.open_folder_dialog()
+    wait_shown(qtbot, window, 0)
+    where = 'image 1 of 4 · class "cat" · cat/0001.jpg · 500×375 RGB'
+    assert window.where.text() == where
+    assert window.windowTitle() == f"NormScope — mixed [{where}]"
+    assert window.controls.index_slider.isEnabled()
+    assert window.controls.index_spin.maximum() == 3
+    np.testing.assert_array_equal(window.results.frame.original, load(mixed / "cat/0001.jpg").array)
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    wait_shown(qtbot, window, 1)
+    assert window.where.text() == 'image 2 of 4 · class "cat" · cat/0002.png · 80×60 grey'
+    np.testing.assert_array_equal(window.results.frame.original, load(mixed / "cat/0002.png").array)
+    assert window.results.frame.original.shape == (60, 80)
+
+
+def test_unreadable_file_shows_its_reason_and_browsing_goes_on(qtbot, window, mixed):
+    assert window.open_source(mixed)
+    window.controls.index_spin.setValue(2)
+    wait_shown(qtbot, window, 2)
+    assert "is not a PNG file" in window.browser.error
+    assert "Cannot read this image" in window.verdict.text()
+    assert "not a PNG file" in window.verdict.text()
+    assert window.where.text().endswith("dog/bad.png · unreadable")
+    assert window.original.item.image is None
+    window.controls.index_slider.setValue(3)
+    wait_shown(qtbot, window, 3)
+    assert window.browser.error is None
+    assert window.results.frame.original.shape == (100, 50, 3)
+    assert "Cannot read" not in window.verdict.text()
+
+
+def test_neighbours_are_prefetched_and_the_cache_is_bounded(qtbot, tmp_path) -> None:
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(12):
+        Image.fromarray(np.full((8 + i, 9), i, np.uint8)).save(root / f"{i:02d}.png")
+    model = InspectorModel()
+    browser = DatasetBrowser(model, cache_images=4)
+    try:
+        browser.open(FolderDataset(root))
+        qtbot.waitUntil(lambda: browser.shown == 0)
+        qtbot.waitUntil(lambda: 1 in browser.cache and 2 in browser.cache)
+        model.set_index(1)
+        assert browser.shown == 1  # from the cache: at once, no waiting
+        assert model.loaded.array.shape == (9, 9)
+        for i in range(2, 12):
+            model.set_index(i)
+            qtbot.waitUntil(lambda i=i: browser.shown == i)
+            assert model.loaded.array[0, 0] == i
+            assert len(browser.cache) <= 4
+    finally:
+        browser.shutdown()
+
+
+def test_ten_thousand_tiny_files_open_at_once(qtbot, window, tmp_path) -> None:
+    root = tmp_path / "tiny"
+    for c in range(4):
+        (root / f"c{c}").mkdir(parents=True)
+    png = tmp_path / "one.png"
+    Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4)).save(png)
+    data = png.read_bytes()
+    for i in range(10_000):
+        (root / f"c{i % 4}" / f"{i:05d}.png").write_bytes(data)
+    t0 = time.perf_counter()
+    assert window.open_source(root)
+    wait_shown(qtbot, window, 0)
+    assert time.perf_counter() - t0 < 5  # listing, no decoding (the bench asks 1.5 s of 100,000)
+    assert window.where.text() == 'image 1 of 10,000 · class "c0" · c0/00000.png · 4×3 grey'
+    window.model.set_index(9_999)
+    wait_shown(qtbot, window, 9_999)
+    assert window.where.text().startswith('image 10,000 of 10,000 · class "c3"')
+
+
+def test_reopening_a_dataset_resumes_at_the_image_last_shown(qtbot, window, mixed) -> None:
+    assert window.open_source(mixed)
+    wait_shown(qtbot, window, 0)
+    window.model.set_index(3)
+    wait_shown(qtbot, window, 3)
+    assert window.open_source("sample:digits")
+    assert window.model.dataset is None and window.where.text() == ""
+    assert window.settings.recent_files[:2] == ["sample:digits", str(mixed)]
+    window._fill_recent()
+    window.recent_menu.actions()[1].trigger()
+    wait_shown(qtbot, window, 3)
+    assert window.model.index == 3
+    assert window.where.text().startswith("image 4 of 4")
+
+
+MEMMAP_CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    from PySide6.QtWidgets import QApplication
+    app = QApplication([])
+    from normscope.gui.settings import Settings
+    from normscope.gui.window import MainWindow
+    w = MainWindow(Settings(sys.argv[2]))
+    w.show()
+    def wait(i):
+        t = time.monotonic() + 60
+        while not (w.browser.shown == i and w.controller.is_idle()):
+            assert time.monotonic() < t
+            app.processEvents(); time.sleep(0.002)
+    app.processEvents()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    assert w.open_source(sys.argv[1])
+    wait(0)
+    opened = time.perf_counter() - t0
+    for i in (1, 2, 500, 999, 998):
+        w.model.set_index(i); wait(i)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"grew_mb": (after - before) / 1024, "opened_s": opened,
+                      "where": w.where.text(), "value": int(w.results.frame.original[0, 0, 0])}))
+    w.stop_work()
+    """
+)
+
+
+def test_a_npy_larger_than_the_memory_budget_is_browsed_memory_mapped(tmp_path) -> None:
+    # 1,000 images of 512x512x3 = 786 MB, sparse on disk; the budget below is a fifth of it
+    path = tmp_path / "big.npy"
+    big = np.lib.format.open_memmap(path, "w+", np.uint8, (1000, 512, 512, 3))
+    for i in (0, 1, 2, 500, 998, 999):
+        big[i, 0, 0] = i % 256
+    del big
+    out = subprocess.run(
+        [sys.executable, "-c", MEMMAP_CHILD, str(path), str(tmp_path / "settings")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["grew_mb"] < 160, r
+    assert r["where"] == "image 999 of 1,000 · big.npy[998] · 512×512 RGB"
+    assert r["value"] == 998 % 256
+
+
+def test_small_npy_still_loads_as_a_batch(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "small.npy"
+    np.save(path, np.zeros((4, 8, 8), np.uint8))
+    assert not dataset_source.opens_lazily(path)
+    assert dataset_source.opens_lazily(tmp_path)
+    assert window.open_source(path)
+    assert window.model.dataset is None and window.model.is_batch
+
+
+def test_the_whole_dataset_verdict_streams_is_cached_and_jumps(qtbot, window, mixed) -> None:
+    assert window.open_source(mixed)
+    wait_shown(qtbot, window, 0)
+    v = window.dataset_verdict
+    qtbot.waitUntil(lambda: v.tally is not None and v.tally.done, timeout=60_000)
+    t = v.tally
+    # keras' row norms flip pairs within each random image; the corrupt file is counted apart
+    assert (t.checked, t.flipping, t.unreadable, t.failed) == (4, 3, 1, 0)
+    label = window.batch_label.text()
+    assert "all 4 images checked: 3 flip pairs within the image" in label
+    assert "1 unreadable" in label
+    assert window.jump.isVisible()
+    window.jump.click()
+    wait_shown(qtbot, window, t.worst)
+    assert not window.verdict_progress.isVisible()
+    first, options = t, window.model.options
+    window.model.set_options(choice="minmax", axis=None)  # linear: nothing flips
+    qtbot.waitUntil(lambda: v.tally is not first and v.tally.done, timeout=60_000)
+    assert (v.tally.flipping, v.tally.worst) == (0, None)
+    assert not window.jump.isVisible()
+    window.model.set_options(choice=options.choice, axis=options.axis)
+    window._start_dataset_verdict()
+    assert v.tally is first and not v.running  # seen before: at once, no walk
+
+
+def test_the_dataset_verdict_shows_partial_counts_and_cancels(qtbot, window, tmp_path) -> None:
+    root = tmp_path / "noise"
+    root.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(400):
+        Image.fromarray(rng.integers(0, 256, (64, 64), np.uint8)).save(root / f"{i:03d}.png")
+    assert window.open_source(root)
+    v = window.dataset_verdict
+    qtbot.waitUntil(lambda: v.running and v.tally.checked > 0, timeout=60_000)
+    assert window.verdict_progress.isVisible() and window.verdict_cancel.isVisible()
+    qtbot.waitUntil(lambda: "of 400 images checked" in window.batch_label.text(), timeout=10_000)
+    window.verdict_cancel.click()
+    assert not v.running
+    checked = v.tally.checked
+    assert 0 < checked < 400 and not v.tally.done
+    qtbot.waitUntil(lambda: not window.verdict_cancel.isVisible())
+    assert f"{checked:,} of 400 images checked" in window.batch_label.text()
