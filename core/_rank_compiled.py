@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -141,16 +142,10 @@ def _compiled_counts(
     partners = displacement = None
     if maps:
         partners, displacement = both[..., 0].view(np.int32), both[..., 1].view(np.float32)
-    return _Counts(
-        valid=counts[:, 0],
-        discordant=counts[:, 1],
-        ties_x=counts[:, 2],
-        ties_y=counts[:, 3],
-        kept=counts[:, 4],
-        sxy=sums[:, 0],
-        sxx=sums[:, 1],
-        syy=sums[:, 2],
-        nan_pixels=int(g * n - counts[:, 0].sum()),
+    return _from_tables(
+        counts,
+        sums,
+        g * n,
         partners=partners,
         displacement=displacement,
         after_order=keys if maps else None,
@@ -197,6 +192,15 @@ def _counts_by_level(b: np.ndarray, a: np.ndarray) -> _Counts | None:
     if found is None:
         return None
     counts, sums = found
+    return _from_tables(counts, sums, g * n)
+
+
+def _from_tables(counts: np.ndarray, sums: np.ndarray, pixels: int, **maps: Any) -> _Counts:
+    """Read the kernels' per-group tables as counts.
+
+    `counts` has five integer columns (valid pixels, discordant pairs, ties before, ties
+    after, ties kept) and `sums` three (xy, xx, yy); `maps` are the optional fields.
+    """
     return _Counts(
         valid=counts[:, 0],
         discordant=counts[:, 1],
@@ -206,5 +210,6 @@ def _counts_by_level(b: np.ndarray, a: np.ndarray) -> _Counts | None:
         sxy=sums[:, 0],
         sxx=sums[:, 1],
         syy=sums[:, 2],
-        nan_pixels=int(g * n - counts[:, 0].sum()),
+        nan_pixels=int(pixels - counts[:, 0].sum()),
+        **maps,
     )
