@@ -20,7 +20,6 @@ from normscope.core.loading import load
 from normscope.gui import dataset_source
 from normscope.gui.dataset_source import DatasetBrowser, describe
 from normscope.gui.model import InspectorModel
-from normscope.gui.settings import Settings
 from normscope.gui.window import MainWindow
 
 
@@ -39,12 +38,8 @@ def mixed(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path) -> MainWindow:
-    w = MainWindow(Settings(tmp_path / "settings"))
-    qtbot.addWidget(w)
-    with qtbot.waitExposed(w):
-        w.show()
-    return w
+def window(empty_window: MainWindow) -> MainWindow:
+    return empty_window
 
 
 def wait_shown(qtbot, w: MainWindow, index: int) -> None:

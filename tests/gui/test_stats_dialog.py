@@ -11,7 +11,6 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
 from normscope.core.stats import dataset_stats
-from normscope.gui.settings import Settings
 from normscope.gui.window import MainWindow
 
 
@@ -30,12 +29,8 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path) -> MainWindow:
-    w = MainWindow(Settings(tmp_path / "settings"))
-    qtbot.addWidget(w)
-    with qtbot.waitExposed(w):
-        w.show()
-    return w
+def window(empty_window: MainWindow) -> MainWindow:
+    return empty_window
 
 
 def test_statistics_of_a_folder_show_with_code_and_feed_meanstd(

@@ -11,6 +11,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 from qimages import pixels, rendered_by_pyqtgraph
+from windows import wait_ready
 
 from normscope.core.display import display_levels
 from normscope.core.histogram import JointHistogram, histogram, joint_histogram
@@ -32,27 +33,6 @@ def keras_formula(x: np.ndarray, axis) -> np.ndarray:
     norm = np.atleast_1d(np.linalg.norm(x, 2, axis))
     norm[norm == 0] = 1
     return x / np.expand_dims(norm, axis)
-
-
-def wait_ready(qtbot, w: MainWindow) -> None:
-    """Wait until the image on show, its statistics and (for a batch) the batch verdict are in."""
-    assert w.controller.join(timeout=20)
-    r = w.results
-    assert r.stats is not None and (not w.model.is_batch or r.batch is not None)
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path) -> MainWindow:
-    settings = Settings(tmp_path / "settings")
-    settings.axis = "default"  # keras' own axis (-1): the tests toggle away from it
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    with qtbot.waitExposed(w):
-        w.show()
-    assert w.open_source("sample:digits")
-    wait_ready(qtbot, w)
-    yield w
-    w.close()
 
 
 def same_joint(a: JointHistogram, b: JointHistogram) -> bool:
@@ -83,7 +63,7 @@ def test_the_first_run_opens_on_the_tutorials_call(qtbot, tmp_path: Path) -> Non
     w = MainWindow(Settings(tmp_path / "first-run"))
     qtbot.addWidget(w)
     assert w.open_source("sample:digits")
-    wait_ready(qtbot, w)
+    wait_ready(w)
     assert w.model.options.axis == (1,) and w.controls.axis_buttons[1].isChecked()
     assert w.controls.code.text() == "x = tf.keras.utils.normalize(x, axis=1, order=2)"
     np.testing.assert_array_equal(shown(w)[1], keras_formula(DIGITS, 1)[0])
@@ -106,14 +86,14 @@ def test_axis_buttons_choose_the_reduced_axes(qtbot, window: MainWindow) -> None
     assert w_.isChecked() and not h.isChecked() and not n.isChecked()  # default axis -1
     qtbot.mouseClick(h, Qt.MouseButton.LeftButton)  # H and W: a matrix norm per image
     assert window.model.options.axis == (1, 2)
-    wait_ready(qtbot, window)
+    wait_ready(window)
     np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, (1, 2))[0])
     qtbot.mouseClick(w_, Qt.MouseButton.LeftButton)  # H only: the tutorial's axis=1
     assert window.model.options.axis == (1,)
-    wait_ready(qtbot, window)
+    wait_ready(window)
     np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, 1)[0])
     qtbot.mouseClick(n, Qt.MouseButton.LeftButton)  # N and H: statistics across the batch
-    wait_ready(qtbot, window)
+    wait_ready(window)
     np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, (0, 1))[0])
     assert "column" in window.controls.description.text() or window.controls.description.text()
 
@@ -122,7 +102,7 @@ def test_verdict_matches_core_for_the_tutorial_call(qtbot, window: MainWindow) -
     window.model.set_options(axis=(1,))
     assert window.controls.axis_buttons[1].isChecked()  # model -> widget
     assert not window.controls.axis_buttons[2].isChecked()
-    wait_ready(qtbot, window)
+    wait_ready(window)
     before, after = shown(window)
     diff = rank_diff(before, after, scope="all", roles="HW")
     diag = diagnose(before, after, roles="HW")
@@ -141,7 +121,7 @@ def test_method_combo_and_model_bind_both_ways(qtbot, window: MainWindow) -> Non
     combo = window.controls.method
     combo.setCurrentIndex(combo.findData("minmax"))
     assert window.model.options.choice == "minmax"
-    wait_ready(qtbot, window)
+    wait_ready(window)
     after = shown(window)[1]
     expected = Normalization(method="minmax").apply(DIGITS, roles="NHW")[0]
     np.testing.assert_array_equal(after, expected)
@@ -150,7 +130,7 @@ def test_method_combo_and_model_bind_both_ways(qtbot, window: MainWindow) -> Non
     window.model.set_options(choice="preset:sklearn.StandardScaler")
     assert combo.currentData() == "preset:sklearn.StandardScaler"
     assert not any(b.isEnabled() for b in window.controls.axis_buttons)  # a preset fixes the axis
-    wait_ready(qtbot, window)
+    wait_ready(window)
     want = from_preset("sklearn.StandardScaler", "NHW").apply(DIGITS, roles="NHW")[0]
     np.testing.assert_array_equal(shown(window)[1], want)
 
@@ -158,7 +138,7 @@ def test_method_combo_and_model_bind_both_ways(qtbot, window: MainWindow) -> Non
 def test_index_controls_and_arrow_keys_step_the_batch(qtbot, window: MainWindow) -> None:
     window.controls.index_spin.setValue(5)
     assert window.model.index == 5 and window.controls.index_slider.value() == 5
-    wait_ready(qtbot, window)
+    wait_ready(window)
     np.testing.assert_array_equal(shown(window)[0], DIGITS[5])
     window.activateWindow()
     qtbot.keyClick(window.graphics, Qt.Key.Key_Right)
@@ -171,14 +151,14 @@ def test_index_controls_and_arrow_keys_step_the_batch(qtbot, window: MainWindow)
 def test_stale_results_are_dropped(qtbot, window: MainWindow) -> None:
     for i in range(40):
         window.controls.index_slider.setValue(i)
-    wait_ready(qtbot, window)
+    wait_ready(window)
     np.testing.assert_array_equal(shown(window)[0], DIGITS[39])
     np.testing.assert_array_equal(shown(window)[1], keras_formula(DIGITS, -1)[39])
 
 
 def test_jump_to_worst_image(qtbot, window: MainWindow) -> None:
     window.model.set_options(axis=(1,))
-    wait_ready(qtbot, window)
+    wait_ready(window)
     worst = window.results.batch.diagnosis.worst_image
     assert worst is not None and window.jump.isVisible()
     qtbot.mouseClick(window.jump, Qt.MouseButton.LeftButton)
@@ -191,7 +171,7 @@ def test_open_through_mocked_dialog(qtbot, window: MainWindow, monkeypatch, tmp_
     np.save(path, arr)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     window.open_action.trigger()
-    wait_ready(qtbot, window)
+    wait_ready(window)
     np.testing.assert_array_equal(shown(window)[0], arr)
     assert window.windowTitle() == "NormScope — one.npy"
     assert window.settings.recent_files[0].endswith("one.npy")
@@ -209,7 +189,7 @@ def test_drop_a_file_opens_it(qtbot, window: MainWindow, tmp_path) -> None:
         Qt.KeyboardModifier.NoModifier,
     )  # fmt: skip
     window.dropEvent(event)
-    wait_ready(qtbot, window)
+    wait_ready(window)
     np.testing.assert_array_equal(shown(window)[0], np.eye(16, dtype=np.float32))
 
 
@@ -254,7 +234,7 @@ def test_rejected_call_says_why(qtbot, window: MainWindow) -> None:
 
 def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
     assert window.open_source("sample:photo")
-    wait_ready(qtbot, window)
+    wait_ready(window)
     photo = load("sample:photo").array
     before, _after = shown(window)
     np.testing.assert_array_equal(before, photo)
@@ -263,7 +243,7 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
     assert window.model.channel == 1
     np.testing.assert_array_equal(shown(window)[0], photo[..., 1])
     # every histogram counts what its panel shows: channel 1, not all three
-    wait_ready(qtbot, window)
+    wait_ready(window)
     after = window.results.frame.normalized[..., 1]
     for panel, image in zip(window.histograms, (photo[..., 1], after), strict=False):
         np.testing.assert_array_equal(panel.counts, histogram(image).counts)
@@ -274,7 +254,7 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
     window.controls.channel.setCurrentIndex(0)  # back to all channels: None, as core says it
     assert window.model.channel is None and window.controls.channel.currentData() is None
     np.testing.assert_array_equal(shown(window)[0], photo)
-    wait_ready(qtbot, window)
+    wait_ready(window)
     mean_shift = window.results.stats.maps.displacement.mean(axis=-1, dtype=np.float32)
     np.testing.assert_array_equal(window.rank.item.image, mean_shift)
     scope = window.controls.scope
@@ -288,7 +268,7 @@ def test_rgb_channels_and_scopes(qtbot, window: MainWindow) -> None:
     scope.setCurrentIndex(scope.findData("channel"))
     assert window.results.stats is None  # the whole image's counts are not shown as the channels'
     assert "Counting pixel pairs" in window.verdict.text()
-    wait_ready(qtbot, window)
+    wait_ready(window)
     assert (
         window.results.stats.diff.scope == "channel"
         and "Within each channel" in window.verdict.text()
@@ -336,11 +316,11 @@ def test_the_status_line_follows_the_image_under_a_still_cursor(qtbot, window: M
     scene.sigMouseMoved.emit(window.normalized.view.mapViewToScene(QPointF(c + 0.5, r + 0.5)))
     assert f"original {DIGITS[0][r, c]}" in window.hover.text()
     window.model.set_index(1)  # the cursor stays; the pixel under it changes
-    wait_ready(qtbot, window)
+    wait_ready(window)
     assert window.hover.text() == window.pixel_text(r, c)
     assert f"original {DIGITS[1][r, c]}" in window.hover.text()
     assert window.open_source("sample:gray16")
-    wait_ready(qtbot, window)
+    wait_ready(window)
     gray16 = load("sample:gray16").array
     assert f"original {gray16[r, c]}" in window.hover.text()
 
@@ -356,7 +336,7 @@ def test_export_actions_write_what_core_computes(qtbot, window: MainWindow, monk
 
     window.model.set_options(axis=(1,))
     window.model.set_index(4)
-    wait_ready(qtbot, window)
+    wait_ready(window)
     target = {"path": ""}
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (target["path"], ""))
 
@@ -402,7 +382,7 @@ def test_the_exported_comparison_shows_what_the_window_shows(qtbot, window: Main
     window.controls.original_levels.setCurrentIndex(
         window.controls.original_levels.findData("data")
     )
-    wait_ready(qtbot, window)
+    wait_ready(window)
     m = window.model
     comp = build_comparison(m.loaded, m.normalization, channel=1, original_levels="data")
     np.testing.assert_array_equal(comp.original, shown(window)[0])
@@ -414,7 +394,7 @@ def test_export_never_overwrites_the_input(qtbot, window: MainWindow, monkeypatc
     src = tmp_path / "in.npy"
     np.save(src, np.arange(64, dtype=np.uint8).reshape(8, 8))
     assert window.open_source(src)
-    wait_ready(qtbot, window)
+    wait_ready(window)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(src), ""))
     before = src.read_bytes()
     assert window.export_array() is None
@@ -439,7 +419,7 @@ def test_axis_roles_can_be_overridden(qtbot, window: MainWindow, tmp_path) -> No
     roles.setCurrentText("CHW")
     roles.lineEdit().editingFinished.emit()
     assert window.model.roles == "CHW"
-    wait_ready(qtbot, window)
+    wait_ready(window)
     np.testing.assert_array_equal(shown(window)[0], np.moveaxis(chw, 0, -1))  # drawn as RGB
     assert [b.text() for b in window.controls.axis_buttons] == [
         "C  3 channels", "H  28 rows", "W  28 columns",
@@ -461,7 +441,7 @@ def test_a_burst_of_changes_starts_one_batch_job(qtbot, window: MainWindow, monk
     monkeypatch.setattr(controller, "batch_job", counted)
     for axis in [(1,), (2,), (1, 2), (1,), (2,)] * 4:
         window.model.set_options(axis=axis)
-    wait_ready(qtbot, window)
+    wait_ready(window)
     assert started == [window.model.normalization]  # debounced: the last state only
     assert window.results.batch.diagnosis == diagnose(DIGITS, keras_formula(DIGITS, 2), roles="NHW")
 
@@ -477,7 +457,7 @@ def test_new_captions_do_not_move_the_panels(qtbot, window: MainWindow) -> None:
     window.normalized.set_caption("")
     for axis in [(1,), (2,), (1, 2)]:
         window.model.set_options(axis=axis)
-        wait_ready(qtbot, window)
+        wait_ready(window)
         qtbot.wait(20)
         assert [v.sceneBoundingRect() for v in views] == geometry
 
@@ -519,7 +499,7 @@ def test_pictures_are_made_off_the_gui_thread_for_the_display(
     monkeypatch.setattr(pipeline, "make_picture", recorded)
     original = window.original.picture
     window.model.set_options(axis=(1,))
-    wait_ready(qtbot, window)
+    wait_ready(window)
     assert len(made_on) == 2 and threading.main_thread() not in made_on  # normalized, rank
     assert window.original.picture is original  # same image, same look: not made again
     f, s = window.results.frame, window.results.stats
@@ -528,7 +508,7 @@ def test_pictures_are_made_off_the_gui_thread_for_the_display(
     assert window.rank.picture is s.rank.picture
     assert all(drawn_as_pyqtgraph_would(p) for p in window.panels)
     window.model.set_index(3)
-    wait_ready(qtbot, window)
+    wait_ready(window)
     np.testing.assert_array_equal(window.original.picture.data, DIGITS[3])
     # display changes are drawn at once, from pictures the window makes itself, and only
     # the pictures they change: a colour map leaves the rank panel, a rank view the images
@@ -583,7 +563,7 @@ def test_a_new_image_never_waits_for_the_last_ones_statistics(
     qtbot.waitUntil(lambda: "counting" in rank.plot.titleLabel.full)  # slow ones are marked
     assert rank.item.opacity() == STALE_OPACITY
     gate.set()
-    wait_ready(qtbot, window)
+    wait_ready(window)
     assert len(compared) == 2 and compared[1] is window.results.frame.normalized
     assert pictured == [window.results.stats.maps]  # the stale job stopped right after its counts
     assert rank.item.opacity() == 1.0 and "counting" not in rank.plot.titleLabel.text
@@ -610,13 +590,13 @@ def test_a_failed_rank_comparison_says_so_and_keeps_the_image(
 
 def test_only_the_shown_channels_histograms_are_drawn(qtbot, window: MainWindow) -> None:
     assert window.open_source("sample:photo")
-    wait_ready(qtbot, window)
+    wait_ready(window)
     queues = window.controller.findChildren(LatestOnly)  # the image's, then the others'
     assert [q.background for q in queues] == [False, True, True, True]
     channel = window.controls.channel
     for value in (0, 1, 0):  # back before channel 1's histograms can arrive
         channel.setCurrentIndex(channel.findData(value))
-    wait_ready(qtbot, window)
+    wait_ready(window)
     photo = load("sample:photo").array
     assert window.results.hists.channel == 0
     np.testing.assert_array_equal(window.histograms[0].counts, histogram(photo[..., 0]).counts)
@@ -635,7 +615,7 @@ def test_slow_histograms_fade_the_old_ones(qtbot, window: MainWindow, monkeypatc
     qtbot.waitUntil(lambda: window.results.stats is not None)
     qtbot.waitUntil(lambda: all(p.opacity() == STALE_OPACITY for p in plots))
     gate.set()
-    wait_ready(qtbot, window)
+    wait_ready(window)
     assert all(p.opacity() == 1.0 for p in plots)
     counts = histogram(DIGITS[3]).counts
     np.testing.assert_array_equal(window.histograms[0].counts, counts)
@@ -649,7 +629,7 @@ def test_failed_histograms_say_so_and_keep_the_counts(
 
     monkeypatch.setattr(pipeline, "joint_histogram", broken)
     window.model.set_options(axis=(1,))
-    wait_ready(qtbot, window)
+    wait_ready(window)
     text = window.verdict.text()
     assert "Cannot count the histograms" in text and "no room for the joint histogram" in text
     diff = rank_diff(*shown(window), scope="all", roles="HW")
@@ -659,7 +639,7 @@ def test_failed_histograms_say_so_and_keep_the_counts(
 def test_a_partners_map_is_pictured_off_the_gui_thread(qtbot, window: MainWindow) -> None:
     window.controls.rank_view.setCurrentIndex(window.controls.rank_view.findData("partners"))
     window.model.set_options(axis=(1,))
-    wait_ready(qtbot, window)
+    wait_ready(window)
     assert window.results.stats.look == window.look()
     assert window.rank.picture is window.results.stats.rank.picture
     assert window.rank.picture.qimage is not None  # ready, not rendered at paint time
@@ -685,7 +665,7 @@ def test_a_failure_is_one_line_on_screen_and_its_story_in_the_log(
     configure_logging()
     monkeypatch.setattr(pipeline, "joint_histogram", broken)
     window.model.set_options(axis=(1,))
-    wait_ready(qtbot, window)
+    wait_ready(window)
     shown_error = window.verdict.text().split("<br>")[1]
     assert "Cannot count the histograms" in shown_error
     assert "MemoryError: no room for the joint histogram" in shown_error

@@ -10,36 +10,16 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
+from windows import wait_ready
 
 from normscope.core.loading import load
 from normscope.core.normalize import Normalization
 from normscope.core.pairing import AfterArray
 from normscope.core.report import build_report
-from normscope.gui.settings import Settings
 from normscope.gui.window import MainWindow
 
 DIGITS = load("sample:digits")
 ZSCORE = Normalization(method="zscore", axis=(1, 2))
-
-
-def wait_ready(w: MainWindow) -> None:
-    assert w.controller.join(timeout=20)
-    r = w.results
-    assert r.stats is not None and (not w.model.is_batch or r.batch is not None)
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path) -> MainWindow:
-    settings = Settings(tmp_path / "settings")
-    settings.axis = "default"
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    with qtbot.waitExposed(w):
-        w.show()
-    assert w.open_source("sample:digits")
-    wait_ready(w)
-    yield w
-    w.close()
 
 
 @pytest.fixture

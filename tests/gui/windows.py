@@ -1,0 +1,12 @@
+"""The window as the gui tests open it, and waiting for what it computes."""
+
+from __future__ import annotations
+
+from normscope.gui.window import MainWindow
+
+
+def wait_ready(w: MainWindow) -> None:
+    """Wait until the image on show, its statistics and (for a batch) the batch verdict are in."""
+    assert w.controller.join(timeout=20)
+    r = w.results
+    assert r.stats is not None and (not w.model.is_batch or r.batch is not None)
