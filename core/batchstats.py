@@ -149,17 +149,18 @@ class BatchStats:
             )
         if set(over) == set("N" + roles):
             over = "NHWC"
+        if over != self.over and "C" not in roles and self.over == "NHW" and "C" in self.roles:
+            raise NormalizationError(self._grey_words())
         if over != self.over:
-            grey = (
-                " (a grey image has no channel axis: over all its axes it takes the whole "
-                "dataset's statistics)"
-                if "C" not in roles and over == "NHWC"
-                else ""
-            )
             raise NormalizationError(
-                f"the dataset's statistics are over {self.over}; this image is asked over "
-                f"{over}{grey}"
+                f"the dataset's statistics are over {self.over}; this image is asked over {over}"
             )
+
+    def _grey_words(self) -> str:
+        return (
+            "this image is grey but the dataset's statistics are per channel of its "
+            f"{self.mean.shape[-1]} channels (torchvision's loader reads it as RGB)"
+        )
 
     def _fits(self, x: np.ndarray, stat: np.ndarray) -> None:
         try:
@@ -198,10 +199,7 @@ class BatchStats:
             )
         if x.ndim == 2 and self.mean.ndim == 3:  # a grey image, statistics over channels
             if "C" not in self.over or self.mean.shape[-1] != 1:
-                raise NormalizationError(
-                    f"this image is grey but the dataset's statistics are per channel of its "
-                    f"{self.mean.shape[-1]} channels (torchvision's loader reads it as RGB)"
-                )
+                raise NormalizationError(self._grey_words())
             grey = x[..., np.newaxis]
             return self.apply(
                 grey, method, roles=roles + "C", order=order, feature_range=feature_range

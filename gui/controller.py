@@ -24,7 +24,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
-from normscope.gui.model import InspectorModel
+from normscope.gui.model import BatchPending, InspectorModel
 from normscope.gui.pipeline import (
     BatchStats,
     Frame,
@@ -343,7 +343,8 @@ class InspectorController(QObject):
         }[queue]
         m = self.model
         name = m.loaded.name if m.loaded is not None else "nothing"
-        log.error("%s, image %d: %s failed", name, m.index, what, exc_info=exc)
+        if not isinstance(exc, BatchPending):  # the dataset's statistics on their way: no fault
+            log.error("%s, image %d: %s failed", name, m.index, what, exc_info=exc)
         r = self._results
         if queue is self._frames:
             self._results = self._new_image(None)
