@@ -93,8 +93,10 @@ class BatchStats:
             f"images={self.images}, id={id(self):#x})"
         )
 
-    def words(self, method: str) -> str:
+    def words(self, method: str, *, numbers: bool = True) -> str:
         """Which statistics are in use and from how many images, in one sentence.
+
+        Without `numbers`, the values are left out (a short line).
 
         >>> b = BatchStats("toy", "NHWC", "NHW", 50000, 9, mean=np.full((1, 1, 3), 127.5),
         ...                std=np.full((1, 1, 3), 51.0), low=np.zeros((1, 1, 3)),
@@ -103,6 +105,8 @@ class BatchStats:
         "z-score over N,H,W: the dataset's per-channel mean (0.5, 0.5, 0.5) "
         >>> b.words("zscore")[67:]
         'and std (0.2, 0.2, 0.2) on the unit scale (÷ 255), from 50,000 images'
+        >>> b.words("minmax", numbers=False)
+        "min-max over N,H,W: the dataset's per-channel minimum and maximum, from 50,000 images"
         """
         over = ",".join(self.over)
         label = {"zscore": "z-score", "minmax": "min-max", "lp": "Lp norm", "keras": "Keras"}
@@ -114,12 +118,14 @@ class BatchStats:
         values = (self.mean, self.std) if method == "zscore" else (self.low, self.high)
         if self.mean.size > 4:
             return f"{head} {names[0]} and {names[1]} per {self._per()}, {tail}"
+        per = "per-channel " if self.mean.size > 1 else ""
+        if not numbers:
+            return f"{head} {per}{names[0]} and {names[1]}, {tail}"
         unit = self.scale != 1 and method == "zscore"
 
         def fmt(a: np.ndarray) -> str:
             return ", ".join(f"{v / (self.scale if unit else 1):.4g}" for v in a.ravel())
 
-        per = "per-channel " if self.mean.size > 1 else ""
         scale = f" on the unit scale (÷ {self.scale:g})" if unit else ""
         pair = f"{names[0]} ({fmt(values[0])}) and {names[1]} ({fmt(values[1])})"
         return f"{head} {per}{pair}{scale}, {tail}"

@@ -200,7 +200,7 @@ def _from_dataset_stats(
         std=stat("std"),
         low=stat("min"),
         high=stat("max"),
-        exact="exact (from level counts)" if exact else "float64 (Chan's parallel update)",
+        exact="exact, from level counts" if exact else "float64, Chan's parallel update",
         scale=s.scale,
     )
 
@@ -347,7 +347,7 @@ def dataset_batch_stats(
     >>> ds = ArrayDataset(np.array([[[0, 2]], [[4, 6]]], np.uint8), roles="NHW")
     >>> b = dataset_batch_stats(ds, "NHW")
     >>> b.images, b.mean.tolist(), b.std.tolist(), b.exact
-    (2, [[3.0]], [[2.23606797749979]], 'exact (from level counts)')
+    (2, [[3.0]], [[2.23606797749979]], 'exact, from level counts')
     >>> dataset_batch_stats(ds, "N").mean.tolist()
     [[2.0, 4.0]]
     """

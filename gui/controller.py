@@ -257,6 +257,7 @@ class InspectorController(QObject):
         try:
             normalization = m.normalization
         except ValueError as exc:
+            self._frames.cancel()  # an image asked before must not arrive in its place
             self._fail(self._frames, exc)
             return
         index = m.index if m.dataset is None else 0  # a dataset's image comes alone

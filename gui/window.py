@@ -50,7 +50,7 @@ from normscope.core.report import (
     write_atomically,
     write_normalized,
 )
-from normscope.core.roles import check_roles, infer_roles
+from normscope.core.roles import as_displayed, check_roles, infer_roles
 from normscope.core.wording import format_axis, parse_axis, verdict_words
 from normscope.gui.compare import CompareWindow
 from normscope.gui.controller import InspectorController, Results, one_line
@@ -62,7 +62,7 @@ from normscope.gui.export import render_comparison, save_image
 from normscope.gui.layout import PanelLayout
 from normscope.gui.model import PRESET_PREFIX, BatchPending, InspectorModel, Options
 from normscope.gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
-from normscope.gui.pipeline import Look
+from normscope.gui.pipeline import Look, original_picture
 from normscope.gui.settings import Settings
 from normscope.gui.stats_dialog import StatsDialog
 
@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self.controller = InspectorController(self.model, self)  # computes; the window draws
         self.browser = DatasetBrowser(self.model, self)  # a dataset's images, read on demand
         self.dataset_norm = DatasetNorm(self.model, self)  # its statistics over N, when asked
+        self._wait_drawn: Loaded | None = None  # the original drawn while they are computed
         self._hovered: tuple[int, int] | None = None  # (row, col) last under the cursor
         self.error_box: QMessageBox | None = None
         self.compare: CompareWindow | None = None  # View > Compare, made when first asked
@@ -128,7 +129,7 @@ class MainWindow(QMainWindow):
         self.batch_label = QLabel()
         self.batch_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.batch_label.setWordWrap(True)  # in two lines of their own, so nothing moves
-        self.batch_label.setFixedHeight(2 * self.batch_label.fontMetrics().lineSpacing() + 4)
+        self._batch_label_lines(2)
         self.jump = QPushButton("Jump to worst image")
         keep = self.jump.sizePolicy()
         keep.setRetainSizeWhenHidden(True)
@@ -435,6 +436,12 @@ class MainWindow(QMainWindow):
         words = self.model.batch_pending()
         if words is None:
             return  # they are in
+        loaded = self.model.loaded
+        if loaded is not None and self._wait_drawn is not loaded:  # the original is true
+            self._wait_drawn = loaded
+            image, roles = as_displayed(loaded.array, loaded.roles)
+            self.panel_layout.set_shape(image.shape)
+            self.original.show(original_picture(image, roles, self.look()))
         self.normalized.set_caption(words)
         self.rank.set_caption("")
         self.verdict.setText(f"<b>Over the dataset's N axis</b>: {html.escape(words, quote=False)}")
@@ -870,12 +877,21 @@ class MainWindow(QMainWindow):
             return
         try:
             normalization = m.normalization
-        except ValueError:
-            return  # the frame says why
+        except ValueError:  # the frame says why; the counts on show were another call's
+            self._verdict_key = None
+            self.dataset_verdict.stop()
+            self.dataset_verdict.tally = None
+            self._show_dataset_verdict()
+            return
         key = (id(m.dataset), repr(normalization))
         if key != self._verdict_key:
             self._verdict_key = key
             self.dataset_verdict.start(m.dataset, normalization)
+
+    def _batch_label_lines(self, lines: int) -> None:
+        """Keep `lines` lines for the batch's or dataset's words (a fixed height: the plots
+        below are not laid out again when the words change)."""
+        self.batch_label.setFixedHeight(lines * self.batch_label.fontMetrics().lineSpacing() + 4)
 
     def _batch_in_use(self) -> str | None:
         """Which dataset statistics the normalization on show uses, in words, or None."""
@@ -884,7 +900,10 @@ class MainWindow(QMainWindow):
         except ValueError:
             return None
         batch = getattr(norm, "batch", None)
-        return None if batch is None else f"{batch.words(norm.method)} ({batch.exact})"
+        if batch is None:
+            return None
+        self.batch_label.setToolTip(f"{batch.words(norm.method)}; {batch.exact}")
+        return f"{batch.words(norm.method, numbers=False)} ({batch.exact})"
 
     def _on_norm_progress(self, done: int, total: int) -> None:
         self.norm_progress.setRange(0, max(total, 1))
@@ -906,8 +925,11 @@ class MainWindow(QMainWindow):
         tally = self.dataset_verdict.tally  # the walk's on show (a stopped one's last word: not)
         if self.model.dataset is None:
             self.verdict_progress.setVisible(False)
+            self._batch_label_lines(2)
             return
-        batch = self._batch_in_use()
+        self._batch_label_lines(3)  # the statistics in use, then the verdict's two
+        self.batch_label.setToolTip("")
+        batch = self._batch_in_use()  # in words, short: the numbers are in its tooltip
         lines = [] if batch is None else [f"<b>Statistics</b>: {html.escape(batch, quote=False)}"]
         if tally is None:
             self.verdict_progress.setVisible(False)

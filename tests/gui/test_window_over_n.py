@@ -93,7 +93,10 @@ def test_n_button_on_a_mixed_folder_uses_the_datasets_per_channel_statistics(
     )
     assert c.description.text().startswith(words)
     assert c.description.text().endswith("(over N alone is not offered: this folder has 3 sizes)")
-    assert words in window.batch_label.text()
+    assert words in window.batch_label.toolTip()
+    assert "<b>Statistics</b>: z-score over N,H,W: the dataset's per-channel mean and std, " in (
+        window.batch_label.text()
+    )
     image = window.results.frame.original
     np.testing.assert_array_equal(
         window.results.frame.normalized,
