@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from normscope.core.batchstats import BATCH_METHODS, BatchStats
-from normscope.core.dataset import Dataset, FolderDataset
+from normscope.core.dataset import ArrayDataset, Dataset, FolderDataset
 from normscope.core.loading import LoadError
 from normscope.core.methods import NormalizationError
 from normscope.core.stats import Cancelled, Progress, dataset_stats, unit_divisor
@@ -124,8 +124,8 @@ def image_shapes(
 ) -> Counter[tuple[int, int, int]]:
     """How many images have each ``(height, width, channels)``, from headers (none decoded).
 
-    Channels as torchvision's loader makes them (1 grey, 3 colour). Files whose header cannot
-    be read are left out (reading them says why).
+    A folder's channels as torchvision's loader makes them (1 grey, 3 colour); an array's as
+    they are. Files whose header cannot be read are left out (reading them says why).
 
     Examples
     --------
@@ -133,9 +133,9 @@ def image_shapes(
     >>> image_shapes(ArrayDataset(np.zeros((5, 4, 3), np.uint8), roles="NHW"))
     Counter({(4, 3, 1): 5})
     """
-    if not isinstance(dataset, FolderDataset):
-        first = _as_loaded(dataset.read(0))
-        return Counter({(first.shape[0], first.shape[1], first.shape[2]): len(dataset)})
+    if not isinstance(dataset, FolderDataset):  # an array's images: one shape, kept as is
+        h, w, *c = dataset.read(0).shape
+        return Counter({(h, w, c[0] if c else 1): len(dataset)})
     shapes: Counter[tuple[int, int, int]] = Counter()
     for i in range(len(dataset)):
         if cancel is not None and cancel.is_set():
@@ -205,6 +205,21 @@ def _from_dataset_stats(
     )
 
 
+#: Bytes of float64 images one step of a stream holds (an array dataset is read this much at once).
+CHUNK_BYTES = 16 << 20
+
+
+def _after(acc: np.ndarray | None, parts: np.ndarray) -> np.ndarray:
+    """`acc` plus every row of `parts`, added one after another (numpy's order over axis 0).
+
+    ``np.add.reduce`` over the outer axis of ``[acc, p0, p1, …]`` adds row by row, so the
+    result has the bits of adding image after image, whatever the chunks.
+    """
+    rows = parts if acc is None else np.concatenate([acc[np.newaxis], parts])
+    out: np.ndarray = np.add.reduce(rows, axis=0)
+    return out
+
+
 class _Sums:
     """Per-statistic accumulators over the images of a stream.
 
@@ -212,29 +227,57 @@ class _Sums:
     """
 
     def __init__(self, axes: tuple[int, ...]) -> None:
-        self.axes = axes
+        self.axes = tuple(a + 1 for a in axes)  # in a chunk of images, N first
         self.count = 0  # values behind each statistic
         self.images = 0
-        self.sum = self.abs = self.sq = self.low = self.high = np.zeros(0)
+        self.sum: np.ndarray | None = None
+        self.abs: np.ndarray | None = None
+        self.sq: np.ndarray | None = None
+        self.low = self.high = np.zeros(0)
 
-    def add(self, v: np.ndarray) -> None:
+    def add(self, chunk: np.ndarray) -> None:
+        """Images `chunk` ``(n, H, W, C)``, float64, after the ones before."""
         axes = self.axes
-        s = np.add.reduce(v, axis=axes, keepdims=True)
-        a = np.add.reduce(np.abs(v), axis=axes, keepdims=True)
-        q = np.add.reduce(v * v, axis=axes, keepdims=True)
-        lo = np.minimum.reduce(v, axis=axes, keepdims=True)
-        hi = np.maximum.reduce(v, axis=axes, keepdims=True)
-        if self.images == 0:
-            self.sum, self.abs, self.sq = s.copy(), a.copy(), q.copy()
-            self.low, self.high = lo.copy(), hi.copy()
-        else:  # in place, image after image: numpy's order for a sum over an outer axis
-            self.sum += s
-            self.abs += a
-            self.sq += q
-            np.minimum(self.low, lo, out=self.low)
-            np.maximum(self.high, hi, out=self.high)
-        self.images += 1
-        self.count += math.prod(v.shape[i] for i in axes)
+        lo = np.minimum.reduce(chunk, axis=(0, *axes), keepdims=True)[0]
+        hi = np.maximum.reduce(chunk, axis=(0, *axes), keepdims=True)[0]
+        self.sum = _after(self.sum, np.add.reduce(chunk, axis=axes, keepdims=True))
+        self.abs = _after(self.abs, np.add.reduce(np.abs(chunk), axis=axes, keepdims=True))
+        self.sq = _after(self.sq, np.add.reduce(chunk * chunk, axis=axes, keepdims=True))
+        first = self.images == 0
+        self.low = lo if first else np.minimum(self.low, lo)
+        self.high = hi if first else np.maximum(self.high, hi)
+        self.images += len(chunk)
+        self.count += math.prod(chunk.shape[i] for i in (0, *axes))
+
+
+def _chunks(dataset: Dataset, channels: int) -> Iterator[tuple[int, np.ndarray | None]]:
+    """The dataset's images as float64 chunks ``(n, H, W, channels)``.
+
+    Each with how many images the step took (None: an unreadable file). Arrays are read a
+    range at a time and kept as they are; files one by one, as torchvision's loader reads them.
+    """
+    if isinstance(dataset, ArrayDataset):
+        shape = dataset.image_shape
+        step = max(1, CHUNK_BYTES // (8 * math.prod(shape)))
+        for start in range(0, len(dataset), step):
+            block = dataset.read_range(start, start + step)
+            x = block if block.ndim == 4 else block[..., np.newaxis]
+            if x.dtype == np.bool_:
+                x = x.astype(np.uint8) * np.uint8(255)
+            yield len(x), _with_channels(x.astype(np.float64), channels)
+        return
+    for i in range(len(dataset)):
+        try:
+            image = _as_loaded(dataset.read(i))
+        except LoadError:
+            yield 1, None
+            continue
+        yield 1, _with_channels(image.astype(np.float64)[np.newaxis], channels)
+
+
+def _with_channels(x: np.ndarray, channels: int) -> np.ndarray:
+    """Grey images as `channels` equal ones (torchvision's loader reads them as RGB)."""
+    return x if x.shape[3] == channels else np.repeat(x, channels, axis=3)
 
 
 def _stream(
@@ -253,36 +296,31 @@ def _stream(
     axes = tuple(i for i, r in enumerate("HWC") if r in over)
     n = len(dataset)
     done = [0]
-    scale = [1.0]
 
-    def images() -> Iterator[np.ndarray]:
-        for i in range(n):
+    def chunks() -> Iterator[np.ndarray]:
+        for step, chunk in _chunks(dataset, channels):
             if cancel is not None and cancel.is_set():
                 raise Cancelled(Progress(done[0], 2 * n, 0, 1, 0, 0, 0.0))
-            try:
-                image = _as_loaded(dataset.read(i))
-            except LoadError:
-                image = None
-            done[0] += 1
-            if progress is not None and (done[0] % 16 == 0 or done[0] == 2 * n):
+            done[0] += step
+            if progress is not None:
                 progress(Progress(done[0], 2 * n, 0, 1, 0, 0, 0.0))
-            if image is not None:
-                scale[0] = max(scale[0], unit_divisor(image.dtype))
-                v = image.astype(np.float64)
-                yield np.broadcast_to(v, (*v.shape[:2], channels)) if v.shape[2] != channels else v
+            if chunk is not None:
+                yield chunk
 
     sums = _Sums(axes)
-    for v in images():
-        sums.add(v)
-    if sums.images == 0:
+    for chunk in chunks():
+        sums.add(chunk)
+    if sums.sum is None or sums.abs is None or sums.sq is None:
         raise BatchStatsError("no image of the dataset could be read")
     mean = sums.sum / sums.count
-    m2 = np.zeros_like(mean)
-    for v in images():
-        d = v - mean
-        m2 += np.add.reduce(d * d, axis=axes, keepdims=True)
-    std = np.sqrt(m2 / sums.count)
+    m2: np.ndarray | None = None
+    for chunk in chunks():
+        d = chunk - mean
+        m2 = _after(m2, np.add.reduce(d * d, axis=sums.axes, keepdims=True))
+    std = np.sqrt((np.zeros_like(mean) if m2 is None else m2) / sums.count)
     colour = channels > 1
+    first = dataset.read(0) if isinstance(dataset, ArrayDataset) else None
+    scale = unit_divisor(first.dtype) if first is not None else _folder_scale(dataset)
 
     def shaped(a: np.ndarray) -> np.ndarray:
         return a if colour else a[..., 0]
@@ -303,8 +341,18 @@ def _stream(
             math.inf: shaped(np.maximum(np.abs(sums.low), np.abs(sums.high))),
         },
         exact="streamed in float64, image after image",
-        scale=scale[0],
+        scale=scale,
     )
+
+
+def _folder_scale(dataset: Dataset) -> float:
+    """The unit scale's divisor of a folder's first readable image (255 for 8-bit files)."""
+    for i in range(len(dataset)):
+        try:
+            return unit_divisor(dataset.read(i).dtype)
+        except LoadError:
+            continue
+    return 1.0
 
 
 def dataset_batch_stats(
