@@ -43,7 +43,8 @@ class DatasetNorm(QObject):
     progressed = Signal(int, int)
     runningChanged = Signal(bool)
     _progress = Signal(object, object)  # from the thread: (token, Progress)
-    _done = Signal(object, object)  # (token, BatchStats or the exception)
+    _done = Signal()  # from the thread: its outcome is in
+
     _surveyed = Signal(object, object)  # (dataset, reason or None)
 
     def __init__(self, model: InspectorModel, parent: QObject | None = None) -> None:
@@ -54,6 +55,7 @@ class DatasetNorm(QObject):
         self._cancel = threading.Event()
         self._running: tuple[int, tuple[str, str]] | None = None  # its dataset and key
         self._request: BatchRequest | None = None
+        self._outcome: tuple[tuple, object] | None = None  # the pass's key and result, once in
         self._stopped: tuple[int, tuple[str, str]] | None = None  # cancelled or failed: not again
         self._survey_cancel = threading.Event()
         self.words = ""  # what the running pass does and how far it got
@@ -90,22 +92,34 @@ class DatasetNorm(QObject):
             return
         if self._running == key:
             return  # on its way
-        self.cancel()
+        outcome = self._stop()  # another pass gives way (its statistics kept if they are in)
+        if outcome is not None and isinstance(outcome[1], BatchStats):
+            self._cache[outcome[0]] = outcome[1]
         self._start(m.dataset, request, key)
 
     def cancel(self) -> None:
-        """Stop the running pass (within one image or task) and wait for it."""
-        self._cancel.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-            self._running = None
-            self.runningChanged.emit(False)
+        """Cancel: stop the running pass (within one image or task) and wait for it; the
+        model then says it was cancelled, at once."""
+        outcome = self._stop()
+        if outcome is not None:
+            self._finish(*outcome)
 
     def shutdown(self) -> None:
         """Stop everything: the window is closing."""
         self._survey_cancel.set()
-        self.cancel()
+        self._stop()
+
+    def _stop(self) -> tuple[tuple, object] | None:
+        """Stop the running pass, wait for it, and take its outcome (None: no pass)."""
+        self._cancel.set()
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return None
+        thread.join()
+        self._running = None
+        self.runningChanged.emit(False)
+        outcome, self._outcome = self._outcome, None
+        return outcome
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the running pass (tests); True when it has stopped."""
@@ -133,7 +147,8 @@ class DatasetNorm(QObject):
                 )
             except Exception as exc:  # said in the window; logged below if not a cancel
                 result = exc
-            self._done.emit(key, result)
+            self._outcome = (key, result)
+            self._done.emit()
 
         self._thread = threading.Thread(target=run, name="normscope-dataset-norm", daemon=True)
         self._thread.start()
@@ -149,12 +164,18 @@ class DatasetNorm(QObject):
         self.model.batch_wait = self.words
         self.progressed.emit(done, n)
 
-    def _on_done(self, key: tuple, result: object) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        self._running = None
+    def _on_done(self) -> None:
+        thread = self._thread
+        if thread is None or self._outcome is None:
+            return  # stopped, and its outcome taken, before this came
+        thread.join()
+        self._thread, self._running = None, None
         self.runningChanged.emit(False)
+        outcome, self._outcome = self._outcome, None
+        self._finish(*outcome)
+
+    def _finish(self, key: tuple, result: object) -> None:
+        """Put a pass's outcome in the model: its statistics, or why there are none."""
         m = self.model
         if key[0] != id(m.dataset):
             return  # another dataset since
@@ -174,7 +195,7 @@ class DatasetNorm(QObject):
     # --- image sizes -------------------------------------------------------------------------
     def _on_dataset(self) -> None:
         self._survey_cancel.set()
-        self.cancel()
+        self._stop()
         dataset = self.model.dataset
         if dataset is None:
             self._cache.clear()

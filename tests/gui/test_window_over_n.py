@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from normscope.core.dataset import FolderDataset, NpyDataset
+from normscope.core import dataset_norm
+from normscope.core.dataset import FolderDataset
 from normscope.core.dataset_norm import dataset_batch_stats
 from normscope.core.normalize import Normalization
 from normscope.core.ranks import rank_diff
@@ -160,49 +161,52 @@ def test_the_dataset_verdict_uses_the_same_statistics(qtbot, window, mixed) -> N
     assert "<b>Statistics</b>: z-score over N,H,W" in window.batch_label.text()
 
 
-def test_npy_over_n_alone_bit_for_bit_with_progress(qtbot, window, npy) -> None:
+def test_npy_over_n_alone_bit_for_bit_with_progress(qtbot, window, npy, monkeypatch) -> None:
     path, x = npy
+    monkeypatch.setattr(dataset_norm, "CHUNK_BYTES", 16 * x[0].size * 8)  # 16 images a step
     assert window.open_source(path)
     wait_shown(qtbot, window, 0)
     c = window.controls
     assert c.n_button.text() == "N  300 images"
     window.model.set_options(choice="zscore", axis=(0, 1))
-    seen: list[tuple[int, str, str]] = []
-    window.dataset_norm.progressed.connect(
-        lambda done, _n: seen.append((done, window.normalized.caption, window.verdict.text()))
-    )
-    c.n_button.click()  # over N, H, W: a pass starts…
-    for b in c.axis_buttons:  # …and gives way to N alone: per pixel position and channel
+    c.n_button.click()  # over N, H, W…
+    for b in c.axis_buttons:  # …or N alone: a mean and std per pixel position and channel
         if b.isChecked():
             b.click()
     assert window.model.options.axis == ()
     wait_stats(qtbot, window)
     assert window.model.batch.over == "N"
-    mid = [s for s in seen if 0 < s[0] < 300 and "per pixel" in s[1]]
-    assert mid, seen
-    done, caption, verdict = mid[0]
+    window.dataset_norm._cache.clear()  # a pass watched from its start: min-max's
+    seen: list[tuple[int, str, str]] = []
+    window.dataset_norm.progressed.connect(
+        lambda done, _n: seen.append((done, window.normalized.caption, window.verdict.text()))
+    )
+    window.model.set_options(choice="minmax")
+    wait_stats(qtbot, window)
+    assert [s[0] for s in seen] == sorted(s[0] for s in seen) and seen[-1][0] == 300
+    done, caption, verdict = next(s for s in seen if 0 < s[0] < 300)
     assert caption == (
-        f"computing the dataset's mean and std per pixel position over N… {done:,} of 300 images"
+        "computing the dataset's minimum and maximum per pixel position over N… "
+        f"{done:,} of 300 images"
     )
     assert "Over the dataset's N axis" in verdict and "Cannot" not in verdict
-    want = Normalization(method="zscore", axis=0).apply(x, roles="NHWC")
+    want = Normalization(method="minmax", axis=0).apply(x, roles="NHWC")
     for i in (0, 7):
         window.model.set_index(i)
         wait_shown(qtbot, window, i)
         np.testing.assert_array_equal(window.results.frame.normalized, want[i])
+    passes = window.dataset_norm.passes
+    window.model.set_options(choice="zscore")  # the same streamed pass holds mean and std
+    assert window.controller.join(timeout=20)
+    assert window.dataset_norm.passes == passes and not window.dataset_norm.running
+    np.testing.assert_array_equal(
+        window.results.frame.normalized,
+        Normalization(method="zscore", axis=0).apply(x, roles="NHWC")[7],
+    )
     assert "z-score over N: the dataset's mean and std per pixel position (10×12) and channel" in (
         c.description.text()
     )
     assert c.code.text().endswith("axis=0, keepdims=True)  # x: the whole dataset")
-    passes = window.dataset_norm.passes
-    window.model.set_options(choice="minmax")  # the same streamed pass holds min and max
-    assert window.controller.join(timeout=20)
-    np.testing.assert_array_equal(
-        window.results.frame.normalized,
-        Normalization(method="minmax", axis=0).apply(x, roles="NHWC")[7],
-    )
-    assert window.dataset_norm.passes == passes
-    assert NpyDataset(path).image_shape == (12, 10, 3)
 
 
 def test_cancel_leaves_the_window_usable(qtbot, window, tmp_path) -> None:
