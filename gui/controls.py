@@ -416,11 +416,10 @@ class ControlPanel(QWidget):
         if ds is None:
             return
         self.n_button.setText(axis_label("N", len(ds)))
-        self.n_button.setChecked(m.options.over_n)
         choice = m.options.choice
-        self.n_button.setEnabled(
-            m.after is None and choice in METHODS and METHODS[choice].uses_axis
-        )
+        usable = m.after is None and choice in METHODS and METHODS[choice].uses_axis
+        self.n_button.setChecked(m.options.over_n and usable)
+        self.n_button.setEnabled(usable)
         tip = (
             "axis N: the whole dataset's statistics (computed once in the background, then "
             "used for every image)"

@@ -193,7 +193,7 @@ class InspectorModel(QObject):
         roles = self.roles
         norm = o.normalization(roles)
         if o.preset is not None or not METHODS[norm.method].uses_axis:
-            raise BatchPending(f"{norm.method if o.preset is None else o.preset} has no axis N")
+            return None  # its own axes, or none: each image alone (the N button is off)
         axes = norm.resolved_axis(len(roles))
         kept = roles if axes is None else "".join(roles[a] for a in axes)
         over = "NHWC" if axes is None or len(kept) == len(roles) else "N" + kept

@@ -123,6 +123,17 @@ def test_n_button_on_a_mixed_folder_uses_the_datasets_per_channel_statistics(
     window.model.set_options(choice="zscore")
     assert window.controller.join(timeout=20)
     assert window.dataset_norm.passes == passes + 1 and not window.dataset_norm.running
+    # a preset has its own axes: N is off (and cannot be pressed), each image alone
+    window.model.set_options(choice="preset:torchvision.Normalize")
+    assert window.controller.join(timeout=20)
+    assert not c.n_button.isChecked() and not c.n_button.isEnabled()
+    assert window.results.frame is not None and window.model.normalization.batch is None
+    window.model.set_options(choice="percentile")  # over N it needs every image: said so
+    assert window.controller.join(timeout=20)
+    assert window.results.frame is None
+    assert window.normalized.caption == (
+        "percentile over N needs every image in memory (z-score, min-max, lp and Keras do not)"
+    )
 
 
 def test_mixed_folder_turning_n_on_keeps_h_and_w(qtbot, window, mixed) -> None:
