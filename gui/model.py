@@ -195,8 +195,8 @@ class InspectorModel(QObject):
         if o.preset is not None or not METHODS[norm.method].uses_axis:
             return None  # its own axes, or none: each image alone (the N button is off)
         axes = norm.resolved_axis(len(roles))
-        kept = roles if axes is None else "".join(roles[a] for a in axes)
-        over = "NHWC" if axes is None or len(kept) == len(roles) else "N" + kept
+        reduced = roles if axes is None else "".join(roles[a] for a in axes)
+        over = "NHWC" if len(reduced) == len(roles) else "N" + reduced
         over = "".join(r for r in "NHWC" if r in over)
         reason = supported(norm.method, over, norm.order)
         if reason is not None:

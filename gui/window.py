@@ -893,8 +893,9 @@ class MainWindow(QMainWindow):
         below are not laid out again when the words change)."""
         self.batch_label.setFixedHeight(lines * self.batch_label.fontMetrics().lineSpacing() + 4)
 
-    def _batch_in_use(self) -> str | None:
-        """Which dataset statistics the normalization on show uses, in words, or None."""
+    def _batch_in_use(self) -> tuple[str, str] | None:
+        """Which dataset statistics the normalization on show uses: in short, and with their
+        numbers; None when it uses none."""
         try:
             norm = self.model.normalization
         except ValueError:
@@ -902,8 +903,10 @@ class MainWindow(QMainWindow):
         batch = getattr(norm, "batch", None)
         if batch is None:
             return None
-        self.batch_label.setToolTip(f"{batch.words(norm.method)}; {batch.exact}")
-        return f"{batch.words(norm.method, numbers=False)} ({batch.exact})"
+        return (
+            f"{batch.words(norm.method, numbers=False)} ({batch.exact})",
+            f"{batch.words(norm.method)}; {batch.exact}",
+        )
 
     def _on_norm_progress(self, done: int, total: int) -> None:
         self.norm_progress.setRange(0, max(total, 1))
@@ -928,11 +931,13 @@ class MainWindow(QMainWindow):
             self._batch_label_lines(2)
             return
         self._batch_label_lines(3)  # the statistics in use, then the verdict's two
-        self.batch_label.setToolTip("")
-        batch = self._batch_in_use()  # in words, short: the numbers are in its tooltip
-        lines = [] if batch is None else [f"<b>Statistics</b>: {html.escape(batch, quote=False)}"]
+        batch = self._batch_in_use()
+        short, numbers = batch if batch is not None else ("", "")
+        self.batch_label.setToolTip(numbers)  # the line is short: the numbers are here
+        lines = [f"<b>Statistics</b>: {html.escape(short, quote=False)}"] if short else []
         if tally is None:
             self.verdict_progress.setVisible(False)
+            self.jump.setVisible(False)
             self.batch_label.setText("<br>".join(lines))
             return
         lines.append(f"<b>Whole dataset</b>: {html.escape(tally.words())}")
