@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from normscope.core import methods
+from normscope.core.batchstats import BatchStats
 from normscope.core.dtypes import canonical
 from normscope.core.methods import (
     IMAGENET_MEAN,
@@ -149,9 +150,12 @@ class Normalization:
     std: tuple[float, ...] = IMAGENET_STD
     scale: float | None = None
     preset: str | None = None
+    batch: BatchStats | None = None
 
     def __post_init__(self) -> None:
         """Refuse an unknown method or preset and an order the method cannot compute."""
+        if self.batch is not None and self.preset is not None:
+            raise NormalizationError("a library preset cannot take a dataset's statistics")
         if self.method not in METHODS:
             raise NormalizationError(
                 f"unknown method {self.method!r}: use one of {', '.join(METHODS)}"
@@ -201,13 +205,44 @@ class Normalization:
         x = canonical(image)
         if x.dtype.kind not in "uifb":
             raise NormalizationError(f"cannot normalize {x.dtype} data")
+        if self.batch is not None:
+            return self._apply_batch(x, roles or infer_roles(x.shape))
         if self.preset is not None:
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 return PRESETS[self.preset].run(x, roles or infer_roles(x.shape))
         return _run_method(self, x, roles)
 
+    def _apply_batch(self, x: np.ndarray, roles: str) -> np.ndarray:
+        """One image (no N) normalized with the dataset's statistics in :attr:`batch`.
+
+        :attr:`axis` counts the axes of ``"N" + roles``: ``axis=(0, 1, 2)`` of an HWC image is
+        over N, H and W.
+
+        Examples
+        --------
+        >>> from normscope.core.dataset import ArrayDataset
+        >>> from normscope.core.dataset_norm import dataset_batch_stats
+        >>> x = np.array([[[0, 2]], [[4, 6]]], np.uint8)
+        >>> b = dataset_batch_stats(ArrayDataset(x, roles="NHW"), "N")
+        >>> Normalization(method="zscore", axis=0, batch=b).apply(x[1], roles="HW")
+        array([[1., 1.]])
+        """
+        batch = self.batch
+        assert batch is not None
+        axes = self.resolved_axis(len(roles) + 1)
+        over = "N" + roles if axes is None else "".join(("N" + roles)[a] for a in axes)
+        batch.check(roles, over)
+        return batch.apply(
+            x, self.method, roles=roles, order=self.order, feature_range=self.feature_range
+        )
+
     def describe(self, shape: tuple[int, ...], roles: str) -> str:
-        """What this call computes for an array of `shape`, in the user's words."""
+        """What this call computes for an array of `shape`, in the user's words.
+
+        With dataset statistics (:attr:`batch`): which ones, and from how many images.
+        """
+        if self.batch is not None:
+            return self.batch.words(self.method)
         size = math.prod(shape)
         label = f"{PRESETS[self.preset].label}: " if self.preset is not None else ""
         if self.method == "dtype":
@@ -270,9 +305,15 @@ class Normalization:
         return " (Keras 3 up to 3.15.1 turns axis=0 into -1 and silently returns something else)"
 
     def code(self, roles: str) -> str:
-        """The equivalent line of code in the library the user calls."""
+        """The equivalent line of code in the library the user calls.
+
+        With dataset statistics (:attr:`batch`) and image `roles` (no N), the line for the
+        whole dataset as one array ``x``, N first.
+        """
         if self.preset is not None:
             return PRESETS[self.preset].code_for(roles)
+        if self.batch is not None and "N" not in roles:
+            return replace(self, batch=None).code("N" + roles) + "  # x: the whole dataset"
         ndim = len(roles)
         axis = self.resolved_axis(ndim)
         a = "None" if axis is None else str(axis[0]) if len(axis) == 1 else str(axis)

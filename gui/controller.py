@@ -24,7 +24,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
-from normscope.gui.model import InspectorModel
+from normscope.gui.model import BatchPending, InspectorModel
 from normscope.gui.pipeline import (
     BatchStats,
     Frame,
@@ -257,6 +257,7 @@ class InspectorController(QObject):
         try:
             normalization = m.normalization
         except ValueError as exc:
+            self._frames.cancel()  # an image asked before must not arrive in its place
             self._fail(self._frames, exc)
             return
         index = m.index if m.dataset is None else 0  # a dataset's image comes alone
@@ -343,7 +344,8 @@ class InspectorController(QObject):
         }[queue]
         m = self.model
         name = m.loaded.name if m.loaded is not None else "nothing"
-        log.error("%s, image %d: %s failed", name, m.index, what, exc_info=exc)
+        if not isinstance(exc, BatchPending):  # the dataset's statistics on their way: no fault
+            log.error("%s, image %d: %s failed", name, m.index, what, exc_info=exc)
         r = self._results
         if queue is self._frames:
             self._results = self._new_image(None)

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from normscope.core.normalize import IMAGENET_MEAN, IMAGENET_STD, METHODS, PRESETS
 from normscope.core.pairing import AfterArray
 from normscope.core.roles import ROLE_WORDS
-from normscope.gui.model import PRESET_PREFIX, InspectorModel
+from normscope.gui.model import PRESET_PREFIX, BatchPending, InspectorModel
 from normscope.gui.panels import COLORMAPS
 
 ORDERS = (("1", 1.0), ("2", 2.0), ("∞", float(np.inf)))
@@ -97,6 +97,9 @@ class ControlPanel(QWidget):
         self.axis_group.setExclusive(False)
         self.whole = QPushButton("whole array")
         self.whole.setCheckable(True)
+        self.n_button = QPushButton()  # a dataset's N axis: statistics of the whole dataset
+        self.n_button.setCheckable(True)
+        self.n_button.setVisible(False)
         form.addRow("Over axes", self.axes_box)
 
         self.order = QComboBox()
@@ -192,7 +195,7 @@ class ControlPanel(QWidget):
         model.channelChanged.connect(self.refresh)
         model.scopeChanged.connect(self.refresh)
         model.displayChanged.connect(self.refresh)
-        model.datasetChanged.connect(self.refresh)
+        model.datasetChanged.connect(self._rebuild)
         self._rebuild()
 
     # --- widget -> model -------------------------------------------------------------------
@@ -203,6 +206,7 @@ class ControlPanel(QWidget):
         )
         self.axis_group.buttonToggled.connect(self._axes_toggled)
         self.whole.toggled.connect(self._whole_toggled)
+        self.n_button.toggled.connect(self._n_toggled)
         self.order.currentIndexChanged.connect(
             lambda _i: m.set_options(order=self.order.currentData())
         )
@@ -235,13 +239,28 @@ class ControlPanel(QWidget):
 
     def _axes_toggled(self, _button: QPushButton, _checked: bool) -> None:
         axes = tuple(i for i, b in enumerate(self.axis_buttons) if b.isChecked())
-        self.model.set_options(axis=axes if axes else None)
+        over_n = self.model.options.over_n  # then no other axis is N alone, not the whole
+        self.model.set_options(axis=axes if axes or over_n else None)
 
     def _whole_toggled(self, checked: bool) -> None:
         if checked:
             self.model.set_options(axis=None)
         else:  # leaving "whole array" returns to the method's own default axis
             self.model.set_options(axis="default")
+
+    def _n_toggled(self, checked: bool) -> None:
+        m = self.model
+        axis = m.options.axis
+        if checked and m.mixed_sizes is not None and axis is not None and m.loaded is not None:
+            # over N alone keeps a statistic per pixel position: not on images of many sizes
+            axes = m.options.normalization(m.roles).resolved_axis(len(m.roles))
+            hw = {m.roles.index("H"), m.roles.index("W")}
+            axis = None if axes is None else tuple(sorted(set(axes) | hw))
+            if axis == tuple(range(len(m.roles))):
+                axis = None
+        if not checked and axis == ():
+            axis = None  # N alone, without N: the whole image
+        m.set_options(over_n=checked, axis=axis)
 
     def _roles_edited(self) -> None:
         try:
@@ -261,16 +280,21 @@ class ControlPanel(QWidget):
             b.deleteLater()
         self.axis_buttons = []
         self.axes_layout.removeWidget(self.whole)
+        self.axes_layout.removeWidget(self.n_button)
         loaded = self.model.loaded
+        first = 0
+        if self.model.dataset is not None:  # its N axis first, as in a batch
+            self.axes_layout.addWidget(self.n_button, 0, 0)
+            first = 1
         if loaded is not None:
             for i, (role, size) in enumerate(zip(loaded.roles, loaded.array.shape, strict=True)):
                 b = QPushButton(axis_label(role, size))
                 b.setCheckable(True)
                 b.setToolTip(f"axis {i}: reduce over the {ROLE_WORDS[role][0]}")
                 self.axis_group.addButton(b, i)
-                self.axes_layout.addWidget(b, i // 2, i % 2)
+                self.axes_layout.addWidget(b, (i + first) // 2, (i + first) % 2)
                 self.axis_buttons.append(b)
-        n = len(self.axis_buttons)
+        n = len(self.axis_buttons) + first
         self.axes_layout.addWidget(self.whole, n // 2, n % 2)
         with QSignalBlocker(self.channel), QSignalBlocker(self.scope), QSignalBlocker(self.roles):
             self.channel.clear()
@@ -295,7 +319,7 @@ class ControlPanel(QWidget):
             self.method, self.order, self.p_low, self.p_high, self.index_slider,
             self.index_spin, self.channel, self.scope, self.colormap, self.original_levels,
             self.rank_view, self.log_hist, self.linked, self.whole, self.axis_group, self.roles,
-            *self.axis_buttons,
+            self.n_button, *self.axis_buttons,
         ]  # fmt: skip
         blockers = [QSignalBlocker(w) for w in widgets]
         try:
@@ -344,10 +368,15 @@ class ControlPanel(QWidget):
         self.rank_view.setCurrentIndex(self.rank_view.findData(d.rank_view))
         self.log_hist.setChecked(d.log_histogram)
         self.linked.setChecked(d.linked)
+        self._refresh_n(m)
         if m.loaded is None:
             return
+        pending = None
         try:
             norm = m.normalization
+        except BatchPending as exc:  # the dataset's statistics are on their way, or refused
+            pending = str(exc)
+            norm = opts.normalization(m.roles)
         except ValueError as exc:
             self.description.setText(str(exc))
             return
@@ -355,11 +384,16 @@ class ControlPanel(QWidget):
             self._show_after(norm, m)
             return
         info = METHODS[norm.method]
-        axis = norm.resolved_axis(len(m.roles)) if info.uses_axis else None
+        base = opts.normalization(m.roles)  # over the image's own axes (without N)
+        axis = base.resolved_axis(len(m.roles)) if info.uses_axis else None
         fixed = opts.preset is not None or not info.uses_axis
+        size_locked = opts.over_n and m.mixed_sizes is not None
         for i, b in enumerate(self.axis_buttons):
             b.setChecked(axis is not None and i in axis)
-            b.setEnabled(not fixed)
+            locked = size_locked and m.roles[i] in "HW"
+            b.setEnabled(not fixed and not locked)
+            tip = f"axis {i}: reduce over the {ROLE_WORDS[m.roles[i]][0]}"
+            b.setToolTip(f"{tip}\nkept on: {m.mixed_sizes}" if locked else tip)
         self.whole.setChecked(info.uses_axis and axis is None)
         self.whole.setEnabled(not fixed)
         self.order.setEnabled(info.uses_order and opts.preset is None)
@@ -367,6 +401,32 @@ class ControlPanel(QWidget):
             w.setEnabled(norm.method == "percentile" and opts.preset is None)
         for w in (self.mean, self.std):
             w.setEnabled(norm.method == "meanstd" and opts.preset is None)
-        self.description.setText(norm.describe(m.loaded.array.shape, m.roles))
-        self.code.setText(norm.code(m.roles))
-        self.copy_code.setEnabled(True)
+        text = pending or norm.describe(m.loaded.array.shape, m.roles)
+        if opts.over_n and m.mixed_sizes is not None:
+            text += f" (over N alone is not offered: {m.mixed_sizes.partition('; ')[2]})"
+        self.description.setText(text)
+        self.code.setText(norm.code(m.roles) if pending is None else "")
+        self.copy_code.setEnabled(pending is None)
+
+    def _refresh_n(self, m: InspectorModel) -> None:
+        """The dataset's N button: shown while a dataset is browsed, with why over N alone is
+        refused on images of many sizes."""
+        ds = m.dataset
+        self.n_button.setVisible(ds is not None)
+        if ds is None:
+            return
+        self.n_button.setText(axis_label("N", len(ds)))
+        choice = m.options.choice
+        usable = m.after is None and choice in METHODS and METHODS[choice].uses_axis
+        self.n_button.setChecked(m.options.over_n and usable)
+        self.n_button.setEnabled(usable)
+        tip = (
+            "axis N: the whole dataset's statistics (computed once in the background, then "
+            "used for every image)"
+        )
+        if m.mixed_sizes is not None:
+            tip += (
+                f"\nover N alone or N with C (a statistic per pixel position) is not "
+                f"offered: {m.mixed_sizes}"
+            )
+        self.n_button.setToolTip(tip)

@@ -12,7 +12,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from normscope.core.batchstats import BatchStats
 from normscope.core.dataset import Dataset
+from normscope.core.dataset_norm import supported, uses_dataset_stats
 from normscope.core.loading import Loaded
 from normscope.core.normalize import METHODS, Normalization, from_preset
 from normscope.core.pairing import AfterArray
@@ -44,6 +46,7 @@ class Options:
     feature_range: tuple[float, float] = (0.0, 1.0)
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    over_n: bool = False  # a dataset's N axis too: its statistics come from the whole dataset
 
     @property
     def preset(self) -> str | None:
@@ -69,6 +72,41 @@ class Options:
         return Normalization(**kwargs)
 
 
+class BatchPending(ValueError):
+    """The dataset's statistics a normalization over N needs are not in yet (or cannot be had):
+    the words say how far they got, or why not."""
+
+
+#: The statistics a method over N takes from a dataset, in the words of "computing …".
+STAT_WORDS = {"zscore": "mean and std", "minmax": "minimum and maximum"}
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """The dataset statistics a normalization over N needs: one pass serves every method
+    with the same key (z-score and min-max over N,H,W share :func:`dataset_stats`)."""
+
+    method: str
+    over: str  # the reduced axes' roles: "NHW", "NHWC" (whole dataset), "N", "NC"…
+    order: float
+
+    @property
+    def key(self) -> tuple[str, str]:
+        if self.method in STAT_WORDS and uses_dataset_stats(self.over):
+            return ("stats", self.over)
+        return ("stream", self.over)
+
+    @property
+    def per_pixel(self) -> bool:
+        """Whether a statistic is kept per row, column or pixel: images must have one size."""
+        return not ("H" in self.over and "W" in self.over)
+
+    def words(self) -> str:
+        stat = STAT_WORDS.get(self.method, "norms")
+        per = " per pixel position" if self.over in ("N", "NC") else ""
+        return f"computing the dataset's {stat}{per} over {','.join(self.over)}…"
+
+
 class InspectorModel(QObject):
     """Observable state of one inspector window."""
 
@@ -91,6 +129,10 @@ class InspectorModel(QObject):
         self.display = Display()
         self.dataset: Dataset | None = None  # browsed lazily: `loaded` is its image `index`
         self.shown = -1  # the dataset's image in `loaded` (-1: none yet)
+        self.batch: BatchStats | None = None  # the dataset statistics of batch_request, if in
+        self.batch_wait = ""  # while they are not: how far their pass got, or why not
+        self.mixed_sizes: str | None = None  # why a statistic per pixel cannot be had
+        self._batch_key: tuple[str, str] | None = None
 
     # --- derived ---------------------------------------------------------------------------
     @property
@@ -113,7 +155,56 @@ class InspectorModel(QObject):
         normalization the options ask for."""
         if self.after is not None:
             return self.after
-        return self.options.normalization(self.roles)
+        norm = self.options.normalization(self.roles)
+        if self.batch_request is None:
+            return norm
+        wait = self.batch_pending()
+        if wait is not None:
+            raise BatchPending(wait)
+        axes = norm.resolved_axis(len(self.roles))
+        n_axes = None if axes is None else (0, *(a + 1 for a in axes))
+        return norm.with_(axis=n_axes, batch=self.batch)
+
+    def batch_pending(self) -> str | None:
+        """Why the normalization over N cannot be applied yet, or at all (how far its
+        statistics' pass got, or why they cannot be had); None when it can."""
+        try:
+            request = self.batch_request
+        except BatchPending as exc:
+            return str(exc)
+        except ValueError:
+            return None  # not about the dataset: the normalization itself says it
+        if request is None or (self.batch is not None and self._batch_key == request.key):
+            return None
+        return self.batch_wait or request.words()
+
+    @property
+    def batch_request(self) -> BatchRequest | None:
+        """The dataset statistics the chosen normalization over N needs (None: not over N).
+
+        Raises
+        ------
+        BatchPending
+            When the method cannot go over N, with the reason.
+        """
+        o = self.options
+        if self.dataset is None or not o.over_n or self.loaded is None or self.after is not None:
+            return None
+        roles = self.roles
+        norm = o.normalization(roles)
+        if o.preset is not None or not METHODS[norm.method].uses_axis:
+            return None  # its own axes, or none: each image alone (the N button is off)
+        axes = norm.resolved_axis(len(roles))
+        reduced = roles if axes is None else "".join(roles[a] for a in axes)
+        over = "NHWC" if len(reduced) == len(roles) else "N" + reduced
+        over = "".join(r for r in "NHWC" if r in over)
+        reason = supported(norm.method, over, norm.order)
+        if reason is not None:
+            raise BatchPending(reason)
+        request = BatchRequest(norm.method, over, norm.order)
+        if request.per_pixel and self.mixed_sizes is not None:
+            raise BatchPending(self.mixed_sizes)
+        return request
 
     # --- setters ---------------------------------------------------------------------------
     def set_loaded(self, loaded: Loaded, *, index: int = 0) -> None:
@@ -188,7 +279,24 @@ class InspectorModel(QObject):
         """Browse `dataset` (None: no more) from image `index`, which is not decoded yet."""
         self.dataset, self.shown = dataset, -1
         self.index = index if dataset is not None else 0
+        self.batch, self._batch_key, self.batch_wait, self.mixed_sizes = None, None, "", None
+        if dataset is None and self.options.over_n:  # no N axis to reduce over
+            axis = None if self.options.axis == () else self.options.axis
+            self.options = replace(self.options, over_n=False, axis=axis)
         self.datasetChanged.emit()
+
+    def set_batch(
+        self, key: tuple[str, str] | None, batch: BatchStats | None, wait: str = ""
+    ) -> None:
+        """The dataset statistics for `key` are in (`batch`), or `wait` says how far or why not."""
+        self.batch, self._batch_key, self.batch_wait = batch, key, wait
+        self.optionsChanged.emit()
+
+    def set_mixed_sizes(self, reason: str | None) -> None:
+        """Why a statistic per pixel position cannot be had on this dataset (None: it can)."""
+        if reason != self.mixed_sizes:
+            self.mixed_sizes = reason
+            self.optionsChanged.emit()
 
     def show_dataset_image(self, loaded: Loaded, index: int) -> None:
         """The dataset's image `index`, decoded, is the one on show."""

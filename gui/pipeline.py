@@ -63,6 +63,12 @@ def channel_view(image: np.ndarray, roles: str, channel: int | None) -> np.ndarr
     return image[..., :3] if image.shape[-1] > 3 else image[..., 0]
 
 
+def original_picture(original: np.ndarray, roles: str, look: Look) -> Picture:
+    """The original's picture for `look`: in its dtype or its data range."""
+    before = channel_view(original, roles, look.channel)
+    return make_picture(before, display_levels(before, mode=look.original_levels), look.colormap)
+
+
 def frame_pictures(
     original: np.ndarray,
     normalized: np.ndarray,
@@ -74,9 +80,7 @@ def frame_pictures(
     """The original and normalized pictures: the original in its dtype or data range (or
     `reuse`, the picture already made of it), the normalized in its own data range."""
     if reuse is None:
-        before = channel_view(original, roles, look.channel)
-        levels = display_levels(before, mode=look.original_levels)
-        reuse = make_picture(before, levels, look.colormap)
+        reuse = original_picture(original, roles, look)
     after = channel_view(normalized, roles, look.channel)
     return reuse, make_picture(after, display_levels(after, mode="data"), look.colormap)
 

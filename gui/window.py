@@ -50,18 +50,19 @@ from normscope.core.report import (
     write_atomically,
     write_normalized,
 )
-from normscope.core.roles import check_roles, infer_roles
+from normscope.core.roles import as_displayed, check_roles, infer_roles
 from normscope.core.wording import format_axis, parse_axis, verdict_words
 from normscope.gui.compare import CompareWindow
 from normscope.gui.controller import InspectorController, Results, one_line
 from normscope.gui.controls import ControlPanel
+from normscope.gui.dataset_norm import DatasetNorm
 from normscope.gui.dataset_source import DatasetBrowser, opens_lazily
 from normscope.gui.dataset_verdict import DatasetVerdict, Tally
 from normscope.gui.export import render_comparison, save_image
 from normscope.gui.layout import PanelLayout
-from normscope.gui.model import PRESET_PREFIX, InspectorModel, Options
+from normscope.gui.model import PRESET_PREFIX, BatchPending, InspectorModel, Options
 from normscope.gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
-from normscope.gui.pipeline import Look
+from normscope.gui.pipeline import Look, original_picture
 from normscope.gui.settings import Settings
 from normscope.gui.stats_dialog import StatsDialog
 
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
         self.model = InspectorModel(self)
         self.controller = InspectorController(self.model, self)  # computes; the window draws
         self.browser = DatasetBrowser(self.model, self)  # a dataset's images, read on demand
+        self.dataset_norm = DatasetNorm(self.model, self)  # its statistics over N, when asked
+        self._wait_drawn: Loaded | None = None  # the original drawn while they are computed
         self._hovered: tuple[int, int] | None = None  # (row, col) last under the cursor
         self.error_box: QMessageBox | None = None
         self.compare: CompareWindow | None = None  # View > Compare, made when first asked
@@ -126,7 +129,7 @@ class MainWindow(QMainWindow):
         self.batch_label = QLabel()
         self.batch_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.batch_label.setWordWrap(True)  # in two lines of their own, so nothing moves
-        self.batch_label.setFixedHeight(2 * self.batch_label.fontMetrics().lineSpacing() + 4)
+        self._batch_label_lines(2)
         self.jump = QPushButton("Jump to worst image")
         keep = self.jump.sizePolicy()
         keep.setRetainSizeWhenHidden(True)
@@ -421,8 +424,27 @@ class MainWindow(QMainWindow):
         self.normalized.clear()
         self.rank.clear()
         self.normalized.set_caption("")
-        self.verdict.setText(error_html("Cannot normalize", one_line(exc)))
+        if isinstance(exc, BatchPending):  # nothing false meanwhile: what it waits for
+            self._show_batch_wait()
+        else:
+            self.verdict.setText(error_html("Cannot normalize", one_line(exc)))
         self._show_hovered()
+
+    def _show_batch_wait(self) -> None:
+        """While the dataset's statistics are computed (or were refused): say so in the
+        normalized panel and the verdict bar."""
+        words = self.model.batch_pending()
+        if words is None:
+            return  # they are in
+        loaded = self.model.loaded
+        if loaded is not None and self._wait_drawn is not loaded:  # the original is true
+            self._wait_drawn = loaded
+            image, roles = as_displayed(loaded.array, loaded.roles)
+            self.panel_layout.set_shape(image.shape)
+            self.original.show(original_picture(image, roles, self.look()))
+        self.normalized.set_caption(words)
+        self.rank.set_caption("")
+        self.verdict.setText(f"<b>Over the dataset's N axis</b>: {html.escape(words, quote=False)}")
 
     # --- drawing -----------------------------------------------------------------------------
     def _redraw(self) -> None:
@@ -508,6 +530,9 @@ class MainWindow(QMainWindow):
     def _show_batch(self) -> None:
         r = self.controller.results
         b = r.batch
+        if self.model.dataset is not None:
+            self._show_dataset_verdict()  # the dataset's line, not a batch's
+            return
         self.jump.setVisible(b is not None and b.diagnosis.worst_image is not None)
         if not self.model.is_batch:
             self.batch_label.setText("")
@@ -737,6 +762,7 @@ class MainWindow(QMainWindow):
         if self.compare is not None:
             self.compare.stop()
         self.browser.shutdown()
+        self.dataset_norm.shutdown()
         self._verdict_timer.stop()
         self.dataset_verdict.shutdown()
 
@@ -798,18 +824,37 @@ class MainWindow(QMainWindow):
         self.model.set_options(choice="meanstd", axis="default", mean=mean, std=std)
 
     # --- the whole dataset's verdict, streamed -----------------------------------------------
-    def _make_dataset_verdict(self) -> None:
-        self.dataset_verdict = DatasetVerdict(self)
-        self._verdict_key: tuple | None = None  # the dataset and normalization it walks
-        self.verdict_progress = QProgressBar()
-        self.verdict_progress.setMaximumWidth(160)
-        self.verdict_progress.setFormat("dataset %p%")
-        self.verdict_progress.setToolTip("the whole dataset's verdict: images checked")
-        self.verdict_cancel = QPushButton("Cancel")
-        self.verdict_cancel.setToolTip("stop checking the whole dataset (the counts so far stay)")
-        for w in (self.verdict_progress, self.verdict_cancel):
+    def _progress_pair(
+        self, label: str, tip: str, cancel_tip: str
+    ) -> tuple[QProgressBar, QPushButton]:
+        """A progress bar and its Cancel button in the status bar, hidden until a pass runs."""
+        bar = QProgressBar()
+        bar.setMaximumWidth(160)
+        bar.setFormat(f"{label} %p%")
+        bar.setToolTip(tip)
+        cancel = QPushButton("Cancel")
+        cancel.setToolTip(cancel_tip)
+        for w in (bar, cancel):
             w.setVisible(False)
             self.statusBar().addPermanentWidget(w)
+        return bar, cancel
+
+    def _make_dataset_verdict(self) -> None:
+        self.norm_progress, self.norm_cancel = self._progress_pair(
+            "statistics",
+            "the dataset's statistics for the normalization over N: images read",
+            "stop computing the dataset's statistics (the window stays usable)",
+        )
+        self.norm_cancel.clicked.connect(self.dataset_norm.cancel)
+        self.dataset_norm.progressed.connect(self._on_norm_progress)
+        self.dataset_norm.runningChanged.connect(self._on_norm_running)
+        self.dataset_verdict = DatasetVerdict(self)
+        self._verdict_key: tuple | None = None  # the dataset and normalization it walks
+        self.verdict_progress, self.verdict_cancel = self._progress_pair(
+            "dataset",
+            "the whole dataset's verdict: images checked",
+            "stop checking the whole dataset (the counts so far stay)",
+        )
         self._verdict_timer = QTimer(self)
         self._verdict_timer.setSingleShot(True)
         self._verdict_timer.setInterval(300)  # a burst of changes starts one walk
@@ -832,12 +877,48 @@ class MainWindow(QMainWindow):
             return
         try:
             normalization = m.normalization
-        except ValueError:
-            return  # the frame says why
+        except ValueError:  # the frame says why; the counts on show were another call's
+            self._verdict_key = None
+            self.dataset_verdict.stop()
+            self.dataset_verdict.tally = None
+            self._show_dataset_verdict()
+            return
         key = (id(m.dataset), repr(normalization))
         if key != self._verdict_key:
             self._verdict_key = key
             self.dataset_verdict.start(m.dataset, normalization)
+
+    def _batch_label_lines(self, lines: int) -> None:
+        """Keep `lines` lines for the batch's or dataset's words (a fixed height: the plots
+        below are not laid out again when the words change)."""
+        self.batch_label.setFixedHeight(lines * self.batch_label.fontMetrics().lineSpacing() + 4)
+
+    def _batch_in_use(self) -> tuple[str, str] | None:
+        """Which dataset statistics the normalization on show uses: in short, and with their
+        numbers; None when it uses none."""
+        try:
+            norm = self.model.normalization
+        except ValueError:
+            return None
+        batch = getattr(norm, "batch", None)
+        if batch is None:
+            return None
+        return (
+            f"{batch.words(norm.method, numbers=False)} ({batch.exact})",
+            f"{batch.words(norm.method)}; {batch.exact}",
+        )
+
+    def _on_norm_progress(self, done: int, total: int) -> None:
+        self.norm_progress.setRange(0, max(total, 1))
+        self.norm_progress.setValue(done)
+        if self.controller.results.frame is None:
+            self._show_batch_wait()
+
+    def _on_norm_running(self, running: bool) -> None:
+        for w in (self.norm_progress, self.norm_cancel):
+            w.setVisible(running)
+        if not running and self.controller.results.frame is None:
+            self._show_batch_wait()
 
     def _on_verdict_running(self, running: bool) -> None:
         self.verdict_cancel.setVisible(running)
@@ -845,10 +926,22 @@ class MainWindow(QMainWindow):
 
     def _show_dataset_verdict(self, _snapshot: Tally | None = None) -> None:
         tally = self.dataset_verdict.tally  # the walk's on show (a stopped one's last word: not)
-        if self.model.dataset is None or tally is None:
+        if self.model.dataset is None:
             self.verdict_progress.setVisible(False)
+            self._batch_label_lines(2)
             return
-        self.batch_label.setText(f"<b>Whole dataset</b>: {html.escape(tally.words())}")
+        self._batch_label_lines(3)  # the statistics in use, then the verdict's two
+        batch = self._batch_in_use()
+        short, numbers = batch if batch is not None else ("", "")
+        self.batch_label.setToolTip(numbers)  # the line is short: the numbers are here
+        lines = [f"<b>Statistics</b>: {html.escape(short, quote=False)}"] if short else []
+        if tally is None:
+            self.verdict_progress.setVisible(False)
+            self.jump.setVisible(False)
+            self.batch_label.setText("<br>".join(lines))
+            return
+        lines.append(f"<b>Whole dataset</b>: {html.escape(tally.words())}")
+        self.batch_label.setText("<br>".join(lines))
         self.jump.setVisible(tally.worst is not None)
         self.verdict_progress.setRange(0, max(tally.total, 1))
         self.verdict_progress.setValue(tally.checked)
