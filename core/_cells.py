@@ -1,0 +1,428 @@
+"""A report's counts from a table of (group, level) cells, never from the normalized array.
+
+For a normalization whose output is a function of the pixel's value and its group's statistics
+(``keras``, ``lp``, ``minmax`` over any axes, ``dtype``) and an input of 8- or 16-bit integers
+or bools, every pixel of one cell (the same value in the same group) gets the same output. So
+one pass over the input counts its pixels per cell (``np.bincount`` a chunk at a time), the
+groups' statistics come from those counts as exact integers (every sum of 8/16-bit integers
+below 2**53 is exact in float64, in any order: numpy's own bits), each cell's output is made
+with the method's own float operations (the bits of the full output), and the rank counts of
+the report (pairs, ties, Kendall's discordant pairs as weighted inversions, Spearman's sums as
+exact integers) come from the cells in numpy. Peak memory is the input and a chunk; no numba.
+
+Equal to the pixel-by-pixel report (:func:`core.report.build_report`): every integer count and
+verdict, Kendall's τ-b (made from the counts by the same code), the output's dtype, range and
+non-finite count; Spearman's ρ and the output mean to about 1e-15 relative (here exact sums
+rounded once; the other engines round in their own summation orders).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from normscope.core import engine as _engine
+from normscope.core._rank_counts import Diagnosis, RankDiff, _diff, _layout, rank_preserving
+from normscope.core._rank_numpy import _Counts, _small
+from normscope.core.dtypes import canonical
+from normscope.core.normalize import Normalization
+from normscope.core.roles import SCOPES, Scope, scope_axes
+
+#: Inputs with fewer values keep the pixel-by-pixel report (it is quick for them).
+MIN_VALUES = _engine.SMALL
+#: A table of cells is used when it has at most this many cells per value of the input.
+CELLS_PER_VALUE = 0.25
+_CHUNK = 1 << 20  # values per chunk of temporaries
+_SPLIT = 29  # Spearman's products are summed as two int64 halves of this many bits
+
+
+@dataclass(frozen=True, eq=False)
+class CellReport:
+    """What a report says, counted from cells: the rank diff, the diagnosis, the output."""
+
+    diff: RankDiff
+    diagnosis: Diagnosis
+    output_min: float
+    output_max: float
+    output_mean: float
+
+
+def cell_report(
+    x: np.ndarray, roles: str, normalization: Normalization, scope: Scope
+) -> CellReport | None:
+    """The report's numbers for `x` and its `normalization` within `scope`, from cells.
+
+    None when the normalization, the data or the table's size does not suit; the caller then
+    counts pixel by pixel.
+
+    Examples
+    --------
+    >>> x = np.tile(np.arange(256, dtype=np.uint8), (1024, 2))
+    >>> x[::2] //= 2  # every other row fainter: its own norm
+    >>> found = cell_report(x, "HW", Normalization(method="keras", axis=1), "all")
+    >>> found.diff.pairs.discordant, found.diagnosis.preserved["row"]
+    (34668544, True)
+    """
+    x = canonical(x)
+    if not _suits(x, normalization):
+        return None
+    norm_kept = _kept(normalization.resolved_axis(x.ndim), x.ndim)
+    lo, hi = int(x.min()), int(x.max())
+    levels = hi - lo + 1
+    budget = CELLS_PER_VALUE * x.size
+
+    def fits(axes: set[int]) -> bool:
+        return math.prod(x.shape[a] for a in axes) * levels <= budget
+
+    scope_kept = _scope_kept(scope, roles, x.ndim)
+    table_axes = set(norm_kept) | set(scope_kept)
+    if "N" in roles:  # the batch's per-image counts
+        table_axes |= set(_scope_kept("image", roles, x.ndim))
+    if not fits(table_axes):
+        return None
+    for s in SCOPES:  # the diagnosis' scopes that the table can answer too
+        kept = _scope_kept(s, roles, x.ndim) if scope_axes(s, roles) is not None else ()
+        if fits(table_axes | set(kept)):
+            table_axes |= set(kept)
+    table = _Table(x, tuple(sorted(table_axes)), lo, levels)
+    after = _after_values(normalization, table.per_group(norm_kept), lo, x.dtype)
+    if after is None:
+        return None
+    weights = table.per_group(norm_kept).reshape(-1)
+    present = weights > 0
+    values = after.reshape(-1)[present]
+    if not np.isfinite(values).all():
+        return None
+    mean = math.fsum((weights[present] * values).tolist()) / x.size
+    counts = _scope_counts(table, scope_kept, norm_kept, after)
+    diff = _diff(counts, _layout(x.shape, scope, roles), scope)
+    return CellReport(
+        diff=diff,
+        diagnosis=_diagnosis(x, roles, table, norm_kept, after, scope, scope_kept, counts),
+        output_min=float(values.min()),
+        output_max=float(values.max()),
+        output_mean=mean,
+    )
+
+
+def _suits(x: np.ndarray, n: Normalization) -> bool:
+    """Whether `n` of `x` is a function of (value, group statistics) that the cells reproduce."""
+    if x.dtype not in (np.uint8, np.uint16, np.bool_) or not max(MIN_VALUES, 1) <= x.size < 1 << 28:
+        return False
+    if n.preset is not None:
+        return False
+    if n.method == "keras":  # over one axis; two make np.linalg.norm a matrix norm
+        axes = n.resolved_axis(x.ndim)
+        return axes is not None and len(axes) == 1 and n.order in (1, 2, math.inf)
+    return n.method in ("lp", "minmax", "dtype")
+
+
+def _kept(axes: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    """The axes not in `axes` (None: every axis is in)."""
+    return () if axes is None else tuple(a for a in range(ndim) if a not in axes)
+
+
+def _scope_kept(scope: Scope, roles: str, ndim: int) -> tuple[int, ...]:
+    """The axes that index the groups of `scope`."""
+    axes = scope_axes(scope, roles)
+    if axes is None:
+        raise ValueError(f"scope {scope!r} does not fit an array with roles {roles!r}")
+    return _kept(axes, ndim)
+
+
+class _Table:
+    """The pixels of `x` counted per cell: per index over `axes` and per level (value − lo)."""
+
+    def __init__(self, x: np.ndarray, axes: tuple[int, ...], lo: int, levels: int) -> None:
+        self.x, self.axes, self.lo, self.levels = x, axes, lo, levels
+        self.shape = tuple(x.shape[a] for a in axes)
+        size = math.prod(self.shape) * levels
+        counts = np.zeros(size, np.int64)
+        offsets = _offsets(x.shape, axes, levels)  # broadcasts over x
+        per_row = size // x.shape[0] if 0 in axes else 0  # keys of one index of axis 0
+        rows = max(1, _CHUNK // max(1, x.size // x.shape[0]))
+        for r0 in range(0, x.shape[0], rows):
+            r1 = min(r0 + rows, x.shape[0])
+            start, end = (r0 * per_row, r1 * per_row) if per_row else (0, size)
+            key = x[r0:r1].astype(np.int64)
+            key += (offsets[r0:r1] if per_row else offsets) - (start + lo)
+            counts[start:end] += np.bincount(key.reshape(-1), minlength=end - start)
+        self.counts = counts.reshape((*self.shape, levels))
+
+    def coarse(self, axes: tuple[int, ...]) -> np.ndarray:
+        """The counts per index over `axes` (a subset of the table's) and level."""
+        drop = tuple(i for i, a in enumerate(self.axes) if a not in axes)
+        return self.counts.sum(axis=drop) if drop else self.counts
+
+    def per_group(self, axes: tuple[int, ...]) -> np.ndarray:
+        """The counts as (groups over `axes`, levels)."""
+        return self.coarse(axes).reshape(-1, self.levels)
+
+    def cells(
+        self, axes: tuple[int, ...], first: tuple[int, ...], second: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The non-empty cells over `axes`: their weight, level and groups over `first`, `second`.
+
+        Group indices are C-order indices over the shapes of those axes (subsets of `axes`).
+        """
+        counts = self.coarse(axes).reshape(-1)
+        where = np.flatnonzero(counts)
+        level = where % self.levels
+        shape = tuple(self.x.shape[a] for a in axes)
+        coords = np.unravel_index(where // self.levels, shape) if axes else ()
+
+        def index(sub: tuple[int, ...]) -> np.ndarray:
+            if not sub:
+                return np.zeros(len(where), np.int64)
+            picked = tuple(coords[axes.index(a)] for a in sub)
+            return np.ravel_multi_index(picked, tuple(self.x.shape[a] for a in sub))
+
+        return counts[where], level, index(first), index(second)
+
+
+def _offsets(shape: tuple[int, ...], axes: tuple[int, ...], levels: int) -> np.ndarray:
+    """Each pixel's first key, ``cell group x levels``, as an array that broadcasts over `shape`."""
+    out = np.zeros([1] * len(shape), np.int64)
+    stride = levels
+    for a in reversed(axes):
+        step = np.arange(shape[a], dtype=np.int64) * stride
+        out = out + step.reshape([-1 if i == a else 1 for i in range(len(shape))])
+        stride *= shape[a]
+    return out
+
+
+def _after_values(
+    n: Normalization, counts: np.ndarray, lo: int, dtype: np.dtype
+) -> np.ndarray | None:
+    """Each (group, level) cell's output, as the method's float operations make it.
+
+    None when a statistic's sum could be inexact in float64 (numpy's order would matter).
+    """
+    g, k = counts.shape
+    level = np.arange(lo, lo + k, dtype=np.int64)
+    value = level.astype(np.float64)[None, :]
+    pixels, top = int(counts.sum(axis=1).max()), max(abs(lo), abs(lo + k - 1))
+    present = counts > 0
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if n.method == "dtype":
+            scale = 1.0 if dtype == np.bool_ else 1.0 / np.iinfo(dtype).max
+            return np.broadcast_to(value if dtype == np.bool_ else value * scale, (g, k))
+        if n.method == "minmax":
+            first = present.argmax(axis=1)
+            last = k - 1 - present[:, ::-1].argmax(axis=1)
+            low = (lo + first).astype(np.float64)[:, None]
+            span = (lo + last).astype(np.float64)[:, None] - low
+            a, b = n.feature_range
+            return np.asarray((value - low) / np.where(span == 0, 1.0, span) * (b - a) + a)
+        if n.order == 2:
+            if pixels * top * top >= 1 << 53:
+                return None
+            norm = np.sqrt((counts @ (level * level)).astype(np.float64))
+        elif n.order == 1:
+            if pixels * top >= 1 << 53:
+                return None
+            norm = (counts @ np.abs(level)).astype(np.float64)
+        else:  # inf
+            last = k - 1 - present[:, ::-1].argmax(axis=1)
+            norm = np.abs(lo + last).astype(np.float64)
+        norm = np.where(norm == 0, 1.0, norm)[:, None]  # keras sets 0 to 1; lp divides by 1
+        return np.asarray(value / norm)
+
+
+def _group_sums(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
+    """Exact int64 sums of `values` per group, for `groups` sorted."""
+    total = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
+    edges = np.searchsorted(groups, np.arange(count + 1))
+    return np.asarray(total[edges[1:]] - total[edges[:-1]])
+
+
+def _exact_products(
+    weight: np.ndarray, d: np.ndarray, e: np.ndarray, groups: np.ndarray, count: int
+) -> np.ndarray:
+    """Σ weight·d·e per group (sorted), summed exactly and rounded once to float64.
+
+    d·e fits int64 (|d|, |e| < 2**28); it is cut in two halves whose weighted sums fit too.
+    """
+    p = d * e
+    high = _group_sums(weight * (p >> _SPLIT), groups, count)
+    low = _group_sums(weight * (p & ((1 << _SPLIT) - 1)), groups, count)
+    return np.array([float((int(h) << _SPLIT) + int(lw)) for h, lw in zip(high, low, strict=True)])
+
+
+def weighted_inversions(
+    groups: np.ndarray, levels: np.ndarray, weights: np.ndarray, count: int
+) -> np.ndarray:
+    """Per group: Σ wᵢ·wⱼ over the pairs i < j of the group with ``levels[i] > levels[j]``.
+
+    `groups` is sorted (each group's entries in their order). A wavelet-tree count: for each
+    bit of the levels, from the top, the entries of each node (same group, same higher bits)
+    in their order, and for each entry with the bit clear the weight of earlier entries with
+    it set; one stable (radix) sort of small keys per bit, O(n log L) in numpy.
+
+    Examples
+    --------
+    >>> weighted_inversions(np.zeros(3, int), np.array([2, 0, 1]), np.array([1, 2, 3]), 1)
+    array([5])
+    """
+    groups, levels = np.asarray(groups, np.int64), np.asarray(levels, np.int64)
+    weights = np.asarray(weights, np.int64)
+    out = np.zeros(count, np.int64)
+    if len(levels) == 0:
+        return out
+    bits = int(levels.max()).bit_length()
+    for b in range(bits - 1, -1, -1):
+        high = bits - b - 1  # the bits above b, as a node key under the group
+        node = (groups << high) | (levels >> (b + 1))
+        order = np.argsort(_small(node, int(node.max())), kind="stable")
+        node, w = node[order], weights[order]
+        bit = (levels[order] >> b) & 1
+        ones = np.cumsum(w * bit) - w * bit  # weight with the bit set before each entry
+        first = np.ones(len(node), bool)
+        first[1:] = node[1:] != node[:-1]
+        start = np.maximum.accumulate(np.where(first, np.arange(len(node)), 0))
+        flips = w * (1 - bit) * (ones - ones[start])
+        out += _group_sums(flips, groups[order], count)
+    return out
+
+
+def _scope_counts(
+    table: _Table, scope_kept: tuple[int, ...], norm_kept: tuple[int, ...], after: np.ndarray
+) -> _Counts:
+    """The rank diff's counts per group of the scope, from the cells."""
+    axes = tuple(sorted(set(scope_kept) | set(norm_kept)))
+    weight, level, group, norm_group = table.cells(axes, scope_kept, norm_kept)
+    count = math.prod(table.x.shape[a] for a in scope_kept)
+    value = after[norm_group, level]
+    # entries by group, after value, level (equal values: equal ranks)
+    _, rank = np.unique(value, return_inverse=True)
+    distinct = int(rank.max()) + 1 if len(rank) else 1
+    key = (group * distinct + rank.reshape(-1)) * table.levels + level
+    order = np.argsort(key)
+    key, weight, level, group = key[order], weight[order], level[order], group[order]
+    new = np.ones(len(key), bool)
+    new[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(new)  # equal (group, after, level): merged
+    weight = np.add.reduceat(weight, starts) if len(key) else weight
+    key, level, group = key[starts], level[starts], group[starts]
+    kept = _group_sums(weight * (weight - 1) // 2, group, count)
+    # runs of equal after values: ties of after, and their average ranks
+    run_key = key // table.levels
+    new = np.ones(len(key), bool)
+    new[1:] = run_key[1:] != run_key[:-1]
+    run_starts = np.flatnonzero(new)
+    run = np.add.reduceat(weight, run_starts) if len(key) else weight
+    run_group = group[run_starts]
+    ties_y = _group_sums(run * (run - 1) // 2, run_group, count)
+    # levels per group of the scope: ties of before, and their average ranks
+    by_level = table.coarse(scope_kept).reshape(count, table.levels)
+    valid = by_level.sum(axis=1)
+    ties_x = (by_level * (by_level - 1) // 2).sum(axis=1)
+    centre = (valid + 1)[:, None]
+    below = np.cumsum(by_level, axis=1) - by_level
+    dx = 2 * below + by_level + 1 - centre  # twice the average rank, minus twice the mean
+    totals = _group_sums(run, run_group, count)
+    seen = (np.cumsum(run) - run) - (np.cumsum(totals) - totals)[run_group]  # within its group
+    dy_run = 2 * seen + run + 1 - centre[run_group, 0]
+    dy = np.repeat(dy_run, np.diff(np.append(run_starts, len(key))))
+    sxx = _exact_products(
+        by_level.reshape(-1),
+        dx.reshape(-1),
+        dx.reshape(-1),
+        np.repeat(np.arange(count), table.levels),
+        count,
+    )
+    syy = _exact_products(run, dy_run, dy_run, run_group, count)
+    sxy = _exact_products(weight, dx[group, level], dy, group, count)
+    return _Counts(
+        valid=valid,
+        discordant=weighted_inversions(group, level, weight, count),
+        ties_x=ties_x,
+        ties_y=ties_y,
+        kept=kept,
+        sxy=sxy / 4,
+        sxx=sxx / 4,
+        syy=syy / 4,
+        nan_pixels=0,
+    )
+
+
+def _diagnosis(
+    x: np.ndarray,
+    roles: str,
+    table: _Table,
+    norm_kept: tuple[int, ...],
+    after: np.ndarray,
+    scope: Scope,
+    scope_kept: tuple[int, ...],
+    counts: _Counts,
+) -> Diagnosis:
+    """Where ranks are kept (every standard scope), and the batch's flips per image."""
+    preserved: dict[str, bool | None] = {}
+    per_image = None
+    for s in SCOPES:
+        if scope_axes(s, roles) is None:
+            preserved[s] = None
+            continue
+        kept = _scope_kept(s, roles, x.ndim)
+        if s == "image":
+            c = counts if scope == "image" else _scope_counts(table, kept, norm_kept, after)
+            per_image = c.discordant
+            preserved[s] = not (per_image.any() or (c.ties_x - c.kept).any())
+        elif set(kept) | set(norm_kept) <= set(table.axes):
+            preserved[s] = _monotone(table, kept, norm_kept, after)
+        else:
+            preserved[s] = _monotone_by_pixels(x, roles, s, kept, table, norm_kept, after)
+    if per_image is None:
+        return Diagnosis(preserved, None, None)
+    worst = int(np.argmax(per_image)) if per_image.any() else None
+    return Diagnosis(preserved, int(np.count_nonzero(per_image)), worst)
+
+
+def _monotone(
+    table: _Table, scope_kept: tuple[int, ...], norm_kept: tuple[int, ...], after: np.ndarray
+) -> bool:
+    """Whether the output is a non-decreasing function of the level in every group of the scope."""
+    axes = tuple(sorted(set(scope_kept) | set(norm_kept)))
+    _, level, group, norm_group = table.cells(axes, scope_kept, norm_kept)
+    value = after[norm_group, level]
+    key = group * table.levels + level
+    order = np.lexsort((value, key))
+    key, group, value = key[order], group[order], value[order]
+    same_group = group[1:] == group[:-1]
+    rising = value[1:] >= value[:-1]
+    function = (key[1:] != key[:-1]) | (value[1:] == value[:-1])
+    return bool((~same_group | (rising & function)).all())
+
+
+def _monotone_by_pixels(
+    x: np.ndarray,
+    roles: str,
+    scope: str,
+    scope_kept: tuple[int, ...],
+    table: _Table,
+    norm_kept: tuple[int, ...],
+    after: np.ndarray,
+) -> bool | None:
+    """:func:`_monotone` for a scope whose cells would be as many as the pixels.
+
+    The output is made from the cells a slab of whole groups at a time and checked by
+    :func:`rank_preserving`; the first slab that flips a pair ends it.
+    """
+    axis = scope_kept[0]
+    offsets = _offsets(x.shape, norm_kept, table.levels) - table.lo
+    flat = after.reshape(-1)
+    per = max(1, _CHUNK // max(1, x.size // x.shape[axis]))
+    verdict: bool | None = None
+    for c0 in range(0, x.shape[axis], per):
+        cut = (slice(None),) * axis + (slice(c0, c0 + per),)
+        part = x[cut]
+        where = offsets[cut] if offsets.shape[axis] > 1 else offsets
+        y = flat[part.astype(np.int64) + where]
+        with _engine.kernels_for(0):  # numpy's O(n) check: no numba to load for it
+            kept = rank_preserving(part, y, scope=scope, roles=roles)
+        if kept is False:
+            return False
+        verdict = verdict or kept
+    return verdict
