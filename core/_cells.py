@@ -76,7 +76,7 @@ def cell_report(
     budget = CELLS_PER_VALUE * x.size
 
     def fits(axes: set[int]) -> bool:
-        return math.prod(x.shape[a] for a in axes) * levels <= budget
+        return bool(math.prod(x.shape[a] for a in axes) * levels <= budget)
 
     scope_kept = _scope_kept(scope, roles, x.ndim)
     table_axes = set(norm_kept) | set(scope_kept)
