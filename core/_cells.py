@@ -68,9 +68,10 @@ def cell_report(
     (17045651456, True)
     """
     x = canonical(x)
-    if not _suits(x, normalization):
+    plain = _plain(x, normalization)
+    if plain is None:
         return None
-    norm_kept = _kept(normalization.resolved_axis(x.ndim), x.ndim)
+    norm_kept = _kept(plain.resolved_axis(x.ndim), x.ndim)
     lo, hi = int(x.min()), int(x.max())
     levels = hi - lo + 1
     budget = CELLS_PER_VALUE * x.size
@@ -89,7 +90,7 @@ def cell_report(
         if fits(table_axes | set(kept)):
             table_axes |= set(kept)
     table = _Table(x, tuple(sorted(table_axes)), lo, levels)
-    after = _after_values(normalization, table.per_group(norm_kept), lo, x.dtype)
+    after = _after_values(plain, table.per_group(norm_kept), lo, x.dtype)
     if after is None:
         return None
     weights = table.per_group(norm_kept).reshape(-1)
@@ -109,16 +110,30 @@ def cell_report(
     )
 
 
-def _suits(x: np.ndarray, n: Normalization) -> bool:
-    """Whether `n` of `x` is a function of (value, group statistics) that the cells reproduce."""
+#: Presets whose arithmetic is the ``lp`` method's (x / norm, a zero norm as 1), by order.
+_LP_PRESETS = {
+    "sklearn.normalize.l1": 1.0,
+    "sklearn.normalize.l2": 2.0,
+    "sklearn.normalize.max": math.inf,
+}
+
+
+def _plain(x: np.ndarray, n: Normalization) -> Normalization | None:
+    """The method call that `n` of `x` is, when the cells reproduce it (None otherwise).
+
+    That is, when its output is a function of (value, group statistics) made by operations
+    that :func:`_after_values` repeats.
+    """
     if x.dtype not in (np.uint8, np.uint16, np.bool_) or not max(MIN_VALUES, 1) <= x.size < 1 << 28:
-        return False
+        return None
     if n.preset is not None:
-        return False
+        order = _LP_PRESETS.get(n.preset)
+        return None if order is None else n.with_(preset=None, order=order)
     if n.method == "keras":  # over one axis; two make np.linalg.norm a matrix norm
         axes = n.resolved_axis(x.ndim)
-        return axes is not None and len(axes) == 1 and n.order in (1, 2, math.inf)
-    return n.method in ("lp", "minmax", "dtype")
+        ok = axes is not None and len(axes) == 1 and n.order in (1, 2, math.inf)
+        return n if ok else None
+    return n if n.method in ("lp", "minmax", "dtype") else None
 
 
 def _kept(axes: tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:

@@ -14,7 +14,7 @@ import pytest
 
 from normscope.core import _cells, report
 from normscope.core.loading import Loaded
-from normscope.core.normalize import Normalization
+from normscope.core.normalize import Normalization, from_preset
 from normscope.core.ranks import diagnose, rank_diff
 from normscope.core.roles import scope_axes
 
@@ -106,6 +106,19 @@ def test_the_cells_report_what_the_pixels_report(
             assert_same_report(*_both(monkeypatch, x, roles, n, scope))
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "bool"])
+@pytest.mark.parametrize(("shape", "roles"), LAYOUTS, ids=lambda v: str(v))
+@pytest.mark.parametrize("name", ["sklearn.normalize.l1", "sklearn.normalize.l2",
+                                  "sklearn.normalize.max"])  # fmt: skip
+def test_sklearn_normalize_is_reported_through_the_cells(
+    monkeypatch: pytest.MonkeyPatch, dtype: str, shape: tuple[int, ...], roles: str, name: str
+) -> None:
+    x = _data(dtype, shape, "random")
+    for scope in SCOPES:
+        if scope_axes(scope, roles) is not None:
+            assert_same_report(*_both(monkeypatch, x, roles, from_preset(name, roles), scope))
+
+
 def test_a_big_image_is_reported_through_the_cells_by_default() -> None:
     x = (RNG.integers(0, 8, (512, 1024)) * 30).astype(np.uint8)
     x[::2] //= 2  # the column scope is checked pixel by pixel (too many cells), and fails
@@ -136,8 +149,8 @@ def test_other_methods_presets_floats_and_after_arrays_keep_the_pixels() -> None
     keras3 = Normalization(method="keras", axis=(0, 1))  # a matrix norm
     assert _cells.cell_report(x, "HW", keras3, "all") is None
     assert _cells.cell_report(x / 255, "HW", Normalization(method="keras", axis=1), "all") is None
-    preset = Normalization(method="lp", axis=1, preset="sklearn.normalize.l2")
-    assert _cells.cell_report(x, "HW", preset, "all") is None
+    scaler = from_preset("sklearn.MinMaxScaler", "HW")  # its own arithmetic
+    assert _cells.cell_report(x, "HW", scaler, "all") is None
 
 
 @pytest.mark.parametrize("seed", range(6))
