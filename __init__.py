@@ -20,13 +20,7 @@ array([[[0.        , 0.70710678],
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = version("normscope")
-except PackageNotFoundError:  # run from a source tree that is not installed
-    __version__ = "0+unknown"
 
 if TYPE_CHECKING:
     import numpy as np
@@ -228,4 +222,11 @@ def __getattr__(name: str) -> Any:
         from normscope.api import Comparison
 
         return Comparison
+    if name == "__version__":  # importlib.metadata scans the installed distributions: on demand
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("normscope")
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            return "0+unknown"
     raise AttributeError(f"module 'normscope' has no attribute {name!r}")

@@ -82,15 +82,27 @@ def make_input(shape: tuple[int, ...], dtype: str, folder: Path) -> Path:
     return path
 
 
+# Runs the command and prints its exit status and peak RSS (KiB). It stands between this
+# process and the command because Linux counts a parent's own peak RSS in its child's
+# ru_maxrss (subprocess spawns with vfork, and execve keeps the shared memory's high-water
+# mark): measured from a big process (pytest), every child would peak at least as high. This
+# small process (no numpy) is the command's parent instead.
+_MEASURE = (
+    "import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+    "_, s, u = os.wait4(p.pid, 0); print(os.waitstatus_to_exitcode(s), u.ru_maxrss)"
+)
+
+
 def peak_rss(argv: list[str]) -> int:
     """Maximum resident set size in bytes of a subprocess running `argv` (which must succeed)."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}")
-    return usage.ru_maxrss * 1024  # KiB on Linux
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *argv], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    status, kib = out.stdout.split()
+    if int(status) != 0 or out.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited with {status}: {out.stderr[-500:]}")
+    return int(kib) * 1024  # KiB on Linux
 
 
 def command(kind: str, path: Path, options: list[str], out: Path) -> list[str]:

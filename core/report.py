@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from normscope.core._cells import cell_report
 from normscope.core.display import display_levels, scale_to_levels, symmetric_levels
 from normscope.core.histogram import Histogram, finite_range, histogram
 from normscope.core.loading import Loaded
@@ -28,6 +29,7 @@ from normscope.core.normalize import (
 )
 from normscope.core.pairing import AfterArray
 from normscope.core.ranks import (
+    Diagnosis,
     RankDiff,
     RankTally,
     diagnose,
@@ -230,14 +232,23 @@ def build_report(
     axes = scope_axes(scope, roles)
     if axes is None:
         raise ValueError(f"scope {scope!r} does not fit an array with roles {roles!r}")
-    if normalization.needs_whole_array(roles):
-        x, y = _pick_normalized(loaded, normalization, index, keep_axis=True)
-    else:  # each chunk of images normalized on its own: never the whole output at once
-        x, y = _pick(loaded, index), None
-    output = _OutputSummary()
-    tally = tally_ranks(x, roles, normalization, scope, normalized=y, each=output.add)
-    del y
-    diff, diag = tally.diff(), tally.diagnosis()
+    x = _pick(loaded, index)
+    cells = None
+    if isinstance(normalization, Normalization) and (
+        index is None or not normalization.needs_whole_array(roles)
+    ):  # per-group statistics from cells: no output array at all
+        cells = cell_report(x, roles, normalization, scope)
+    if cells is not None:
+        diff, diag = cells.diff, cells.diagnosis
+        output = {
+            "dtype": "float64",
+            "min": _num(cells.output_min),
+            "max": _num(cells.output_max),
+            "mean": _num(cells.output_mean),
+            "nonfinite": 0,
+        }
+    else:
+        diff, diag, output = _tally_report(loaded, normalization, scope, index)
     axis = normalization.resolved_axis(x.ndim)
     uses_axis = isinstance(normalization, Normalization) and METHODS[normalization.method].uses_axis
     bad_groups = count_nonfinite_groups(loaded.array, axis=axis if uses_axis else None)
@@ -251,7 +262,7 @@ def build_report(
             "nonfinite_groups": bad_groups,
         },
         "normalization": _normalization_dict(normalization, axis, loaded.array.shape, roles),
-        "output": output.as_dict(),
+        "output": output,
         "ranks": _ranks_dict(diff),
         "preserved_within": dict(diag.preserved),
         "batch": None
@@ -262,6 +273,21 @@ def build_report(
             "worst_image": diag.worst_image,
         },
     }
+
+
+def _tally_report(
+    loaded: Loaded, normalization: After, scope: str, index: int | None
+) -> tuple[RankDiff, Diagnosis, dict[str, Any]]:
+    """The rank diff, diagnosis and output summary, counted pixel by pixel."""
+    roles = loaded.roles
+    if normalization.needs_whole_array(roles):
+        x, y = _pick_normalized(loaded, normalization, index, keep_axis=True)
+    else:  # each chunk of images normalized on its own: never the whole output at once
+        x, y = _pick(loaded, index), None
+    output = _OutputSummary()
+    tally = tally_ranks(x, roles, normalization, scope, normalized=y, each=output.add)
+    del y
+    return tally.diff(), tally.diagnosis(), output.as_dict()
 
 
 def _normalization_dict(

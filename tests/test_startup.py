@@ -1,4 +1,5 @@
-"""What a whole ``normscope report`` process loads: numba only for data big enough to pay for it."""
+"""What a whole ``normscope report`` process loads: numba only for data big enough to pay for it
+(and not for the reports counted from cells, :mod:`core._cells`)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,15 @@ def test_a_small_report_loads_no_numba_no_qt_no_scipy():
     assert _modules_after_report("sample:digits") == "0 []"
 
 
-def test_a_big_report_loads_numba_but_no_qt(tmp_path):
-    path = tmp_path / "big.npy"
+def test_a_big_report_counted_from_cells_loads_no_numba(tmp_path):
+    path = tmp_path / "big.npy"  # keras of uint8: counted from (group, level) cells
     np.save(path, np.zeros((1, engine.SMALL), np.uint8))
+    assert _modules_after_report(str(path)) == "0 []"
+
+
+def test_a_big_report_counted_by_pixels_loads_numba_but_no_qt(tmp_path):
+    path = tmp_path / "big.npy"  # float data: counted pixel by pixel
+    np.save(path, np.zeros((1, engine.SMALL), np.float32))
     assert "numba" in _modules_after_report(str(path))
     assert "PySide6" not in _modules_after_report(str(path))
 
