@@ -411,6 +411,17 @@ def min_max(x, low, high, out, part):
     """``(x − min) / span · (high − low) + low`` per group (span 0 divides by 1), float64."""
     m = x.shape[1]
     i0, n = part[2], part[3] - part[2]
+    if n < 16:  # few groups side by side (a whole image, RGB): one group at a time
+        for o in range(part[0], part[1]):
+            for i in range(i0, i0 + n):
+                least = most = np.float64(x[o, 0, i])
+                for j in range(m):
+                    least = min(least, np.float64(x[o, j, i]))
+                    most = max(most, np.float64(x[o, j, i]))
+                span = 1.0 if most == least else most - least
+                for j in range(m):
+                    out[o, j, i] = (np.float64(x[o, j, i]) - least) / span * (high - low) + low
+        return
     lo = np.empty(n)  # rows sliced to the part, as in norm_divide
     den = np.empty(n)
     for o in range(part[0], part[1]):
@@ -453,110 +464,34 @@ def mean_std(x, scale, mean, std, out, part):
                 dst[i] = (t - mj) / sj
 
 
-@njit(inline="always")
-def _term(v, mean, squared):
-    """A value as float64, or its squared deviation from `mean` (numpy's ``v -= mean; v * v``)."""
-    d = np.float64(v) - mean
-    return d * d if squared else np.float64(v)
-
-
-@_jit
-def _block(x, o, i, lo, n, mean, squared):
-    """The pairwise sum of numpy for at most 128 terms of ``x[o, lo:lo + n, i]``: eight sums."""
-    if n < 8:
-        s = -0.0
-        for j in range(lo, lo + n):
-            s += _term(x[o, j, i], mean, squared)
-        return s
-    r0 = _term(x[o, lo, i], mean, squared)
-    r1 = _term(x[o, lo + 1, i], mean, squared)
-    r2 = _term(x[o, lo + 2, i], mean, squared)
-    r3 = _term(x[o, lo + 3, i], mean, squared)
-    r4 = _term(x[o, lo + 4, i], mean, squared)
-    r5 = _term(x[o, lo + 5, i], mean, squared)
-    r6 = _term(x[o, lo + 6, i], mean, squared)
-    r7 = _term(x[o, lo + 7, i], mean, squared)
-    j = lo + 8
-    end = lo + n - n % 8
-    while j < end:
-        r0 += _term(x[o, j, i], mean, squared)
-        r1 += _term(x[o, j + 1, i], mean, squared)
-        r2 += _term(x[o, j + 2, i], mean, squared)
-        r3 += _term(x[o, j + 3, i], mean, squared)
-        r4 += _term(x[o, j + 4, i], mean, squared)
-        r5 += _term(x[o, j + 5, i], mean, squared)
-        r6 += _term(x[o, j + 6, i], mean, squared)
-        r7 += _term(x[o, j + 7, i], mean, squared)
-        j += 8
-    s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while j < lo + n:
-        s += _term(x[o, j, i], mean, squared)
-        j += 1
-    return s
-
-
-@_jit
-def _pairwise(x, o, i, mean, squared, stack):
-    """The pairwise sum of numpy (``DOUBLE_pairwise_sum``) of the terms of group ``x[o, :, i]``.
-
-    numpy halves a run longer than 128 at a multiple of 8 and adds the halves' sums; this walks
-    the same tree with `stack` (rows: start, length, whether its left half is summed, that
-    sum), as numba cannot cache a recursive function.
-    """
-    top = 0
-    stack[0, 0], stack[0, 1], stack[0, 2] = 0, x.shape[1], 0
-    while True:
-        lo, n = np.int64(stack[top, 0]), np.int64(stack[top, 1])
-        if n > 128:  # its left half first
-            top += 1
-            stack[top, 0], stack[top, 1], stack[top, 2] = lo, n // 2 - (n // 2) % 8, 0
-            continue
-        value = _block(x, o, i, lo, n, mean, squared)
-        top -= 1
-        while top >= 0 and stack[top, 2] == 1:  # a right half: add it to its left half
-            value = stack[top, 3] + value
-            top -= 1
-        if top < 0:
-            return value
-        stack[top, 2], stack[top, 3] = 1, value  # a left half: its right half next
-        lo, n = np.int64(stack[top, 0]), np.int64(stack[top, 1])
-        half = n // 2 - (n // 2) % 8
-        top += 1
-        stack[top, 0], stack[top, 1], stack[top, 2] = lo + half, n - half, 0
-
-
 @_jit
 def zscore(x, out, part):
     """``(x − mean) / std`` per group (ddof 0; a zero std gives 0), as numpy's own reductions.
 
-    numpy adds a group that lies side by side with others (``inner`` > 1) one value after
-    another, and a contiguous group (``inner`` = 1) pairwise: the same order here gives
-    its mean and std bit for bit, in one pass per statistic and none for temporaries.
+    For groups side by side (``inner`` > 1), which numpy adds one value after another: the
+    same order gives their mean and std bit for bit, in one pass per statistic and no
+    temporaries. (numpy adds a contiguous group pairwise, and fast: those stay numpy's.)
     """
     m = x.shape[1]
     i0, n = part[2], part[3] - part[2]
     mean = np.empty(n)  # rows sliced to the part, as in norm_divide
     std = np.empty(n)
-    stack = np.empty((64, 4))  # a tree of halves 64 deep holds 2**70 values
     for o in range(part[0], part[1]):
-        if x.shape[2] == 1:
-            mean[0] = (-0.0 + _pairwise(x, o, 0, 0.0, False, stack)) / m
-            std[0] = np.sqrt((-0.0 + _pairwise(x, o, 0, mean[0], True, stack)) / m)
-        else:
-            mean[:] = -0.0
-            std[:] = -0.0
-            for j in range(m):
-                row = x[o, j, i0 : i0 + n]
-                for i in range(n):
-                    mean[i] += np.float64(row[i])
+        mean[:] = -0.0
+        std[:] = -0.0
+        for j in range(m):
+            row = x[o, j, i0 : i0 + n]
             for i in range(n):
-                mean[i] /= m
-            for j in range(m):
-                row = x[o, j, i0 : i0 + n]
-                for i in range(n):
-                    std[i] += _term(row[i], mean[i], True)
+                mean[i] += np.float64(row[i])
+        for i in range(n):
+            mean[i] /= m
+        for j in range(m):
+            row = x[o, j, i0 : i0 + n]
             for i in range(n):
-                std[i] = np.sqrt(std[i] / m)
+                d = np.float64(row[i]) - mean[i]  # numpy's v -= mean, then v * v
+                std[i] += d * d
+        for i in range(n):
+            std[i] = np.sqrt(std[i] / m)
         for j in range(m):
             row = x[o, j, i0 : i0 + n]
             dst = out[o, j, i0 : i0 + n]

@@ -270,10 +270,11 @@ _ZSCORE_COMPILED = tuple(map(np.dtype, (np.uint8, np.uint16, np.float32, np.floa
 def zscore(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
     """(x − mean) / std over `axes`, ddof 0; a zero std gives 0.
 
-    The bits of ``(x - x.mean(axes)) / x.std(axes)`` in float64: compiled for the dtypes the
-    kernels are warmed up for, with numpy's order of additions.
+    The bits of ``(x - x.mean(axes)) / x.std(axes)`` in float64: compiled, with numpy's order
+    of additions, for the dtypes the kernels are warmed up for when the groups lie side by
+    side (the last axis is kept); numpy's own passes sum contiguous groups fast.
     """
-    if x.dtype in _ZSCORE_COMPILED:
+    if x.dtype in _ZSCORE_COMPILED and axes is not None and x.ndim - 1 not in axes:
         fast = _compiled("zscore", x, axes, _float_out(x))
         if fast is not None:
             return fast
