@@ -8,7 +8,8 @@ every caller then runs its pure-numpy path, which gives identical results. The k
 * the rank diff (:mod:`core._rank_compiled`): ``joint_keys``, ``dense_levels``, ``scan``,
   ``merge``, and ``monotone`` for :func:`core.ranks.rank_preserving`;
 * the methods (:mod:`core.methods`): ``norm_divide``, ``min_max``, ``mean_std``,
-  ``percentile_clip``, ``equalize``;
+  ``zscore``, ``percentile_clip``, ``equalize``;
+* the display (:mod:`core.display`): ``quantize``, the bytes a picture is drawn from;
 * the histograms (:mod:`core.histogram`): ``finite_range``, ``bin_counts``,
   ``joint_counts``.
 
@@ -373,55 +374,75 @@ def norm_divide(x, order, out, part):
     order gives numpy's result; a zero norm divides by 1 (Keras' quirk, and the lp method's zero
     groups).
     """
-    _, m, inner = x.shape
-    if inner < 16:  # few groups side by side (e.g. RGB): one group at a time, in registers
+    m = x.shape[1]
+    i0, n = part[2], part[3] - part[2]
+    if n < 16:  # few groups side by side (e.g. RGB): one group at a time, in registers
         for o in range(part[0], part[1]):
-            for i in range(inner):
+            for i in range(i0, i0 + n):
                 s = _norm_of(x, o, i, order)
                 for j in range(m):
                     out[o, j, i] = x[o, j, i] / s
         return
-    acc = np.empty(inner)
+    acc = np.empty(n)  # rows sliced to the part: indices from 0 let the loops vectorize
     for o in range(part[0], part[1]):
         acc[:] = 0.0
         for j in range(m):
-            for i in range(inner):
-                v = np.float64(x[o, j, i])
+            row = x[o, j, i0 : i0 + n]
+            for i in range(n):
+                v = np.float64(row[i])
                 if order == 2:
                     acc[i] += v * v
                 elif order == 1:
                     acc[i] += abs(v)
                 else:
                     acc[i] = max(acc[i], abs(v))
-        for i in range(inner):
+        for i in range(n):
             s = np.sqrt(acc[i]) if order == 2 else acc[i]
             acc[i] = 1.0 if s == 0 else s
         for j in range(m):
-            for i in range(inner):
-                out[o, j, i] = x[o, j, i] / acc[i]
+            row = x[o, j, i0 : i0 + n]
+            dst = out[o, j, i0 : i0 + n]
+            for i in range(n):
+                dst[i] = row[i] / acc[i]
 
 
 @_jit
 def min_max(x, low, high, out, part):
     """``(x − min) / span · (high − low) + low`` per group (span 0 divides by 1), float64."""
-    _, m, inner = x.shape
-    lo = np.empty(inner)
-    den = np.empty(inner)
+    m = x.shape[1]
+    i0, n = part[2], part[3] - part[2]
+    if n < 16:  # few groups side by side (a whole image, RGB): one group at a time
+        for o in range(part[0], part[1]):
+            for i in range(i0, i0 + n):
+                least = most = np.float64(x[o, 0, i])
+                for j in range(m):
+                    least = min(least, np.float64(x[o, j, i]))
+                    most = max(most, np.float64(x[o, j, i]))
+                span = 1.0 if most == least else most - least
+                for j in range(m):
+                    out[o, j, i] = (np.float64(x[o, j, i]) - least) / span * (high - low) + low
+        return
+    lo = np.empty(n)  # rows sliced to the part, as in norm_divide
+    den = np.empty(n)
     for o in range(part[0], part[1]):
-        for i in range(inner):
-            lo[i] = np.float64(x[o, 0, i])
-            den[i] = np.float64(x[o, 0, i])
+        first = x[o, 0, i0 : i0 + n]
+        for i in range(n):
+            lo[i] = np.float64(first[i])
+            den[i] = np.float64(first[i])
         for j in range(m):
-            for i in range(inner):
-                v = np.float64(x[o, j, i])
+            row = x[o, j, i0 : i0 + n]
+            for i in range(n):
+                v = np.float64(row[i])
                 lo[i] = min(lo[i], v)
                 den[i] = max(den[i], v)
-        for i in range(inner):
+        for i in range(n):
             span = den[i] - lo[i]
             den[i] = 1.0 if span == 0 else span
         for j in range(m):
-            for i in range(inner):
-                out[o, j, i] = (np.float64(x[o, j, i]) - lo[i]) / den[i] * (high - low) + low
+            row = x[o, j, i0 : i0 + n]
+            dst = out[o, j, i0 : i0 + n]
+            for i in range(n):
+                dst[i] = (np.float64(row[i]) - lo[i]) / den[i] * (high - low) + low
 
 
 @_jit
@@ -430,14 +451,71 @@ def mean_std(x, scale, mean, std, out, part):
 
     The channel c is on the middle axis.
     """
-    _, c, inner = x.shape
+    c = x.shape[1]
+    i0, n = part[2], part[3] - part[2]
     for o in range(part[0], part[1]):
         for j in range(c):
             mj = mean[j]
             sj = std[j]
-            for i in range(inner):
-                t = np.float32(x[o, j, i]) / scale
-                out[o, j, i] = (t - mj) / sj
+            row = x[o, j, i0 : i0 + n]
+            dst = out[o, j, i0 : i0 + n]
+            for i in range(n):
+                t = np.float32(row[i]) / scale
+                dst[i] = (t - mj) / sj
+
+
+@_jit
+def zscore(x, out, part):
+    """``(x − mean) / std`` per group (ddof 0; a zero std gives 0), as numpy's own reductions.
+
+    For groups side by side (``inner`` > 1), which numpy adds one value after another: the
+    same order gives their mean and std bit for bit, in one pass per statistic and no
+    temporaries. (numpy adds a contiguous group pairwise, and fast: those stay numpy's.)
+    """
+    m = x.shape[1]
+    i0, n = part[2], part[3] - part[2]
+    mean = np.empty(n)  # rows sliced to the part, as in norm_divide
+    std = np.empty(n)
+    for o in range(part[0], part[1]):
+        mean[:] = -0.0
+        std[:] = -0.0
+        for j in range(m):
+            row = x[o, j, i0 : i0 + n]
+            for i in range(n):
+                mean[i] += np.float64(row[i])
+        for i in range(n):
+            mean[i] /= m
+        for j in range(m):
+            row = x[o, j, i0 : i0 + n]
+            for i in range(n):
+                d = np.float64(row[i]) - mean[i]  # numpy's v -= mean, then v * v
+                std[i] += d * d
+        for i in range(n):
+            std[i] = np.sqrt(std[i] / m)
+        for j in range(m):
+            row = x[o, j, i0 : i0 + n]
+            dst = out[o, j, i0 : i0 + n]
+            for i in range(n):
+                dst[i] = 0.0 if std[i] == 0 else (np.float64(row[i]) - mean[i]) / std[i]
+
+
+@_jit
+def quantize(values, offset, scale, top, out, nan, part):
+    """``out = clip((values − offset) · scale, 0, top)`` truncated to bytes.
+
+    Computed in `values`' float type (pyqtgraph's arithmetic for float images);
+    ``nan[part[2]]`` says whether a value in the part was NaN (its byte is then meaningless).
+    """
+    seen = False
+    for k in range(part[0], part[1]):
+        v = values[k]
+        if np.isnan(v):
+            seen = True
+            out[k] = 0
+            continue
+        t = (v - offset) * scale
+        out[k] = np.uint8(min(max(t, 0), top))
+    nan[part[2]] = seen
 
 
 @njit(inline="always")

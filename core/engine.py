@@ -130,6 +130,31 @@ def row_parts(g: int, per_thread: int = 1) -> list[tuple[int, int, int, int]]:
     return [(int(a), int(b), 0, -1) for a, b in itertools.pairwise(cuts)]
 
 
+def group_parts(
+    outer: int, inner: int, per_thread: int = 8, *, rows_only: bool = False
+) -> list[tuple[int, int, int, int]]:
+    """Blocks of an (outer, m, inner) array's groups for the threads: ``(o0, o1, i0, i1)``.
+
+    Split along the outer rows when there are at least as many as threads, else along the
+    groups that sit side by side (``inner``): a statistic over the image's rows of an HWC image
+    is one outer row of 6,144 groups, which one thread would otherwise compute alone. Groups
+    are split in blocks of at least 64 (fewer would read the same rows on every thread).
+    `rows_only`: whole outer rows, for kernels that keep per-row tables.
+
+    Examples
+    --------
+    >>> with limit_threads(2):
+    ...     group_parts(1, 6144, 2)
+    [(0, 1, 0, 1536), (0, 1, 1536, 3072), (0, 1, 3072, 4608), (0, 1, 4608, 6144)]
+    """
+    blocks = threads() * per_thread if threads() > 1 else 1
+    if outer >= threads() or inner < 64 * blocks or rows_only:  # blocks of 64 groups or more
+        cuts = np.linspace(0, outer, min(outer, blocks) + 1).astype(int)
+        return [(int(a), int(b), 0, inner) for a, b in itertools.pairwise(cuts)]
+    cuts = np.linspace(0, inner, min(inner, blocks) + 1).astype(int)
+    return [(0, outer, int(a), int(b)) for a, b in itertools.pairwise(cuts)]
+
+
 def in_parts(fn: Callable[..., object], parts: Sequence[tuple[object, ...]]) -> None:
     """``fn(*part)`` for every part, on up to :func:`threads` threads.
 

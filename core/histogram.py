@@ -6,6 +6,7 @@ counts instead, so the histogram under a panel is the truth about the array.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import cast
@@ -68,8 +69,16 @@ def finite_range(values: np.ndarray, others: np.ndarray | None = None) -> tuple[
     others = None if others is None else _for_kernels(np.ravel(canonical(others)))
     compiled = _engine.kernels()
     if compiled is not None:
-        lo, hi, count = compiled.finite_range(values, np.empty(1) if others is None else others)
-        return float(lo), float(hi), int(count)
+        cuts = np.linspace(0, values.size, _engine.threads() + 1 if values.size > 1 << 20 else 2)
+        found: list[tuple[float, float, int]] = []
+
+        def part(k0: int, k1: int) -> None:
+            paired = np.empty(1) if others is None else others[k0:k1]
+            found.append(compiled.finite_range(values[k0:k1], paired))
+
+        _engine.in_parts(part, list(itertools.pairwise(cuts.astype(int).tolist())))
+        lows, highs, counts = zip(*found, strict=True)
+        return float(min(lows)), float(max(highs)), int(sum(counts))
     ok = np.ones(values.shape, bool)
     for v in (values, others):
         if v is not None and v.dtype.kind == "f":

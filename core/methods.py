@@ -117,9 +117,13 @@ def _grouped(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray | None:
 
 
 def _compiled(
-    kernel: str, x: np.ndarray, axes: tuple[int, ...] | None, dtype: type, *args: object
+    kernel: str,
+    x: np.ndarray,
+    axes: tuple[int, ...] | None,
+    dtype: type | np.dtype,
+    *args: object,
 ) -> np.ndarray | None:
-    """``kernels.<kernel>(groups, *args, out, part)`` over row blocks on every thread.
+    """``kernels.<kernel>(groups, *args, out, part)`` over blocks of groups on every thread.
 
     None when numba is missing or the axes do not suit.
     """
@@ -129,10 +133,14 @@ def _compiled(
         return None
     out: np.ndarray = np.empty(groups.shape, dtype)
     fn = getattr(kernels, kernel)
-    _engine.in_parts(
-        lambda o0, o1, *_: fn(groups, *args, out, (o0, o1)), _engine.row_parts(len(groups), 8)
-    )
+    outer, _, inner = groups.shape
+    parts = _engine.group_parts(outer, inner, rows_only=kernel not in _SIDE_BY_SIDE)
+    _engine.in_parts(lambda *part: fn(groups, *args, out, part), parts)
     return out.reshape(x.shape)
+
+
+# the kernels that take any block of (outer, inner) groups; the others take whole outer rows
+_SIDE_BY_SIDE = frozenset({"norm_divide", "min_max", "mean_std", "zscore"})
 
 
 # --- the methods ---------------------------------------------------------------------------------
@@ -256,8 +264,20 @@ def dtype_max(x: np.ndarray) -> np.ndarray:
     return np.maximum(out, -1.0) if info.min < 0 else out
 
 
+_ZSCORE_COMPILED = tuple(map(np.dtype, (np.uint8, np.uint16, np.float32, np.float64)))
+
+
 def zscore(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
-    """(x − mean) / std over `axes`, ddof 0; a zero std gives 0."""
+    """(x − mean) / std over `axes`, ddof 0; a zero std gives 0.
+
+    The bits of ``(x - x.mean(axes)) / x.std(axes)`` in float64: compiled, with numpy's order
+    of additions, for the dtypes the kernels are warmed up for when the groups lie side by
+    side (the last axis is kept); numpy's own passes sum contiguous groups fast.
+    """
+    if x.dtype in _ZSCORE_COMPILED and axes is not None and x.ndim - 1 not in axes:
+        fast = _compiled("zscore", x, axes, _float_out(x))
+        if fast is not None:
+            return fast
     v = x.astype(np.float64)
     if v.size == 0:
         return v.astype(_float_out(x))

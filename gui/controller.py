@@ -43,7 +43,7 @@ from normscope.gui.pipeline import (
 from normscope.gui.worker import LatestOnly
 
 BATCH_DELAY_MS = 300  # the whole-batch verdict waits until the controls are still this long
-DRAW_MS = 15  # results arriving within this many ms are drawn in one go
+DRAW_MS = 15  # results arriving within this many ms are drawn in one go (an image: at once)
 STALE_AFTER_MS = 250  # results slower than this fade what they will replace until they come
 
 log = logging.getLogger("normscope")
@@ -86,8 +86,8 @@ class InspectorController(QObject):
     cleared()
         A new array is open: every result is gone.
     changed(images)
-        Results arrived or were dropped (those arriving within ``DRAW_MS`` together), or the
-        channel changed; `images`: the image panels must be drawn again too.
+        Results arrived or were dropped (those arriving within ``DRAW_MS`` together; a new
+        image at once), or the channel changed; `images`: the image panels must be drawn again too.
     slow()
         Results asked ``STALE_AFTER_MS`` ago are still missing: fade what they replace.
     frameFailed(exception)
@@ -309,9 +309,11 @@ class InspectorController(QObject):
     def _on_frame(self, item: Frame) -> None:
         self._results = self._new_image(item)
         self._images_new = True
+        self._stale_timer.start()  # its statistics are asked next: what they replace stays
+        self._draw_timer.stop()  # the image is what the user waits for: drawn now, with what
+        self._emit_changed()  # else came meanwhile, before its statistics take the cores
         self._recompute_stats()
         self._recompute_histograms()
-        self._schedule_changed()
 
     def _on_stats(self, item: FrameVerdict | FrameStats) -> None:
         if isinstance(item, FrameVerdict):

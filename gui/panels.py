@@ -21,6 +21,7 @@ from PySide6.QtCore import QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage
 from PySide6.QtWidgets import QGraphicsItem
 
+from normscope.core.display import quantize
 from normscope.core.histogram import Histogram, JointHistogram
 
 COLORMAPS = ("gray", "viridis", "inferno", "magma", "cividis", "plasma")
@@ -59,6 +60,11 @@ def make_picture(data: np.ndarray, levels: tuple[float, float], cmap: str) -> Pi
     """
     levels = (float(levels[0]), float(levels[1]))
     lut = None if data.ndim == 3 else colormap(cmap).getLookupTable(nPts=256)
+    # float data (a normalized image) made bytes by core on every thread, as pyqtgraph would
+    quantized = quantize(data, levels, 255.0 if lut is None else len(lut))
+    if quantized is not None:
+        qimage = functions_qimage.try_make_qimage(quantized, levels=None, lut=lut)
+        return Picture(data, levels, lut, qimage)
     nan_at = None
     if data.dtype.kind == "f" and data.size and np.isnan(data.min()):  # as ImageItem tests
         nan = np.isnan(data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from normscope.core.display import display_levels, to_uint8, zoom_factor
+from normscope.core.display import display_levels, quantize, to_uint8, zoom_factor
 from normscope.core.histogram import histogram, joint_histogram
 
 
@@ -98,3 +98,25 @@ def test_compiled_and_numpy_histograms_agree(dtype, monkeypatch) -> None:
             assert a.nonfinite == b.nonfinite
             np.testing.assert_array_equal(a.edges, b.edges)
         np.testing.assert_array_equal(a.counts, b.counts)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("steps", [255.0, 256])
+def test_quantized_bytes_are_the_same_compiled_and_in_numpy(dtype, steps, monkeypatch) -> None:
+    from normscope.core import engine
+
+    rng = np.random.default_rng(4)
+    x = (rng.normal(0.3, 0.6, (301, 67, 3)) * 1.0).astype(dtype)  # beyond both levels too
+    x[0, 0, :3] = -np.inf, np.inf, 0.0
+    levels = (-0.25, 1.125)
+    fast = quantize(x, levels, steps)
+    monkeypatch.setattr(engine, "kernels", lambda: None)
+    slow = quantize(x, levels, steps)
+    assert fast is not None and fast.dtype == np.uint8 and fast.shape == x.shape
+    np.testing.assert_array_equal(fast, slow)
+    assert fast.reshape(-1)[:3].tolist() == [0, 255, int((0.25 * steps) / 1.375)]
+    x[200, 3, 1] = np.nan
+    assert quantize(x, levels, steps) is None
+    monkeypatch.undo()
+    assert quantize(x, levels, steps) is None
+    assert quantize(np.arange(6, dtype=np.int32), levels, 255) is None

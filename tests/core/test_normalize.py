@@ -381,6 +381,7 @@ COMPILED_CASES = [
     ("percentile", {"percentiles": (0.0, 100.0)}),
     ("percentile", {"percentiles": (12.5, 62.3)}),
     ("equalize", {}),
+    ("zscore", {}),
     ("meanstd", {"mean": (0.2, 0.4, 0.6), "std": (0.3, 0.2, 0.1)}),
     ("meanstd", {"mean": (0.5,), "std": (0.25,)}),
 ]

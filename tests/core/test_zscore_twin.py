@@ -25,3 +25,21 @@ def test_the_same_bits_as_np_mean_and_np_std(axis, dtype):
         x[3, 5, 1], x[7, :, 2], x[9, 9, 0] = np.nan, 4.0, np.inf  # NaN, a constant row, inf
     want = _numpy_zscore(x, axis).astype(np.float32 if dtype == "float32" else np.float64)
     np.testing.assert_array_equal(normalize(x, "zscore", axis=axis, roles="HWC"), want)
+
+
+@pytest.mark.parametrize(
+    ("shape", "roles"),
+    [((1, 20000), "NW"), ((3, 1030, 2), "HWC"), ((2, 129, 70), "HWC"), ((300, 5), "HW")],
+)
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32", "float64"])
+def test_the_same_bits_in_long_groups_and_groups_side_by_side(shape, roles, dtype):
+    """Groups long enough for numpy's pairwise blocks (128 values, halved above), split across
+    threads along the rows or along the groups side by side: still numpy's bits."""
+    rng = np.random.default_rng(11)
+    x = (rng.normal(size=shape) * 900 + 3000).clip(0, 60000).astype(dtype)
+    if dtype == "float64":
+        x.flat[7], x.flat[-3] = np.nan, -np.inf
+    for axis in [None, *range(len(shape)), tuple(range(1, len(shape)))]:
+        want = _numpy_zscore(x, axis).astype(np.float32 if dtype == "float32" else np.float64)
+        got = normalize(x, "zscore", axis=axis, roles=roles)
+        np.testing.assert_array_equal(got, want, err_msg=f"axis {axis}")

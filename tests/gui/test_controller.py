@@ -96,6 +96,23 @@ def test_stale_responses_are_dropped(setup) -> None:
     assert all(d.stats is None or d.stats.maps.group_size.shape == (28, 28) for d in view.drawn)
 
 
+def test_an_image_is_drawn_as_it_arrives_before_its_statistics_are_asked(
+    setup, monkeypatch
+) -> None:
+    model, controller, view = setup
+    for name in ("stats_job", "histogram_job"):  # on their queues' threads, once asked
+        job = getattr(pipeline, name)
+        monkeypatch.setattr(
+            "normscope.gui.controller." + name,
+            lambda *args, job=job, name=name: (view.events.append(name), (yield from job(*args))),
+        )
+    model.set_loaded(DIGITS)
+    assert controller.join(timeout=20)
+    asked = [e for e in view.events if e in ("images", "stats_job", "histogram_job")]
+    assert asked[0] == "images" and view.drawn[0].frame is not None  # no wait, no other result
+    assert view.drawn[0].verdict is None and view.drawn[0].hists is None
+
+
 def test_a_failed_job_travels_as_its_exception_and_is_logged(setup, monkeypatch, caplog) -> None:
     model, controller, view = setup
 

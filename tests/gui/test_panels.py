@@ -31,6 +31,11 @@ CASES = {
     "float64 RGB with NaN": (rgb_nan, (0.0, 1.0)),
     "float32 gray, levels inside": (rng.standard_normal((16, 16)).astype(np.float32), (-1, 1)),
     "constant": (np.full((5, 6), 3.0), (2.5, 3.5)),
+    "float32 RGB, own range": ((rng.random((21, 19, 3)) * 3 - 1).astype(np.float32), (-1, 2)),
+    "float64 gray, on the levels and beyond": (
+        np.array([[-np.inf, -1.0, 0.0, 0.25, 0.5, 1.0 - 1e-12, 1.0, 2.0, np.inf]]),
+        (0.0, 1.0),
+    ),
 }
 
 
