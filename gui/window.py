@@ -739,6 +739,8 @@ class MainWindow(QMainWindow):
         self.browser.shutdown()
         self._verdict_timer.stop()
         self.dataset_verdict.shutdown()
+        for dialog in self.findChildren(StatsDialog):
+            dialog.shutdown()
 
     # --- datasets browsed lazily -------------------------------------------------------------
     def open_dataset(self, source: str | os.PathLike) -> bool:
