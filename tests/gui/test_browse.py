@@ -72,6 +72,7 @@ def test_open_folder_browses_mixed_sizes_and_says_where(qtbot, window, mixed, mo
 
 def test_unreadable_file_shows_its_reason_and_browsing_goes_on(qtbot, window, mixed):
     assert window.open_source(mixed)
+    wait_shown(qtbot, window, 0)  # listed in the background
     window.controls.index_spin.setValue(2)
     wait_shown(qtbot, window, 2)
     assert "is not a PNG file" in window.browser.error
@@ -120,12 +121,32 @@ def test_ten_thousand_tiny_files_open_at_once(qtbot, window, tmp_path) -> None:
         (root / f"c{i % 4}" / f"{i:05d}.png").write_bytes(data)
     t0 = time.perf_counter()
     assert window.open_source(root)
+    assert window.model.dataset is None  # listed in the background: the window stays usable
+    assert window.where.text() == "listing tiny…"
     wait_shown(qtbot, window, 0)
     assert time.perf_counter() - t0 < 5  # listing, no decoding (the bench asks 1.5 s of 100,000)
     assert window.where.text() == 'image 1 of 10,000 · class "c0" · c0/00000.png · 4×3 grey'
     window.model.set_index(9_999)
     wait_shown(qtbot, window, 9_999)
     assert window.where.text().startswith('image 10,000 of 10,000 · class "c3"')
+
+
+def test_a_folder_that_cannot_be_listed_says_why_and_keeps_the_image(qtbot, window, tmp_path):
+    assert window.open_source("sample:digits")
+    (tmp_path / "empty").mkdir()
+    assert window.open_source(tmp_path / "empty")
+    qtbot.waitUntil(lambda: window.browser.listing is None)
+    assert "empty: holds no images" in window.error_box.text()
+    window.error_box.close()
+    assert window.model.loaded.name == "digits" and window.where.text() == ""
+
+
+def test_opening_a_file_while_a_folder_is_listed_drops_the_listing(qtbot, window, mixed):
+    assert window.open_source(mixed)
+    assert window.open_source("sample:digits")
+    window.browser.shutdown()  # the listing is done (or dropped) once the thread has stopped
+    qtbot.wait(50)
+    assert window.model.dataset is None and window.model.loaded.name == "digits"
 
 
 def test_reopening_a_dataset_resumes_at_the_image_last_shown(qtbot, window, mixed) -> None:
