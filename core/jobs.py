@@ -81,7 +81,8 @@ class Worker:
         self._ended = 0  # the last job whose end was read
         self._last: tuple[int, str, Any] | None = None  # that end's message
         self._process: Any = None  # a multiprocessing process (its type depends on the context)
-        self._tasks: Connection | None = None
+        self._outbox: queue.Queue[tuple[Any, ...] | None] = queue.Queue()  # to the worker
+        self._sender: threading.Thread | None = None
         self._reader: threading.Thread | None = None
         self._closed = False
 
@@ -98,8 +99,9 @@ class Worker:
     def submit(self, fn: Callable[..., Any], *args: Any) -> int:
         """Run ``fn(*args, progress=..., cancel=...)`` in the worker after the jobs before it.
 
-        Returns the job's number (increasing from 1). The arguments are pickled on the calling
-        thread: a job that cannot be sent raises here.
+        Returns at once with the job's number (increasing from 1): the job is pickled and sent
+        by a thread of its own (a worker that is still starting reads nothing yet), and one
+        that cannot be sent ends with an ``"error"``.
         """
         with self._lock:
             if self._closed:
@@ -107,19 +109,14 @@ class Worker:
             if self._process is None or self._reader is None or not self._reader.is_alive():
                 self._start()
             self._jobs += 1
-            job = self._jobs
-            assert self._tasks is not None
-            self._tasks.send(("run", job, fn, args))
-            return job
+            self._outbox.put(("run", self._jobs, fn, args))
+            return self._jobs
 
     def cancel(self) -> None:
         """Stop every job submitted so far (a running one at its next check of `cancel`)."""
         with self._lock:
-            if self._tasks is not None and self._jobs > self._ended:
-                try:
-                    self._tasks.send(("cancel", self._jobs))
-                except OSError:  # the worker is gone: its jobs end with an error anyway
-                    pass
+            if self._jobs > self._ended:
+                self._outbox.put(("cancel", self._jobs))
 
     def wait(self, job: int, timeout: float | None = None) -> tuple[int, str, Any] | None:
         """Wait until `job` has ended, and return its last message.
@@ -137,22 +134,20 @@ class Worker:
         With `wait`, return when it has exited (terminated after :data:`STOP_TIMEOUT_S`).
         """
         with self._lock:
-            self._closed = True
-            tasks, reader, process = self._tasks, self._reader, self._process
-        if tasks is None or reader is None:
+            closed, self._closed = self._closed, True
+            sender, reader, process = self._sender, self._reader, self._process
+        if sender is None or reader is None:
             return
-        self.cancel()
-        try:
-            tasks.send(None)
-        except OSError:
-            pass
+        if not closed:
+            self.cancel()
+            self._outbox.put(None)
         if not wait:
-            return  # the reader thread reaps the process when it exits
+            return  # the sender and reader threads end, and reap the process, when it exits
         reader.join(STOP_TIMEOUT_S)
         if reader.is_alive():
             process.terminate()
             reader.join()
-        tasks.close()
+        sender.join()
 
     # --- the calling process's side ----------------------------------------------------------
     def _start(self) -> None:
@@ -165,11 +160,32 @@ class Worker:
         process.start()
         tasks_out.close()  # the worker's ends: only it holds them now, so its exit reads as EOF
         results_in.close()
-        self._process, self._tasks = process, tasks_in
+        self._process = process
+        self._outbox.put(None)  # a dead worker's sender ends
+        self._outbox = queue.Queue()
+        self._sender = threading.Thread(
+            target=self._send,
+            args=(tasks_in, self._outbox),
+            name=f"{self.name}-sender",
+            daemon=True,
+        )
         self._reader = threading.Thread(
             target=self._read, args=(process, results_out), name=f"{self.name}-reader", daemon=True
         )
+        self._sender.start()
         self._reader.start()
+
+    def _send(self, tasks: Connection, outbox: queue.Queue[tuple[Any, ...] | None]) -> None:
+        while True:
+            item = outbox.get()
+            try:
+                tasks.send(item)
+            except Exception as exc:  # a job that cannot be pickled, or a worker that is gone
+                if item is not None and item[0] == "run":
+                    self._note((item[1], "error", _portable(exc)))
+            if item is None:
+                break
+        tasks.close()
 
     def _read(self, process: Any, results: Connection) -> None:
         while True:
