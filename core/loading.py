@@ -209,8 +209,9 @@ def _read_npy(path: Path, limits: _Limits) -> np.ndarray:
     """
     with open(path, "rb") as f:
         shape = _npy_header(path, f, limits)
-    mode = "r" if math.prod(shape) else None
-    return cast(np.ndarray, np.load(path, mmap_mode=mode, allow_pickle=False))
+    if not math.prod(shape):
+        return cast(np.ndarray, np.load(path, allow_pickle=False))
+    return cast(np.ndarray, np.load(path, mmap_mode="r", allow_pickle=False))
 
 
 def _read_npz(
