@@ -746,6 +746,7 @@ class MainWindow(QMainWindow):
         self.dataset_verdict.shutdown()
         for dialog in self.findChildren(StatsDialog):
             dialog.shutdown()
+        gc.unfreeze()  # what a dataset's opening kept for good is the collector's again
 
     # --- datasets browsed lazily -------------------------------------------------------------
     def open_dataset(self, source: str | os.PathLike) -> bool:
