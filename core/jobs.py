@@ -39,6 +39,8 @@ __all__ = ["Worker"]
 
 #: The worker's priority below the calling process's (Unix ``nice`` increment).
 NICE = 5
+#: How many of the last jobs' ends :meth:`Worker.wait` can return.
+KEEP_ENDS = 16
 #: Seconds :meth:`Worker.shutdown` waits for the worker to stop before it is terminated.
 STOP_TIMEOUT_S = 10.0
 
@@ -79,7 +81,7 @@ class Worker:
         self._lock = threading.Condition()
         self._jobs = 0  # the last job submitted
         self._ended = 0  # the last job whose end was read
-        self._last: tuple[int, str, Any] | None = None  # that end's message
+        self._ends: dict[int, tuple[int, str, Any]] = {}  # the last ends read, by job
         self._process: Any = None  # a multiprocessing process (its type depends on the context)
         self._outbox: queue.Queue[tuple[Any, ...] | None] = queue.Queue()  # to the worker
         self._sender: threading.Thread | None = None
@@ -121,12 +123,13 @@ class Worker:
     def wait(self, job: int, timeout: float | None = None) -> tuple[int, str, Any] | None:
         """Wait until `job` has ended, and return its last message.
 
-        None on timeout, or when a later job's end was read first.
+        None on timeout, or for a job :data:`KEEP_ENDS` or more before the last one that ended.
         """
         with self._lock:
-            self._lock.wait_for(lambda: self._ended >= job, timeout)
-            last = self._last
-        return last if last is not None and last[0] == job else None
+            self._lock.wait_for(
+                lambda: job in self._ends or self._ended >= job + KEEP_ENDS, timeout
+            )
+            return self._ends.get(job)
 
     def shutdown(self, *, wait: bool = True) -> None:
         """Cancel the jobs and end the worker process.
@@ -206,7 +209,8 @@ class Worker:
         job, kind, _payload = message
         if kind != "progress":
             with self._lock:
-                self._ended, self._last = job, message
+                self._ended, self._ends[job] = max(self._ended, job), message
+                self._ends.pop(job - KEEP_ENDS, None)
                 self._lock.notify_all()
         self._on_message(*message)
 
