@@ -7,6 +7,12 @@ first image drawn (listing included), the median and slowest of 50 steps to the 
 (to its normalized image drawn), the longest time the event loop was blocked meanwhile, and
 the process's peak resident memory. Targets: first image <= 1.5 s, step median <= 100 ms,
 slowest <= 200 ms, RSS <= 600 MB.
+
+``python -m bench.bench_browse --busy [SOURCE]`` measures the other promise: the longest gap
+between ticks of a 2 ms timer on the window's event loop while the whole-dataset verdict walks
+SOURCE (default the 100,000-PNG folder) and while File > Dataset Statistics runs on it, each
+for :data:`BUSY_S` seconds once the work is under way (target: <= 100 ms). Run it with
+``PYTHONPATH`` naming another checkout to measure that code the same way (a baseline).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ FOLDER = DATA / "pngs-100000"
 NPY = DATA / "photos-28000x224x224x3.npy"
 FILES = 100_000
 STEPS = 50
+BUSY_S = 8.0  # seconds of each busy measurement
 
 
 def make_folder(folder: Path = FOLDER, count: int = FILES) -> Path:
@@ -103,6 +110,55 @@ def browse(source: Path) -> dict:
     }
 
 
+def busy(source: Path) -> dict:
+    """The longest event-loop gaps (ms) while the verdict walks `source` and while its
+    statistics pass runs; with how far each got (images)."""
+    from PySide6.QtWidgets import QApplication
+
+    from bench.bench_window import Probe
+    from normscope.core.warmup import warm_up
+    from normscope.gui.settings import Settings
+    from normscope.gui.window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    warm_up()
+    with tempfile.TemporaryDirectory() as tmp:
+        window = MainWindow(Settings(tmp))
+        window.resize(1400, 800)
+        window.show()
+        probe = Probe(app, window)
+        probe.clock.start()
+        probe.timer.start()
+
+        def gap_while(started, done) -> tuple[float, int]:
+            probe.wait(started)
+            probe.max_gap_ms, t_end = 0.0, time.perf_counter() + BUSY_S
+            probe.wait(lambda: time.perf_counter() > t_end)
+            return probe.max_gap_ms, done()
+
+        window.open_source(str(source))
+        verdict = window.dataset_verdict
+        walk_gap, walked = gap_while(
+            lambda: verdict.running and verdict.tally is not None and verdict.tally.checked > 0,
+            lambda: verdict.tally.checked,
+        )
+        verdict.stop()
+        dialog = window.dataset_statistics(source)
+        stats_gap, counted = gap_while(
+            lambda: dialog.progress.value() > 0, lambda: dialog.progress.value()
+        )
+        dialog.reject()
+        probe.timer.stop()
+        probe.close()
+        window.close()
+    return {
+        "walk_gap_ms": walk_gap,
+        "walked": walked,
+        "stats_gap_ms": stats_gap,
+        "counted": counted,
+    }
+
+
 def main() -> None:
     make_folder()
     for source in (FOLDER, NPY):  # each in a process of its own: its own peak RSS
@@ -113,6 +169,16 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["make"]:
         make_folder()
+    elif sys.argv[1:2] == ["--busy"]:
+        src = Path(sys.argv[2]) if sys.argv[2:] else make_folder()
+        r = busy(src)
+        print(
+            f"{src.name}, load {os.getloadavg()[0]:.1f}: event loop blocked at most "
+            f"{r['walk_gap_ms']:.0f} ms while the verdict walked ({r['walked']:,} images in "
+            f"{BUSY_S:.0f} s), {r['stats_gap_ms']:.0f} ms while the statistics pass ran "
+            f"({r['counted']:,} images)",
+            flush=True,
+        )
     elif sys.argv[1:]:
         r = browse(Path(sys.argv[1]))
         print(

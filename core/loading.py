@@ -203,9 +203,15 @@ def _npy_header(path: Path, f: IO[bytes], limits: _Limits) -> tuple[int, ...]:
 
 
 def _read_npy(path: Path, limits: _Limits) -> np.ndarray:
+    """The array of a ``.npy``, memory-mapped read-only whatever its size.
+
+    Its pages are read as they are used; an array of no values is read.
+    """
     with open(path, "rb") as f:
-        _npy_header(path, f, limits)
-    return cast(np.ndarray, np.load(path, allow_pickle=False))
+        shape = _npy_header(path, f, limits)
+    if not math.prod(shape):
+        return cast(np.ndarray, np.load(path, allow_pickle=False))
+    return cast(np.ndarray, np.load(path, mmap_mode="r", allow_pickle=False))
 
 
 def _read_npz(

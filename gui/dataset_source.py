@@ -2,9 +2,11 @@
 
 :class:`DatasetBrowser` keeps a :class:`~normscope.core.dataset.Dataset` (a folder listed
 without decoding, a memory-mapped ``.npy``) for an :class:`~normscope.gui.model.InspectorModel`.
-When the model's index changes it puts the decoded image in the model at once if it is in its
-bounded cache, else asks its decoding thread for it; meanwhile the thread decodes the
-neighbours the user is likely to step to next. A file that cannot be read is remembered with
+:meth:`DatasetBrowser.list` opens a dataset on the decoding thread (listing 100,000 files
+takes a while; the window stays responsive and says so). When the model's index changes the
+browser puts the decoded image in the model at once if it is in its bounded cache, else asks
+its decoding thread for it; meanwhile the thread decodes the neighbours the user is likely to
+step to next. A file that cannot be read is remembered with
 its reason, which :attr:`DatasetBrowser.error` holds while it is the image on show.
 """
 
@@ -18,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from normscope.core.dataset import Dataset, FolderDataset
-from normscope.core.loading import Loaded
+from normscope.core.dataset import Dataset, FolderDataset, open_dataset
+from normscope.core.loading import Loaded, LoadError
 from normscope.gui.model import InspectorModel
 
 CACHE_IMAGES = 64  # decoded images kept, at most…
@@ -86,10 +88,17 @@ class DatasetBrowser(QObject):
     -------
     shownChanged()
         Another image is on show, or could not be read (:attr:`error` says why).
+    opened()
+        A dataset asked for with :meth:`list` is open (:attr:`dataset`).
+    failed(reason)
+        A dataset asked for with :meth:`list` cannot be opened: the one-line reason.
     """
 
     shownChanged = Signal()
+    opened = Signal()
+    failed = Signal(str)
     _decoded = Signal(int)  # from the decoding thread
+    _listed = Signal(int, object, int)  # from the decoding thread: (asked, dataset|error, index)
 
     def __init__(
         self,
@@ -107,18 +116,35 @@ class DatasetBrowser(QObject):
         self.cache = _Cache(cache_images, cache_bytes)
         self._cache_limits = (cache_images, cache_bytes)
         self._wanted: list[int] = []  # what the thread decodes next, the first first
+        self._asked = 0  # counts the datasets asked for: a listing asked before the last is stale
+        self._to_list: tuple[int, str, int] | None = None  # (asked, source, index) to open
+        self.listing: str | None = None  # the source being listed
         self._wake = threading.Condition()
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="normscope-decode", daemon=True)
         self._thread.start()
         self._decoded.connect(self._on_decoded)
+        self._listed.connect(self._on_listed)
         model.indexChanged.connect(self._request)
 
     # --- public ------------------------------------------------------------------------------
+    def list(self, source: str | os.PathLike, index: int = 0) -> None:
+        """Open `source` (a folder, an ``.npy``) as a dataset on the decoding thread, then
+        browse it from image `index`; :attr:`opened` or :attr:`failed` tells how it went.
+        Opening anything else before it is listed drops it."""
+        with self._wake:
+            self._asked += 1
+            self._to_list = (self._asked, os.fspath(source), index)
+            self._wanted = []
+            self._wake.notify()
+        self.listing = os.fspath(source)
+
     def open(self, dataset: Dataset, index: int = 0) -> None:
         """Browse `dataset` from image `index` (the first when it is out of range)."""
         index = index if 0 <= index < len(dataset) else 0
         with self._wake:
+            self._asked += 1
+            self._to_list = None
             self._wanted = []
             self.dataset = dataset
             self.cache = _Cache(*self._cache_limits)
@@ -128,7 +154,10 @@ class DatasetBrowser(QObject):
 
     def close(self) -> None:
         """Stop browsing (another file is opened)."""
+        self.listing = None
         with self._wake:
+            self._asked += 1
+            self._to_list = None
             self._wanted = []
             self.dataset = None
         self.shown, self.error = -1, None
@@ -183,6 +212,16 @@ class DatasetBrowser(QObject):
             self._wanted = [i for i in order if 0 <= i < len(ds) and i not in self.cache]
             self._wake.notify()
 
+    def _on_listed(self, asked: int, result: Dataset | LoadError, index: int) -> None:
+        if asked != self._asked:
+            return  # something else was opened since
+        self.listing = None
+        if isinstance(result, LoadError):
+            self.failed.emit(str(result))
+        else:
+            self.open(result, index)
+            self.opened.emit()
+
     def _on_decoded(self, index: int) -> None:
         if self.dataset is not None and index == self.model.index and self.shown != index:
             item = self.cache.get(index)
@@ -206,12 +245,22 @@ class DatasetBrowser(QObject):
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._stop and not self._wanted:
+                while not self._stop and not self._wanted and self._to_list is None:
                     self._wake.wait()
                 if self._stop:
                     return
-                index = self._wanted.pop(0)
-                ds, cache = self.dataset, self.cache
+                to_list, self._to_list = self._to_list, None
+                if to_list is None:
+                    index = self._wanted.pop(0)
+                    ds, cache = self.dataset, self.cache
+            if to_list is not None:
+                asked, source, index = to_list
+                try:
+                    listed: Dataset | LoadError = open_dataset(source)
+                except LoadError as exc:
+                    listed = exc
+                self._listed.emit(asked, listed, index)
+                continue
             if ds is None or index in cache:
                 continue
             try:

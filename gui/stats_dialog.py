@@ -1,6 +1,7 @@
 """File > Dataset Statistics: :func:`core.stats.dataset_stats` in the background, in a dialog.
 
-The pass runs on its own thread with a progress bar and Cancel; the result shows the
+The pass runs in a worker process of its own (:class:`core.jobs.Worker`: the window's event loop
+is never blocked by it) with a progress bar and Cancel; the result shows the
 per-channel mean and std with the code lines to copy, and "Use for mean/std" hands the
 numbers to the window for the mean/std normalization of the image on show.
 """
@@ -8,8 +9,9 @@ numbers to the window for the mean/std normalization of the image on show.
 from __future__ import annotations
 
 import html
+import logging
 import os
-import threading
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
@@ -24,7 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from normscope.core.jobs import Worker
 from normscope.core.stats import Cancelled, DatasetStats, Progress, dataset_stats
+
+log = logging.getLogger("normscope")
 
 
 def summary_html(stats: DatasetStats) -> str:
@@ -58,16 +63,16 @@ class StatsDialog(QDialog):
 
     useMeanStd = Signal(tuple, tuple)
     finished_ok = Signal()
-    _progressed = Signal(object)  # from the statistics thread
-    _done = Signal(object)
+    _said = Signal(int, str, object)  # from the worker's reader thread
 
     def __init__(self, source: str | os.PathLike, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.source = os.fspath(source)
         self.stats: DatasetStats | None = None
         self.error: str | None = None
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(self._said.emit, name="normscope-stats")
+        self._job = 0  # the pass (0: not started)
+        self._over = False  # its end has been shown
         self.setWindowTitle(f"Dataset statistics — {os.path.basename(self.source)}")
         self.resize(720, 420)
         self.label = QLabel(f"Reading {html.escape(self.source)}…")
@@ -98,38 +103,45 @@ class StatsDialog(QDialog):
         )
         self.use_button.clicked.connect(self._use)
         self.close_button.clicked.connect(self.accept)
-        self._progressed.connect(self._on_progress)
-        self._done.connect(self._on_done)
+        self._said.connect(self._on_said)
 
     def start(self) -> None:
-        """Start the pass on its own thread."""
-        self._thread = threading.Thread(target=self._run, name="normscope-stats", daemon=True)
-        self._thread.start()
+        """Start the pass in the worker process."""
+        self._job = self._worker.submit(dataset_stats, self.source)
 
     def cancel(self) -> None:
         """Stop the pass (it stops within one task) or close the dialog when it is over."""
-        if self._thread is not None and self._thread.is_alive():
-            self._cancel.set()
+        if self._job and not self._over:
+            self._worker.cancel()
             self.label.setText("Cancelling…")
         else:
             self.reject()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the thread (tests); True when it has stopped."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self._thread is None or not self._thread.is_alive()
+        """Wait until the pass has ended and its end is shown (tests); True when it has."""
+        if self._job and not self._over:
+            message = self._worker.wait(self._job, timeout)
+            if message is not None:
+                self._on_said(*message)
+        return self._over or not self._job
 
-    def _run(self) -> None:
-        try:
-            result: object = dataset_stats(
-                self.source, progress=self._progressed.emit, cancel=self._cancel
-            )
-        except Cancelled as exc:
-            result = exc
-        except Exception as exc:  # shown in the dialog: a bad file, a refused mix, …
-            result = exc
-        self._done.emit(result)
+    def shutdown(self) -> None:
+        """Stop the pass and end the worker process (the window is closing)."""
+        self._worker.shutdown()
+
+    def _on_said(self, job: int, kind: str, payload: Any) -> None:
+        if job != self._job or self._over:
+            return
+        if kind == "progress":
+            self._on_progress(payload)
+            return
+        self._over = True
+        if kind == "error":
+            exc, text = payload
+            if not isinstance(exc, Cancelled):
+                log.info("dataset statistics of %s failed:\n%s", self.source, text)
+            payload = exc
+        self._on_done(payload)
 
     def _on_progress(self, p: Progress) -> None:
         self.progress.setRange(0, max(p.images_total, 1))
@@ -172,5 +184,5 @@ class StatsDialog(QDialog):
             self.useMeanStd.emit(tuple(self.stats.mean), tuple(self.stats.std))
 
     def done(self, code: int) -> None:
-        self._cancel.set()  # closing stops a pass still running
+        self._worker.shutdown(wait=False)  # closing stops a pass still running
         super().done(code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import html
 import json
 import os
@@ -38,7 +39,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from normscope.core.dataset import open_dataset
 from normscope.core.loading import SAMPLES, Loaded, LoadError, load
 from normscope.core.logs import log_path
 from normscope.core.pairing import AfterArray, PairError, guess_after_roles
@@ -247,6 +247,8 @@ class MainWindow(QMainWindow):
         self.jump.clicked.connect(self.jump_to_worst)
         self.controls.rolesRejected.connect(self.show_error)
         self.browser.shownChanged.connect(self._on_dataset_shown)
+        self.browser.opened.connect(self._on_dataset_opened)
+        self.browser.failed.connect(self._on_dataset_failed)
         m.datasetChanged.connect(self._update_title)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._link_views()
@@ -574,6 +576,9 @@ class MainWindow(QMainWindow):
         self.model.set_index(self.model.index + delta)
 
     def _update_title(self) -> None:
+        if self.browser.listing is not None:  # the window stays responsive and says why
+            self.where.setText(f"listing {Path(self.browser.listing).name}…")
+            return
         if self.model.dataset is not None:
             self._update_dataset_title()
             return
@@ -765,20 +770,37 @@ class MainWindow(QMainWindow):
         self.dataset_norm.shutdown()
         self._verdict_timer.stop()
         self.dataset_verdict.shutdown()
+        for dialog in self.findChildren(StatsDialog):
+            dialog.shutdown()
+        gc.unfreeze()  # what a dataset's opening kept for good is the collector's again
 
     # --- datasets browsed lazily -------------------------------------------------------------
     def open_dataset(self, source: str | os.PathLike) -> bool:
-        """Open a folder or ``.npy`` as a dataset read on demand, at the image last shown."""
-        try:
-            dataset = open_dataset(source)
-        except LoadError as exc:
-            self.show_error(str(exc))
-            return False
+        """Open a folder or ``.npy`` as a dataset read on demand, at the image last shown.
+
+        It is listed in the background (the window says "listing …" meanwhile); a source that
+        cannot be opened as a dataset is refused in one line when that is known.
+        """
+        # Everything loaded so far lives as long as the window, and so will the file list:
+        # keep them out of the cyclic collector's full passes, which walked every object of the
+        # process and stalled the event loop 100–390 ms at a time while a dataset was listed,
+        # browsed or walked. The window's close gives them back (stop_work).
+        gc.freeze()
+        path = Path(source).resolve()
+        self.browser.list(source, self.settings.dataset_position(str(path)))
+        self._update_title()
+        return True
+
+    def _on_dataset_opened(self) -> None:
+        gc.freeze()  # the file list too (see open_dataset)
+        source = self.browser.dataset.source
         path = Path(source).resolve()
         self.settings.last_folder = str(path if path.is_dir() else path.parent)
-        self.settings.add_recent(str(source))
-        self.browser.open(dataset, self.settings.dataset_position(str(path)))
-        return True
+        self.settings.add_recent(source)
+
+    def _on_dataset_failed(self, reason: str) -> None:
+        self._update_title()
+        self.show_error(reason)
 
     def _on_dataset_shown(self) -> None:
         b = self.browser

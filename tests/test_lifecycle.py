@@ -91,6 +91,43 @@ def test_quit_action_exits_0_and_says_nothing(tmp_path: Path) -> None:
     assert (tmp_path / "settings" / "normscope.ini").exists()
 
 
+# once both worker processes (the dataset's verdict, a statistics pass) run: print their ids
+WHEN_WORKING = """
+from PySide6.QtCore import QTimer
+
+def busy(self, asked=[]):
+    if not asked:
+        asked.append(self.dataset_statistics(sys.argv[1]))
+    workers = (self.dataset_verdict.worker, asked[0]._worker)
+    if not (self.dataset_verdict.running and all(w.alive for w in workers)):
+        QTimer.singleShot(10, lambda: busy(self))
+    else:
+        print(*(w.pid for w in workers), flush=True)
+        {then}
+"""
+
+
+@pytest.mark.parametrize("how", ["quit", "sigterm"])
+def test_quitting_while_workers_run_ends_them_and_says_nothing(tmp_path: Path, how: str) -> None:
+    """The whole-dataset verdict and a statistics pass run in worker processes: quitting in
+    the middle of both (Quit, or SIGTERM) ends both, and nothing is printed."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    png = ROOT / "resources" / "photo.png"
+    for i in range(300):
+        (folder / f"{i:03d}.png").write_bytes(png.read_bytes())
+    then = "self.quit_action.trigger()" if how == "quit" else "os.kill(os.getpid(), 15)"
+    hook = "import os\n" + WHEN_WORKING.format(then=then) + WHEN_SHOWN.format(then="busy(self)")
+    result = run_main(tmp_path, hook, str(folder))
+    code, message = (0, "") if how == "quit" else (128 + 15, "normscope: terminated (SIGTERM)\n")
+    assert (result.returncode, result.stderr) == (code, message)
+    pids = [int(p) for p in result.stdout.split()]
+    assert len(pids) == 2
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
 def test_a_pytest_run_with_a_window_exits_0(tmp_path: Path) -> None:
     """``pytest tests/test_window.py`` passed, then exited 139 as Python finalized."""
     test = tmp_path / "test_one_window.py"

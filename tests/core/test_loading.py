@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import mmap
 import struct
 import zlib
 from pathlib import Path
@@ -207,6 +208,7 @@ BAD = {
     "idx bad magic": ("junk.idx", b"\x01\x02\x03\x04rest", "magic"),
     "text named npy": ("text.npy", b"this is text\n", "is not a NumPy .npy file"),
     "short npy": ("short.npy", b"\x93NUM", "is not a NumPy .npy file"),
+    "truncated npy": ("cut.npy", npy_bytes(np.zeros((64, 64)))[:500], "cut.npy: "),
     "npz without arrays": ("none.npz", b"PK\x05\x06" + b"\x00" * 18, "no arrays"),
 }
 
@@ -282,6 +284,17 @@ def test_files_are_only_read(tmp_path: Path) -> None:
     before = path.stat().st_mtime_ns, path.read_bytes()
     load(path)
     assert (path.stat().st_mtime_ns, path.read_bytes()) == before
+
+
+def test_a_npy_of_any_size_is_memory_mapped_not_read(tmp_path: Path) -> None:
+    a = np.arange(4 * 6 * 5, dtype=np.uint16).reshape(4, 6, 5)
+    loaded = load(write(tmp_path, "small.npy", npy_bytes(a)))
+    np.testing.assert_array_equal(loaded.array, a)
+    base = loaded.array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None) if isinstance(base, np.ndarray) else base.obj
+    assert isinstance(base, mmap.mmap)  # the file's pages, read as they are touched
+    assert not loaded.array.flags.writeable  # and never written through
 
 
 def test_nan_arrays_are_valid(tmp_path: Path) -> None:
