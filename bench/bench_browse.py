@@ -17,6 +17,7 @@ for :data:`BUSY_S` seconds once the work is under way (target: <= 100 ms). Run i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import statistics
@@ -24,7 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -63,8 +66,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def browse(source: Path) -> dict:
-    """Open `source` in a window and step through it; the numbers of the module docstring."""
+@contextlib.contextmanager
+def _probed_window() -> Iterator[tuple[Any, Any]]:
+    """A shown window with its kernels loaded, and a running event-loop probe on it."""
     from PySide6.QtWidgets import QApplication
 
     from bench.bench_window import Probe
@@ -81,6 +85,17 @@ def browse(source: Path) -> dict:
         probe = Probe(app, window)
         probe.clock.start()
         probe.timer.start()
+        try:
+            yield window, probe
+        finally:
+            probe.timer.stop()
+            probe.close()
+            window.close()
+
+
+def browse(source: Path) -> dict:
+    """Open `source` in a window and step through it; the numbers of the module docstring."""
+    with _probed_window() as (window, probe):
 
         def step(index: int) -> float:
             """Seconds from asking for image `index` to its normalized image painted."""
@@ -98,9 +113,6 @@ def browse(source: Path) -> dict:
         first = step(0)
         probe.max_gap_ms = 0.0  # the listing blocks while opening; stepping must not
         steps = [step(i) for i in range(1, STEPS + 1)]
-        probe.timer.stop()
-        probe.close()
-        window.close()
     return {
         "first_s": first,
         "step_median_ms": 1000 * statistics.median(steps),
@@ -113,22 +125,7 @@ def browse(source: Path) -> dict:
 def busy(source: Path) -> dict:
     """The longest event-loop gaps (ms) while the verdict walks `source` and while its
     statistics pass runs; with how far each got (images)."""
-    from PySide6.QtWidgets import QApplication
-
-    from bench.bench_window import Probe
-    from normscope.core.warmup import warm_up
-    from normscope.gui.settings import Settings
-    from normscope.gui.window import MainWindow
-
-    app = QApplication.instance() or QApplication([])
-    warm_up()
-    with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(Settings(tmp))
-        window.resize(1400, 800)
-        window.show()
-        probe = Probe(app, window)
-        probe.clock.start()
-        probe.timer.start()
+    with _probed_window() as (window, probe):
 
         def gap_while(started, done) -> tuple[float, int]:
             probe.wait(started)
@@ -148,9 +145,6 @@ def busy(source: Path) -> dict:
             lambda: dialog.progress.value() > 0, lambda: dialog.progress.value()
         )
         dialog.reject()
-        probe.timer.stop()
-        probe.close()
-        window.close()
     return {
         "walk_gap_ms": walk_gap,
         "walked": walked,
