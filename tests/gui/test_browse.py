@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog
+from windows import wait_shown
 
 from normscope.core.dataset import FolderDataset
 from normscope.core.loading import load
@@ -42,12 +43,6 @@ def mixed(tmp_path: Path) -> Path:
 @pytest.fixture
 def window(empty_window: MainWindow) -> MainWindow:
     return empty_window
-
-
-def wait_shown(qtbot, w: MainWindow, index: int) -> None:
-    """Until image `index` (or its error) is on show and everything asked for it is in."""
-    qtbot.waitUntil(lambda: w.browser.shown == index and w.browser.is_idle(), timeout=20_000)
-    assert w.controller.join(timeout=20)
 
 
 def test_describe_says_size_and_colours() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from windows import wait_shown
 
 from normscope.core import dataset_norm
 from normscope.core.dataset import FolderDataset
@@ -49,11 +50,6 @@ def npy(tmp_path: Path, monkeypatch) -> tuple[Path, np.ndarray]:
 @pytest.fixture
 def window(empty_window: MainWindow) -> MainWindow:
     return empty_window
-
-
-def wait_shown(qtbot, w: MainWindow, index: int) -> None:
-    qtbot.waitUntil(lambda: w.browser.shown == index and w.browser.is_idle(), timeout=20_000)
-    assert w.controller.join(timeout=20)
 
 
 def wait_stats(qtbot, w: MainWindow) -> None:

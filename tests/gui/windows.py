@@ -10,3 +10,10 @@ def wait_ready(w: MainWindow) -> None:
     assert w.controller.join(timeout=20)
     r = w.results
     assert r.stats is not None and (not w.model.is_batch or r.batch is not None)
+
+
+def wait_shown(qtbot, w: MainWindow, index: int) -> None:
+    """Until a browsed dataset's image `index` (or its error) is on show and everything asked
+    for it is in."""
+    qtbot.waitUntil(lambda: w.browser.shown == index and w.browser.is_idle(), timeout=20_000)
+    assert w.controller.join(timeout=20)
