@@ -3,6 +3,7 @@ statistics pass (progress, Cancel, cache), the numbers shown and the refusals on
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,9 @@ def mixed(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def npy(tmp_path: Path, monkeypatch) -> tuple[Path, np.ndarray]:
-    """A same-size batch of 300 RGB 12x10 images, browsed memory-mapped (as a large one is)."""
-    x = np.random.default_rng(6).integers(0, 256, (300, 12, 10, 3), np.uint8)
+    """A same-size batch of 300 RGB 64x48 images, browsed memory-mapped (as a large one is):
+    a streamed pass reads 227 of them at a time (:data:`core.dataset_norm.CHUNK_BYTES`)."""
+    x = np.random.default_rng(6).integers(0, 256, (300, 64, 48, 3), np.uint8)
     path = tmp_path / "batch.npy"
     np.save(path, x)
     monkeypatch.setattr(dataset_source, "LAZY_NPY_BYTES", 0)
@@ -172,9 +174,9 @@ def test_the_dataset_verdict_uses_the_same_statistics(qtbot, window, mixed) -> N
     assert "<b>Statistics</b>: z-score over N,H,W" in window.batch_label.text()
 
 
-def test_npy_over_n_alone_bit_for_bit_with_progress(qtbot, window, npy, monkeypatch) -> None:
+def test_npy_over_n_alone_bit_for_bit_with_progress(qtbot, window, npy) -> None:
     path, x = npy
-    monkeypatch.setattr(dataset_norm, "CHUNK_BYTES", 16 * x[0].size * 8)  # 16 images a step
+    assert 1 < dataset_norm.CHUNK_BYTES // (x[0].size * 8) < len(x)  # a pass in steps
     assert window.open_source(path)
     wait_shown(qtbot, window, 0)
     c = window.controls
@@ -214,10 +216,41 @@ def test_npy_over_n_alone_bit_for_bit_with_progress(qtbot, window, npy, monkeypa
         window.results.frame.normalized,
         Normalization(method="zscore", axis=0).apply(x, roles="NHWC")[7],
     )
-    assert "z-score over N: the dataset's mean and std per pixel position (10×12) and channel" in (
+    assert "z-score over N: the dataset's mean and std per pixel position (48×64) and channel" in (
         c.description.text()
     )
     assert c.code.text().endswith("axis=0, keepdims=True)  # x: the whole dataset")
+
+
+def test_the_pass_runs_in_a_worker_process_and_gives_way_to_another(
+    qtbot, window, tmp_path
+) -> None:
+    """The pass holds no interpreter lock of this process (on a thread it blocked the event
+    loop ~105 ms at a time); another choice stops it and starts its own; both are cached."""
+    root = tmp_path / "same"
+    root.mkdir()
+    rng = np.random.default_rng(8)
+    for i in range(200):
+        Image.fromarray(rng.integers(0, 256, (24, 24), np.uint8)).save(root / f"{i:03d}.png")
+    assert window.open_source(root)
+    wait_shown(qtbot, window, 0)
+    norm, read = window.dataset_norm, []
+    norm.progressed.connect(lambda done, _n: read.append(done))
+    window.model.set_options(choice="minmax", axis=())
+    window.controls.n_button.click()  # over N alone: a streamed pass
+    qtbot.waitUntil(lambda: norm.running and bool(read), timeout=60_000)
+    assert norm.worker.alive and norm.worker.pid != os.getpid()
+    window.model.set_options(choice="zscore", axis=(0, 1))  # over N, H, W: another pass
+    wait_stats(qtbot, window)
+    assert window.model.batch.over == "NHWC" and norm.passes == 2  # grey: N, H, W is all
+    window.model.set_options(choice="minmax", axis=())  # the superseded pass: run again…
+    wait_stats(qtbot, window)
+    assert window.model.batch.over == "N"
+    passes = norm.passes
+    window.model.set_options(choice="zscore", axis=(0, 1))  # …and each is cached
+    window.model.set_options(choice="minmax", axis=())
+    assert window.controller.join(timeout=20)
+    assert norm.passes == passes and not norm.running
 
 
 def test_cancel_leaves_the_window_usable(qtbot, window, tmp_path) -> None:
