@@ -10,9 +10,11 @@ slowest <= 200 ms, RSS <= 600 MB.
 
 ``python -m bench.bench_browse --busy [SOURCE]`` measures the other promise: the longest gap
 between ticks of a 2 ms timer on the window's event loop while the whole-dataset verdict walks
-SOURCE (default the 100,000-PNG folder) and while File > Dataset Statistics runs on it, each
-for :data:`BUSY_S` seconds once the work is under way (target: <= 100 ms). Run it with
-``PYTHONPATH`` naming another checkout to measure that code the same way (a baseline).
+SOURCE (default the 100,000-PNG folder), while the N button's statistics pass (z-score over
+N, H, W) runs on it and while File > Dataset Statistics runs on it, each for :data:`BUSY_S`
+seconds once the work is under way, and while the folder's image headers are surveyed after
+Open (until the survey is in; target: <= 100 ms). Run it with ``PYTHONPATH`` naming another
+checkout to measure that code the same way (a baseline).
 """
 
 from __future__ import annotations
@@ -111,8 +113,9 @@ def browse(source: Path) -> dict:
 
 
 def busy(source: Path) -> dict:
-    """The longest event-loop gaps (ms) while the verdict walks `source` and while its
-    statistics pass runs; with how far each got (images)."""
+    """The longest event-loop gaps (ms) while the headers of `source` are surveyed, while the
+    verdict walks it, while the N button's statistics pass and File > Dataset Statistics run
+    on it; with how far each got (images, or seconds for the survey)."""
     from PySide6.QtWidgets import QApplication
 
     from bench.bench_window import Probe
@@ -137,12 +140,21 @@ def busy(source: Path) -> dict:
             return probe.max_gap_ms, done()
 
         window.open_source(str(source))
+        probe.max_gap_ms, t0 = 0.0, time.perf_counter()
+        probe.wait(lambda: window.model.mixed_sizes is not None)  # a mixed folder's survey
+        survey_gap, survey_s = probe.max_gap_ms, time.perf_counter() - t0
         verdict = window.dataset_verdict
         walk_gap, walked = gap_while(
             lambda: verdict.running and verdict.tally is not None and verdict.tally.checked > 0,
             lambda: verdict.tally.checked,
         )
         verdict.stop()
+        norm, read = window.dataset_norm, [0]
+        norm.progressed.connect(lambda done, _n: read.__setitem__(0, done))
+        window.model.set_options(choice="zscore", axis=(0, 1))
+        window.controls.n_button.click()  # z-score over N, H, W: the dataset's mean and std
+        norm_gap, normed = gap_while(lambda: norm.running and read[0] > 0, lambda: read[0])
+        norm.cancel()
         dialog = window.dataset_statistics(source)
         stats_gap, counted = gap_while(
             lambda: dialog.progress.value() > 0, lambda: dialog.progress.value()
@@ -152,6 +164,10 @@ def busy(source: Path) -> dict:
         probe.close()
         window.close()
     return {
+        "survey_gap_ms": survey_gap,
+        "survey_s": survey_s,
+        "norm_gap_ms": norm_gap,
+        "normed": normed,
         "walk_gap_ms": walk_gap,
         "walked": walked,
         "stats_gap_ms": stats_gap,
@@ -174,9 +190,11 @@ if __name__ == "__main__":
         r = busy(src)
         print(
             f"{src.name}, load {os.getloadavg()[0]:.1f}: event loop blocked at most "
-            f"{r['walk_gap_ms']:.0f} ms while the verdict walked ({r['walked']:,} images in "
-            f"{BUSY_S:.0f} s), {r['stats_gap_ms']:.0f} ms while the statistics pass ran "
-            f"({r['counted']:,} images)",
+            f"{r['survey_gap_ms']:.0f} ms while the headers were surveyed ({r['survey_s']:.1f} "
+            f"s), {r['walk_gap_ms']:.0f} ms while the verdict walked ({r['walked']:,} images in "
+            f"{BUSY_S:.0f} s), {r['norm_gap_ms']:.0f} ms while the N pass ran "
+            f"({r['normed']:,} images), {r['stats_gap_ms']:.0f} ms while the statistics pass "
+            f"ran ({r['counted']:,} images)",
             flush=True,
         )
     elif sys.argv[1:]:
