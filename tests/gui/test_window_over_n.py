@@ -3,12 +3,14 @@ statistics pass (progress, Cancel, cache), the numbers shown and the refusals on
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtWidgets import QPushButton
 
 from normscope.core import dataset_norm
 from normscope.core.dataset import FolderDataset
@@ -282,3 +284,48 @@ def test_cancel_leaves_the_window_usable(qtbot, window, tmp_path) -> None:
     window.controls.n_button.click()  # N off: the image normalized on its own again
     assert window.controller.join(timeout=20)
     assert window.results.frame is not None and window.results.frame.normalized.shape == (24, 24)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """grey/: a grey 256x256 PNG; photo/: RGB photos of two sizes and a corrupt PNG."""
+    rng = np.random.default_rng(9)
+    root = tmp_path / "shots"
+    (root / "grey").mkdir(parents=True)
+    (root / "photo").mkdir()
+    Image.fromarray(rng.integers(0, 256, (256, 256), np.uint8)).save(root / "grey/g.png")
+    Image.fromarray(rng.integers(0, 256, (200, 300, 3), np.uint8)).save(root / "photo/p0.png")
+    Image.fromarray(rng.integers(0, 256, (150, 100, 3), np.uint8)).save(root / "photo/p1.png")
+    (root / "photo/x.png").write_bytes(b"not a png at all")
+    return root
+
+
+def test_a_grey_image_of_a_colour_folder_keeps_the_dataset_verdict_and_shows_its_own_axes(
+    qtbot, window, shots
+) -> None:
+    """Seen on a screenshot: with z-score over N,H,W on, the grey image of the folder showed no
+    whole-dataset verdict line, and a stale "C 3 channels" button beside its H and W."""
+    assert window.open_source(shots)
+    wait_shown(qtbot, window, 0)
+    window.model.set_index(1)  # an RGB photo
+    wait_shown(qtbot, window, 1)
+    window.model.set_options(choice="zscore", axis=(0, 1))
+    window.controls.n_button.click()
+    wait_stats(qtbot, window)
+    v = window.dataset_verdict
+    qtbot.waitUntil(lambda: v.tally is not None and v.tally.done, timeout=60_000)
+    assert "<b>Whole dataset</b>" in window.batch_label.text()
+    window.model.set_index(0)  # the grey one
+    wait_shown(qtbot, window, 0)
+    qtbot.wait(400)  # past the verdict's timer: a burst of changes starts one walk
+    assert v.tally is not None and v.tally.done
+    assert "<b>Whole dataset</b>" in window.batch_label.text()
+    assert "<b>Statistics</b>: z-score over N,H,W: the dataset's per-channel" in (
+        window.batch_label.text()
+    )
+    assert "this image is grey but the dataset's statistics are per channel" in html.unescape(
+        window.verdict.text()
+    )
+    shown = [b.text() for b in window.controls.findChildren(QPushButton) if b.isVisible()]
+    assert not any("channels" in t for t in shown), shown
+    assert [b.text() for b in window.controls.axis_buttons] == ["H  256 rows", "W  256 columns"]
