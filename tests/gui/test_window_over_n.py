@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -326,6 +327,13 @@ def test_a_grey_image_of_a_colour_folder_keeps_the_dataset_verdict_and_shows_its
     assert "this image is grey but the dataset's statistics are per channel" in html.unescape(
         window.verdict.text()
     )
-    shown = [b.text() for b in window.controls.findChildren(QPushButton) if b.isVisible()]
-    assert not any("channels" in t for t in shown), shown
+    # the original panel shows the grey image itself, not the photo before it
+    np.testing.assert_array_equal(window.original.picture.data, window.model.loaded.array)
     assert [b.text() for b in window.controls.axis_buttons] == ["H  256 rows", "W  256 columns"]
+    window.model.set_index(1)  # and back: the photo's H, W, C…
+    wait_shown(qtbot, window, 1)
+    c = window.controls
+    c.model.set_loaded(replace(c.model.loaded, array=np.zeros((8, 9), np.uint8), roles="HW"))
+    # …gone at once, not when Qt deletes them later (a screenshot showed "C  3 channels")
+    shown = [b.text() for b in c.findChildren(QPushButton) if b.isVisibleTo(c)]
+    assert not any("channels" in t for t in shown), shown
