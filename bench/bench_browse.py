@@ -13,7 +13,7 @@ between ticks of a 2 ms timer on the window's event loop while the whole-dataset
 SOURCE (default the 100,000-PNG folder), while the N button's statistics pass (z-score over
 N, H, W) runs on it and while File > Dataset Statistics runs on it, each for :data:`BUSY_S`
 seconds once the work is under way, and while the folder's image headers are surveyed (from
-the first image on show until the survey is in; target: <= 100 ms). Run it with
+the first image drawn, the verdict walking, until the survey is in; target: <= 100 ms). Run it with
 ``PYTHONPATH`` naming another checkout to measure that code the same way (a baseline).
 """
 
@@ -141,11 +141,11 @@ def busy(source: Path) -> dict:
 
         t0 = time.perf_counter()
         window.open_source(str(source))
-        probe.wait(lambda: window.controller.results.frame is not None)  # opening: its own gaps
+        verdict = window.dataset_verdict
+        probe.wait(lambda: verdict.running and probe.idle())  # opening, drawn: its own gaps
         probe.max_gap_ms = 0.0
         probe.wait(lambda: window.model.mixed_sizes is not None)  # a mixed folder's survey
         survey_gap, survey_s = probe.max_gap_ms, time.perf_counter() - t0
-        verdict = window.dataset_verdict
         walk_gap, walked = gap_while(
             lambda: verdict.running and verdict.tally is not None and verdict.tally.checked > 0,
             lambda: verdict.tally.checked,
