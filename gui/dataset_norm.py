@@ -124,15 +124,6 @@ class DatasetNorm(QObject):
         self.runningChanged.emit(False)
         return True
 
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait until the running pass has ended and its end is taken (tests); True when it
-        has."""
-        if self._job:
-            message = self.worker.wait(self._job, timeout)
-            if message is not None:
-                self._on_said(*message)
-        return not self.running
-
     # --- the pass ----------------------------------------------------------------------------
     def _start(self, dataset: Dataset, request: BatchRequest, key: tuple) -> None:
         self._running, self._request, self._done = key, request, 0
@@ -148,7 +139,7 @@ class DatasetNorm(QObject):
     def _on_said(self, job: int, kind: str, payload: Any) -> None:
         key = self._passes.get(job)
         if key is None:
-            return  # an end already taken by join()
+            return  # a pass of the last dataset
         if kind == "progress":
             if job == self._job:
                 self._on_progress(payload)
