@@ -434,10 +434,10 @@ class MainWindow(QMainWindow):
         self._show_hovered()
 
     def _show_original_alone(self) -> None:
-        """Draw the image on show in the original panel: it is true when its normalization
-        is not (the last image's stays there otherwise)."""
+        """Draw the image on show (a dataset's, not a batch) in the original panel: it is
+        true when its normalization is not (the last image's stays there otherwise)."""
         loaded = self.model.loaded
-        if loaded is not None and self._wait_drawn is not loaded:
+        if loaded is not None and "N" not in loaded.roles and self._wait_drawn is not loaded:
             self._wait_drawn = loaded
             image, roles = as_displayed(loaded.array, loaded.roles)
             self.panel_layout.set_shape(image.shape)
