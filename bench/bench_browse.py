@@ -10,8 +10,10 @@ slowest <= 200 ms, RSS <= 600 MB.
 
 ``python -m bench.bench_browse --busy [SOURCE]`` measures the other promise: the longest gap
 between ticks of a 2 ms timer on the window's event loop while the whole-dataset verdict walks
-SOURCE (default the 100,000-PNG folder) and while File > Dataset Statistics runs on it, each
-for :data:`BUSY_S` seconds once the work is under way (target: <= 100 ms). Run it with
+SOURCE (default the 100,000-PNG folder), while the N button's statistics pass (z-score over
+N, H, W) runs on it and while File > Dataset Statistics runs on it, each for :data:`BUSY_S`
+seconds once the work is under way, and while the folder's image headers are surveyed (from
+the first image drawn, the verdict walking, until the survey is in; target: <= 100 ms). Run it with
 ``PYTHONPATH`` naming another checkout to measure that code the same way (a baseline).
 """
 
@@ -123,8 +125,9 @@ def browse(source: Path) -> dict:
 
 
 def busy(source: Path) -> dict:
-    """The longest event-loop gaps (ms) while the verdict walks `source` and while its
-    statistics pass runs; with how far each got (images)."""
+    """The longest event-loop gaps (ms) while the headers of `source` are surveyed, while the
+    verdict walks it, while the N button's statistics pass and File > Dataset Statistics run
+    on it; with how far each got (images, or seconds for the survey)."""
     with _probed_window() as (window, probe):
 
         def gap_while(started, done) -> tuple[float, int]:
@@ -133,19 +136,34 @@ def busy(source: Path) -> dict:
             probe.wait(lambda: time.perf_counter() > t_end)
             return probe.max_gap_ms, done()
 
+        t0 = time.perf_counter()
         window.open_source(str(source))
         verdict = window.dataset_verdict
+        probe.wait(lambda: verdict.running and probe.idle())  # opening, drawn: its own gaps
+        probe.max_gap_ms = 0.0
+        probe.wait(lambda: window.model.mixed_sizes is not None)  # a mixed folder's survey
+        survey_gap, survey_s = probe.max_gap_ms, time.perf_counter() - t0
         walk_gap, walked = gap_while(
             lambda: verdict.running and verdict.tally is not None and verdict.tally.checked > 0,
             lambda: verdict.tally.checked,
         )
         verdict.stop()
+        norm, read = window.dataset_norm, [0]
+        norm.progressed.connect(lambda done, _n: read.__setitem__(0, done))
+        window.model.set_options(choice="zscore", axis=(0, 1))
+        window.controls.n_button.click()  # z-score over N, H, W: the dataset's mean and std
+        norm_gap, normed = gap_while(lambda: norm.running and read[0] > 0, lambda: read[0])
+        norm.cancel()
         dialog = window.dataset_statistics(source)
         stats_gap, counted = gap_while(
             lambda: dialog.progress.value() > 0, lambda: dialog.progress.value()
         )
         dialog.reject()
     return {
+        "survey_gap_ms": survey_gap,
+        "survey_s": survey_s,
+        "norm_gap_ms": norm_gap,
+        "normed": normed,
         "walk_gap_ms": walk_gap,
         "walked": walked,
         "stats_gap_ms": stats_gap,
@@ -168,9 +186,11 @@ if __name__ == "__main__":
         r = busy(src)
         print(
             f"{src.name}, load {os.getloadavg()[0]:.1f}: event loop blocked at most "
-            f"{r['walk_gap_ms']:.0f} ms while the verdict walked ({r['walked']:,} images in "
-            f"{BUSY_S:.0f} s), {r['stats_gap_ms']:.0f} ms while the statistics pass ran "
-            f"({r['counted']:,} images)",
+            f"{r['survey_gap_ms']:.0f} ms while the headers were surveyed ({r['survey_s']:.1f} "
+            f"s after Open), {r['walk_gap_ms']:.0f} ms while the verdict walked "
+            f"({r['walked']:,} images in {BUSY_S:.0f} s), {r['norm_gap_ms']:.0f} ms while the N "
+            f"pass ran ({r['normed']:,} images), {r['stats_gap_ms']:.0f} ms while the "
+            f"statistics pass ran ({r['counted']:,} images)",
             flush=True,
         )
     elif sys.argv[1:]:

@@ -51,6 +51,10 @@ class Cancelled(Exception):
             f"stopped after {progress.images_done:,} of {progress.images_total:,} images"
         )
 
+    def __reduce__(self) -> tuple[type[Cancelled], tuple[Progress]]:
+        """Pickled with its progress (a worker process's cancelled job says how far it got)."""
+        return Cancelled, (self.progress,)
+
 
 # --- the cache -----------------------------------------------------------------------------
 

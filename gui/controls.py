@@ -277,6 +277,8 @@ class ControlPanel(QWidget):
         """New array: one button per axis, index range, channels, scopes."""
         for b in self.axis_buttons:
             self.axis_group.removeButton(b)
+            self.axes_layout.removeWidget(b)
+            b.hide()  # at once: Qt deletes it later, when its event loop next runs
             b.deleteLater()
         self.axis_buttons = []
         self.axes_layout.removeWidget(self.whole)

@@ -195,8 +195,9 @@ class InspectorModel(QObject):
         if o.preset is not None or not METHODS[norm.method].uses_axis:
             return None  # its own axes, or none: each image alone (the N button is off)
         axes = norm.resolved_axis(len(roles))
-        reduced = roles if axes is None else "".join(roles[a] for a in axes)
-        over = "NHWC" if len(reduced) == len(roles) else "N" + reduced
+        # a grey image's H and W ask what a colour image's do (its dataset's statistics per
+        # channel if it has colour images: core refuses them for this image, not the others)
+        over = "NHWC" if axes is None else "N" + "".join(roles[a] for a in axes)
         over = "".join(r for r in "NHWC" if r in over)
         reason = supported(norm.method, over, norm.order)
         if reason is not None:

@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         self.controller = InspectorController(self.model, self)  # computes; the window draws
         self.browser = DatasetBrowser(self.model, self)  # a dataset's images, read on demand
         self.dataset_norm = DatasetNorm(self.model, self)  # its statistics over N, when asked
-        self._wait_drawn: Loaded | None = None  # the original drawn while they are computed
+        self._wait_drawn: Loaded | None = None  # the original drawn without its normalization
         self._hovered: tuple[int, int] | None = None  # (row, col) last under the cursor
         self.error_box: QMessageBox | None = None
         self.compare: CompareWindow | None = None  # View > Compare, made when first asked
@@ -429,8 +429,19 @@ class MainWindow(QMainWindow):
         if isinstance(exc, BatchPending):  # nothing false meanwhile: what it waits for
             self._show_batch_wait()
         else:
+            self._show_original_alone()
             self.verdict.setText(error_html("Cannot normalize", one_line(exc)))
         self._show_hovered()
+
+    def _show_original_alone(self) -> None:
+        """Draw the image on show (a dataset's, not a batch) in the original panel: it is
+        true when its normalization is not (the last image's stays there otherwise)."""
+        loaded = self.model.loaded
+        if loaded is not None and "N" not in loaded.roles and self._wait_drawn is not loaded:
+            self._wait_drawn = loaded
+            image, roles = as_displayed(loaded.array, loaded.roles)
+            self.panel_layout.set_shape(image.shape)
+            self.original.show(original_picture(image, roles, self.look()))
 
     def _show_batch_wait(self) -> None:
         """While the dataset's statistics are computed (or were refused): say so in the
@@ -438,12 +449,7 @@ class MainWindow(QMainWindow):
         words = self.model.batch_pending()
         if words is None:
             return  # they are in
-        loaded = self.model.loaded
-        if loaded is not None and self._wait_drawn is not loaded:  # the original is true
-            self._wait_drawn = loaded
-            image, roles = as_displayed(loaded.array, loaded.roles)
-            self.panel_layout.set_shape(image.shape)
-            self.original.show(original_picture(image, roles, self.look()))
+        self._show_original_alone()
         self.normalized.set_caption(words)
         self.rank.set_caption("")
         self.verdict.setText(f"<b>Over the dataset's N axis</b>: {html.escape(words, quote=False)}")

@@ -91,15 +91,21 @@ def test_quit_action_exits_0_and_says_nothing(tmp_path: Path) -> None:
     assert (tmp_path / "settings" / "normscope.ini").exists()
 
 
-# once both worker processes (the dataset's verdict, a statistics pass) run: print their ids
+# once the dataset's verdict and a statistics pass run in their worker processes, the N button
+# is pressed (its pass needs the dataset's statistics: the verdict waits for them); once that
+# pass runs too, in a third worker process, print their ids
 WHEN_WORKING = """
 from PySide6.QtCore import QTimer
 
-def busy(self, asked=[]):
+def busy(self, asked=[], read=[]):
     if not asked:
         asked.append(self.dataset_statistics(sys.argv[1]))
-    workers = (self.dataset_verdict.worker, asked[0]._worker)
-    if not (self.dataset_verdict.running and all(w.alive for w in workers)):
+    workers = (self.dataset_verdict.worker, asked[0]._worker, self.dataset_norm.worker)
+    if len(asked) == 1 and self.dataset_verdict.running and all(w.alive for w in workers[:2]):
+        asked.append(self.dataset_norm.progressed.connect(lambda *_: read.append(1)))
+        self.model.set_options(choice="minmax", axis=())  # over N alone: a streamed pass
+        self.controls.n_button.click()
+    if not (read and self.dataset_norm.running and all(w.alive for w in workers)):
         QTimer.singleShot(10, lambda: busy(self))
     else:
         print(*(w.pid for w in workers), flush=True)
@@ -109,8 +115,9 @@ def busy(self, asked=[]):
 
 @pytest.mark.parametrize("how", ["quit", "sigterm"])
 def test_quitting_while_workers_run_ends_them_and_says_nothing(tmp_path: Path, how: str) -> None:
-    """The whole-dataset verdict and a statistics pass run in worker processes: quitting in
-    the middle of both (Quit, or SIGTERM) ends both, and nothing is printed."""
+    """The whole-dataset verdict, the N button's statistics and a statistics pass run in
+    worker processes: quitting in the middle of them (Quit, or SIGTERM) ends them all, and
+    nothing is printed."""
     folder = tmp_path / "folder"
     folder.mkdir()
     png = ROOT / "resources" / "photo.png"
@@ -122,7 +129,7 @@ def test_quitting_while_workers_run_ends_them_and_says_nothing(tmp_path: Path, h
     code, message = (0, "") if how == "quit" else (128 + 15, "normscope: terminated (SIGTERM)\n")
     assert (result.returncode, result.stderr) == (code, message)
     pids = [int(p) for p in result.stdout.split()]
-    assert len(pids) == 2
+    assert len(pids) == 3
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

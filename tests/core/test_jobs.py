@@ -9,6 +9,7 @@ import time
 import pytest
 
 from normscope.core.jobs import Worker
+from normscope.core.stats import Cancelled, Progress
 
 
 def count(n: int, *, progress, cancel: threading.Event) -> int:
@@ -103,3 +104,14 @@ def test_shutdown_ends_a_running_job_and_the_process(said) -> None:
         os.kill(process, 0)
     with pytest.raises(RuntimeError, match="shut down"):
         worker.submit(count, 1)
+
+
+def stopped(*, progress, cancel) -> None:
+    raise Cancelled(Progress(2, 5, 0, 1, 0, 0, 0.0))
+
+
+def test_a_cancelled_pass_arrives_as_cancelled_with_how_far_it_got(said) -> None:
+    worker, _ = said
+    kind, (exc, _text) = worker.wait(worker.submit(stopped), 120)[1:]
+    assert kind == "error" and isinstance(exc, Cancelled), exc
+    assert exc.progress.images_done == 2 and str(exc) == "stopped after 2 of 5 images"

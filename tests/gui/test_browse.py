@@ -265,10 +265,11 @@ def test_the_whole_dataset_verdict_streams_is_cached_and_jumps(qtbot, window, mi
     assert window.open_source(mixed)
     wait_shown(qtbot, window, 0)
     v = window.dataset_verdict
-    qtbot.waitUntil(lambda: v.tally is not None and v.tally.done, timeout=60_000)
+    # what the user sees: the finished counts, and with them (set together) the Jump button
+    qtbot.waitUntil(lambda: "all 4 images checked" in window.batch_label.text(), timeout=60_000)
     t = v.tally
     # keras' row norms flip pairs within each random image; the corrupt file is counted apart
-    assert (t.checked, t.flipping, t.unreadable, t.failed) == (4, 3, 1, 0)
+    assert t.done and (t.checked, t.flipping, t.unreadable, t.failed) == (4, 3, 1, 0)
     label = window.batch_label.text()
     assert "all 4 images checked: 3 flip pairs within the image" in label
     assert "1 unreadable" in label
@@ -278,7 +279,10 @@ def test_the_whole_dataset_verdict_streams_is_cached_and_jumps(qtbot, window, mi
     assert not window.verdict_progress.isVisible()
     first, options = t, window.model.options
     window.model.set_options(choice="minmax", axis=None)  # linear: nothing flips
-    qtbot.waitUntil(lambda: v.tally is not first and v.tally.done, timeout=60_000)
+    qtbot.waitUntil(
+        lambda: "all 4 images checked: 0 flip pairs" in window.batch_label.text(), timeout=60_000
+    )
+    assert v.tally is not first and v.tally.done
     assert (v.tally.flipping, v.tally.worst) == (0, None)
     assert not window.jump.isVisible()
     window.model.set_options(choice=options.choice, axis=options.axis)

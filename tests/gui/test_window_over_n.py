@@ -3,11 +3,15 @@ statistics pass (progress, Cancel, cache), the numbers shown and the refusals on
 
 from __future__ import annotations
 
+import html
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtWidgets import QPushButton
 from windows import wait_shown
 
 from normscope.core import dataset_norm
@@ -39,8 +43,9 @@ def mixed(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def npy(tmp_path: Path, monkeypatch) -> tuple[Path, np.ndarray]:
-    """A same-size batch of 300 RGB 12x10 images, browsed memory-mapped (as a large one is)."""
-    x = np.random.default_rng(6).integers(0, 256, (300, 12, 10, 3), np.uint8)
+    """A same-size batch of 300 RGB 64x48 images, browsed memory-mapped (as a large one is):
+    a streamed pass reads 227 of them at a time (:data:`core.dataset_norm.CHUNK_BYTES`)."""
+    x = np.random.default_rng(6).integers(0, 256, (300, 64, 48, 3), np.uint8)
     path = tmp_path / "batch.npy"
     np.save(path, x)
     monkeypatch.setattr(dataset_source, "LAZY_NPY_BYTES", 0)
@@ -168,9 +173,9 @@ def test_the_dataset_verdict_uses_the_same_statistics(qtbot, window, mixed) -> N
     assert "<b>Statistics</b>: z-score over N,H,W" in window.batch_label.text()
 
 
-def test_npy_over_n_alone_bit_for_bit_with_progress(qtbot, window, npy, monkeypatch) -> None:
+def test_npy_over_n_alone_bit_for_bit_with_progress(qtbot, window, npy) -> None:
     path, x = npy
-    monkeypatch.setattr(dataset_norm, "CHUNK_BYTES", 16 * x[0].size * 8)  # 16 images a step
+    assert 1 < dataset_norm.CHUNK_BYTES // (x[0].size * 8) < len(x)  # a pass in steps
     assert window.open_source(path)
     wait_shown(qtbot, window, 0)
     c = window.controls
@@ -210,10 +215,41 @@ def test_npy_over_n_alone_bit_for_bit_with_progress(qtbot, window, npy, monkeypa
         window.results.frame.normalized,
         Normalization(method="zscore", axis=0).apply(x, roles="NHWC")[7],
     )
-    assert "z-score over N: the dataset's mean and std per pixel position (10×12) and channel" in (
+    assert "z-score over N: the dataset's mean and std per pixel position (48×64) and channel" in (
         c.description.text()
     )
     assert c.code.text().endswith("axis=0, keepdims=True)  # x: the whole dataset")
+
+
+def test_the_pass_runs_in_a_worker_process_and_gives_way_to_another(
+    qtbot, window, tmp_path
+) -> None:
+    """The pass holds no interpreter lock of this process (on a thread it blocked the event
+    loop ~105 ms at a time); another choice stops it and starts its own; both are cached."""
+    root = tmp_path / "same"
+    root.mkdir()
+    rng = np.random.default_rng(8)
+    for i in range(200):
+        Image.fromarray(rng.integers(0, 256, (24, 24), np.uint8)).save(root / f"{i:03d}.png")
+    assert window.open_source(root)
+    wait_shown(qtbot, window, 0)
+    norm, read = window.dataset_norm, []
+    norm.progressed.connect(lambda done, _n: read.append(done))
+    window.model.set_options(choice="minmax", axis=())
+    window.controls.n_button.click()  # over N alone: a streamed pass
+    qtbot.waitUntil(lambda: norm.running and bool(read), timeout=60_000)
+    assert norm.worker.alive and norm.worker.pid != os.getpid()
+    window.model.set_options(choice="zscore", axis=(0, 1))  # over N, H, W: another pass
+    wait_stats(qtbot, window)
+    assert window.model.batch.over == "NHWC" and norm.passes == 2  # grey: N, H, W is all
+    window.model.set_options(choice="minmax", axis=())  # the superseded pass: run again…
+    wait_stats(qtbot, window)
+    assert window.model.batch.over == "N"
+    passes = norm.passes
+    window.model.set_options(choice="zscore", axis=(0, 1))  # …and each is cached
+    window.model.set_options(choice="minmax", axis=())
+    assert window.controller.join(timeout=20)
+    assert norm.passes == passes and not norm.running
 
 
 def test_cancel_leaves_the_window_usable(qtbot, window, tmp_path) -> None:
@@ -245,3 +281,55 @@ def test_cancel_leaves_the_window_usable(qtbot, window, tmp_path) -> None:
     window.controls.n_button.click()  # N off: the image normalized on its own again
     assert window.controller.join(timeout=20)
     assert window.results.frame is not None and window.results.frame.normalized.shape == (24, 24)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """grey/: a grey 256x256 PNG; photo/: RGB photos of two sizes and a corrupt PNG."""
+    rng = np.random.default_rng(9)
+    root = tmp_path / "shots"
+    (root / "grey").mkdir(parents=True)
+    (root / "photo").mkdir()
+    Image.fromarray(rng.integers(0, 256, (256, 256), np.uint8)).save(root / "grey/g.png")
+    Image.fromarray(rng.integers(0, 256, (200, 300, 3), np.uint8)).save(root / "photo/p0.png")
+    Image.fromarray(rng.integers(0, 256, (150, 100, 3), np.uint8)).save(root / "photo/p1.png")
+    (root / "photo/x.png").write_bytes(b"not a png at all")
+    return root
+
+
+def test_a_grey_image_of_a_colour_folder_keeps_the_dataset_verdict_and_shows_its_own_axes(
+    qtbot, window, shots
+) -> None:
+    """Seen on a screenshot: with z-score over N,H,W on, the grey image of the folder showed no
+    whole-dataset verdict line, and a stale "C 3 channels" button beside its H and W."""
+    assert window.open_source(shots)
+    wait_shown(qtbot, window, 0)
+    window.model.set_index(1)  # an RGB photo
+    wait_shown(qtbot, window, 1)
+    window.model.set_options(choice="zscore", axis=(0, 1))
+    window.controls.n_button.click()
+    wait_stats(qtbot, window)
+    v = window.dataset_verdict
+    qtbot.waitUntil(lambda: v.tally is not None and v.tally.done, timeout=60_000)
+    assert "<b>Whole dataset</b>" in window.batch_label.text()
+    window.model.set_index(0)  # the grey one
+    wait_shown(qtbot, window, 0)
+    qtbot.wait(400)  # past the verdict's timer: a burst of changes starts one walk
+    assert v.tally is not None and v.tally.done
+    assert "<b>Whole dataset</b>" in window.batch_label.text()
+    assert "<b>Statistics</b>: z-score over N,H,W: the dataset's per-channel" in (
+        window.batch_label.text()
+    )
+    assert "this image is grey but the dataset's statistics are per channel" in html.unescape(
+        window.verdict.text()
+    )
+    # the original panel shows the grey image itself, not the photo before it
+    np.testing.assert_array_equal(window.original.picture.data, window.model.loaded.array)
+    assert [b.text() for b in window.controls.axis_buttons] == ["H  256 rows", "W  256 columns"]
+    window.model.set_index(1)  # and back: the photo's H, W, C…
+    wait_shown(qtbot, window, 1)
+    c = window.controls
+    c.model.set_loaded(replace(c.model.loaded, array=np.zeros((8, 9), np.uint8), roles="HW"))
+    # …gone at once, not when Qt deletes them later (a screenshot showed "C  3 channels")
+    shown = [b.text() for b in c.findChildren(QPushButton) if b.isVisibleTo(c)]
+    assert not any("channels" in t for t in shown), shown
