@@ -150,6 +150,11 @@ def readme_table(m: dict[str, float], reps: int = 3) -> str:
     return "\n".join(lines)
 
 
+def readme(reps: int = 3) -> str:
+    """Measure, print and return the README's table (``python -m bench --readme commands``)."""
+    return readme_table(main(reps), reps)
+
+
 def _meets(ok: bool, target: str) -> str:
     return f"{target} {'✓' if ok else '✗'}"
 

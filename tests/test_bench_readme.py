@@ -1,25 +1,43 @@
-"""``python -m bench --readme`` rewrites the README's measured table between its markers."""
+"""``python -m bench --readme [NAME ...]`` rewrites the README's measured tables between their
+markers (``<!-- bench:NAME -->``), each made by ``bench_NAME.readme()``."""
 
 from __future__ import annotations
 
-from bench.__main__ import END, README, START, write_readme
+import pytest
+
+from bench.__main__ import README, SECTIONS, markers, write_readme
 from bench.bench_commands import readme_table
 
 
-def test_the_table_goes_between_the_markers_and_nowhere_else(tmp_path):
+def test_the_table_goes_between_its_markers_and_nowhere_else(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text(f"before\n{START}\nold table\n{END}\nafter\n")
+    start, end = markers("commands")
+    other_start, other_end = markers("window")
+    readme.write_text(
+        f"before\n{start}\nold table\n{end}\nmiddle\n{other_start}\nkept\n{other_end}\nafter\n"
+    )
     numbers = dict(ours=1.0, scipy=20.0, ratio=20.0, startup=0.4, python=0.1, peak_x=9.0, load=2.5)
-    write_readme(readme_table(numbers), readme)
+    write_readme("commands", readme_table(numbers), readme)
     text = readme.read_text()
-    assert text.startswith("before\n") and text.endswith(f"{END}\nafter\n")
-    assert "old table" not in text
+    assert text.startswith("before\n") and text.endswith(f"{other_end}\nafter\n")
+    assert "old table" not in text and "\nkept\n" in text
     assert "| report against scipy | x20.0 faster | ≥ x15 ✓ |" in text
     assert "| start-up: the same command on a 16x16 PNG | 0.40 s | ≤ 0.3 s ✗ |" in text
-    write_readme(readme_table(numbers), readme)  # again: one table, not two
+    write_readme("commands", readme_table(numbers), readme)  # again: one table, not two
     assert readme.read_text().count("| whole command |") == 1
 
 
-def test_the_readme_has_the_markers():
+def test_a_section_without_markers_is_refused_and_the_readme_left_alone(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    with pytest.raises(ValueError, match="bench:window"):
+        write_readme("window", "table", readme)
+    assert readme.read_text() == "no markers here\n"
+
+
+@pytest.mark.parametrize("name", SECTIONS)
+def test_the_readme_has_each_sections_markers_once(name):
     text = README.read_text()
-    assert text.count(START) == 1 and text.count(END) == 1
+    start, end = markers(name)
+    assert text.count(start) == 1 and text.count(end) == 1
+    assert text.index(start) < text.index(end)
