@@ -7,7 +7,8 @@ window's event loop is never blocked by it. Partial counts arrive as they come; 
 walk between two images; the counts of a walk that was stopped or superseded are kept for its
 normalization and never shown under another's. Each normalization's tally is kept, so a
 normalization seen before shows its counts at once and an interrupted walk resumes where it
-stopped.
+stopped. A walk that fails (the worker process died, the disk went away) keeps its counts so
+far and says why (:attr:`DatasetVerdict.error`); asked for again, it resumes.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class DatasetVerdict(QObject):
         self._job = 0  # the walk on show while it runs (0: none)
         self.tally: Tally | None = None  # the walk's on show
         self._shown: tuple[int, str] | None = None  # its key
+        self._errors: dict[tuple[int, str], str] = {}  # why a walk failed, by its tally's key
         self._closed = False
         self.worker = Worker(self._said.emit, name="normscope-dataset-verdict")
         self._said.connect(self._on_said)
@@ -60,6 +62,11 @@ class DatasetVerdict(QObject):
     @property
     def running(self) -> bool:
         return self._job != 0
+
+    @property
+    def error(self) -> str | None:
+        """Why the walk on show failed (``"OSError: ..."``), or None."""
+        return None if self._shown is None else self._errors.get(self._shown)
 
     def start(self, dataset: Dataset, normalization: Normalization) -> None:
         """Walk `dataset` under `normalization`, or resume its walk, or show its finished one."""
@@ -69,6 +76,7 @@ class DatasetVerdict(QObject):
         key = _key(dataset, normalization)
         tally = self._tallies.setdefault(key, Tally(len(dataset)))
         self.tally, self._shown = tally, key
+        self._errors.pop(key, None)  # a failed walk is tried again
         self.progressed.emit(replace(tally))
         if tally.done:
             return
@@ -95,6 +103,7 @@ class DatasetVerdict(QObject):
         self.stop()
         self._tallies.clear()
         self._walks.clear()
+        self._errors.clear()
         self.tally = self._shown = None
 
     def join(self, timeout: float | None = None) -> bool:
@@ -115,6 +124,7 @@ class DatasetVerdict(QObject):
         if kind == "error":
             exc, text = payload
             log.error("the whole-dataset verdict failed: %s\n%s", exc, text)
+            self._errors[key] = f"{type(exc).__name__}: {exc}"
         else:
             self._tallies[key] = payload
         if kind != "progress":

@@ -968,9 +968,12 @@ class MainWindow(QMainWindow):
             self.jump.setVisible(False)
             self.batch_label.setText("<br>".join(lines))
             return
-        lines.append(f"<b>Whole dataset</b>: {html.escape(tally.words())}")
+        words, error = tally.words(), self.dataset_verdict.error
+        if error is not None:
+            words += f" · the walk failed: {error}"
+        lines.append(f"<b>Whole dataset</b>: {html.escape(words)}")
         self.batch_label.setText("<br>".join(lines))
         self.jump.setVisible(tally.worst is not None)
         self.verdict_progress.setRange(0, max(tally.total, 1))
         self.verdict_progress.setValue(tally.checked)
-        self.verdict_progress.setVisible(not tally.done)
+        self.verdict_progress.setVisible(not tally.done and error is None)

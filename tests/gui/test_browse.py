@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import windows
 from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog
@@ -20,7 +21,8 @@ from windows import wait_shown
 
 from normscope.core.dataset import FolderDataset
 from normscope.core.loading import load
-from normscope.gui import dataset_source
+from normscope.core.walk import walk
+from normscope.gui import dataset_source, dataset_verdict
 from normscope.gui.dataset_source import DatasetBrowser, describe
 from normscope.gui.model import InspectorModel
 from normscope.gui.window import MainWindow
@@ -308,3 +310,27 @@ def test_the_dataset_verdict_shows_partial_counts_and_cancels(qtbot, window, tmp
     assert 0 < checked < 400 and not v.tally.done
     qtbot.waitUntil(lambda: not window.verdict_cancel.isVisible())
     assert f"{checked:,} of 400 images checked" in window.batch_label.text()
+
+
+def test_a_walk_that_fails_says_why_on_the_dataset_line_and_retries(
+    qtbot, window, mixed, monkeypatch
+) -> None:
+    monkeypatch.setattr(dataset_verdict, "walk", windows.failing_walk)
+    assert window.open_source(mixed)
+    wait_shown(qtbot, window, 0)
+    v = window.dataset_verdict
+    qtbot.waitUntil(lambda: "failed" in window.batch_label.text(), timeout=60_000)
+    label = window.batch_label.text()
+    assert "0 of 4 images checked" in label
+    assert "the walk failed: OSError: [Errno 28] No space left on device" in label
+    assert not v.running and not window.verdict_cancel.isVisible()
+    assert not window.verdict_progress.isVisible()  # nothing is coming: no bar that waits
+    monkeypatch.setattr(dataset_verdict, "walk", walk)  # the disk is back
+    options = window.model.options
+    window.model.set_options(choice="minmax", axis=None)
+    qtbot.waitUntil(lambda: "all 4 images checked" in window.batch_label.text(), timeout=60_000)
+    assert "failed" not in window.batch_label.text()
+    window.model.set_options(choice=options.choice, axis=options.axis)  # back: it walks again
+    qtbot.waitUntil(lambda: "3 flip pairs" in window.batch_label.text(), timeout=60_000)
+    assert "all 4 images checked" in window.batch_label.text()
+    assert "failed" not in window.batch_label.text()

@@ -17,3 +17,9 @@ def wait_shown(qtbot, w: MainWindow, index: int) -> None:
     for it is in."""
     qtbot.waitUntil(lambda: w.browser.shown == index and w.browser.is_idle(), timeout=20_000)
     assert w.controller.join(timeout=20)
+
+
+def failing_walk(dataset, normalization, tally, **_kwargs):
+    """A whole-dataset walk that fails in its worker process (the disk went away), in place of
+    :func:`normscope.core.walk.walk`; importable there, so it can be sent."""
+    raise OSError(28, "No space left on device")
