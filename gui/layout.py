@@ -20,6 +20,7 @@ PLOT_EXTRA_W = 52 + 12
 PLOT_EXTRA_H = 24 + 26 + 8
 HIST_SHARE, HIST_MIN, HIST_MAX = 0.12, 60, 120  # a histogram under its image: of the height
 JOINT_MIN_W = 240  # the joint histogram beside the image panels in a row
+JOINT_RIGHT = 16  # room right of the joint plot's frame (it has no right axis): its last tick label
 GAP = 6
 
 Rect = tuple[float, float, float, float]  # x, y, width, height
@@ -70,14 +71,14 @@ def arrange(width: float, height: float, image_shape: tuple[int, ...]) -> Arrang
         xs = [GAP + i * (plot_w + GAP) for i in range(3)]
         cells = [(x, top) for x in xs]
         joint_x = xs[2] + plot_w + GAP
-        joint: Rect = (joint_x, top, max(width - joint_x - GAP, 0.0), block_h)
+        joint: Rect = (joint_x, top, max(width - joint_x - JOINT_RIGHT, 0.0), block_h)
     else:
         cell_w, cell_h = (width - GAP) / 2, (height - GAP) / 2
         pad_x = max(0.0, (cell_w - plot_w) / 2)
         pad_y = max(0.0, (cell_h - block_h) / 2)
         places = ((0, 0), (0, 1), (1, 0))  # (row, column) of original, normalized, rank
         cells = [(c * (cell_w + GAP) + pad_x, r * (cell_h + GAP) + pad_y) for r, c in places]
-        joint = (cell_w + GAP, cell_h + GAP, cell_w, cell_h)
+        joint = (cell_w + GAP, cell_h + GAP, max(cell_w - JOINT_RIGHT, 0.0), cell_h)
     images = tuple((x, y, plot_w, plot_h) for x, y in cells)
     hists = tuple((x, y + plot_h + GAP, plot_w, hist_h) for x, y in cells)
     return Arrangement(kind, scale, images, hists, joint)  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ IMAGES = {
     "coins 384x303": skimage.data.coins,
     "photo 512x512x3": photo,
     "wide 2048x1024": lambda: np.tile(np.arange(2048, dtype=np.uint16), (1024, 1)),
+    "tall 900x300": lambda: np.tile(np.arange(300, dtype=np.uint16), (900, 1)),
 }
 
 
@@ -60,6 +61,13 @@ def test_each_image_fills_most_of_its_view_at_the_default_size(
         assert caption.isVisible() and caption.full.startswith(f"{panel.title} levels ")
         assert caption.shown == caption.full or caption.toolTip() == caption.full
         assert caption.item.boundingRect().width() <= caption.rect().width() + 1
+    # the joint plot's frame and its last tick label stand inside the window, not on its edge
+    shown = w.graphics.viewport().rect()
+    joint = w.joint.plot
+    frame = w.graphics.mapFromScene(joint.getViewBox().sceneBoundingRect()).boundingRect()
+    axis = w.graphics.mapFromScene(joint.getAxis("bottom").sceneBoundingRect()).boundingRect()
+    assert frame.right() <= shown.right() - 8 and frame.bottom() <= shown.bottom() - 8
+    assert axis.right() <= shown.right() - 2
     w.close()
 
 
