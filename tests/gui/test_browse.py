@@ -17,7 +17,7 @@ import windows
 from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog
-from windows import wait_shown
+from windows import noise_folder, wait_shown
 
 from normscope.core.dataset import FolderDataset
 from normscope.core.loading import load
@@ -293,11 +293,7 @@ def test_the_whole_dataset_verdict_streams_is_cached_and_jumps(qtbot, window, mi
 
 
 def test_the_dataset_verdict_shows_partial_counts_and_cancels(qtbot, window, tmp_path) -> None:
-    root = tmp_path / "noise"
-    root.mkdir()
-    rng = np.random.default_rng(3)
-    for i in range(400):
-        Image.fromarray(rng.integers(0, 256, (64, 64), np.uint8)).save(root / f"{i:03d}.png")
+    root = noise_folder(tmp_path / "noise", 400, 64, seed=3)
     assert window.open_source(root)
     v = window.dataset_verdict
     qtbot.waitUntil(lambda: v.running and v.tally.checked > 0, timeout=60_000)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtWidgets import QPushButton
-from windows import wait_shown
+from windows import noise_folder, wait_shown
 
 from normscope.core import dataset_norm
 from normscope.core.dataset import FolderDataset
@@ -226,11 +226,7 @@ def test_the_pass_runs_in_a_worker_process_and_gives_way_to_another(
 ) -> None:
     """The pass holds no interpreter lock of this process (on a thread it blocked the event
     loop ~105 ms at a time); another choice stops it and starts its own; both are cached."""
-    root = tmp_path / "same"
-    root.mkdir()
-    rng = np.random.default_rng(8)
-    for i in range(200):
-        Image.fromarray(rng.integers(0, 256, (24, 24), np.uint8)).save(root / f"{i:03d}.png")
+    root = noise_folder(tmp_path / "same", 200, 24, seed=8)
     assert window.open_source(root)
     wait_shown(qtbot, window, 0)
     norm, read = window.dataset_norm, []
@@ -253,11 +249,7 @@ def test_the_pass_runs_in_a_worker_process_and_gives_way_to_another(
 
 
 def test_cancel_leaves_the_window_usable(qtbot, window, tmp_path) -> None:
-    root = tmp_path / "same"
-    root.mkdir()
-    rng = np.random.default_rng(7)
-    for i in range(300):
-        Image.fromarray(rng.integers(0, 256, (24, 24), np.uint8)).save(root / f"{i:03d}.png")
+    root = noise_folder(tmp_path / "same", 300, 24, seed=7)
     assert window.open_source(root)
     wait_shown(qtbot, window, 0)
     window.model.set_options(choice="minmax", axis=())

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
 from normscope.gui.window import MainWindow
+
+
+def noise_folder(root: Path, count: int, side: int, seed: int) -> Path:
+    """`root` made, holding `count` grey `side`×`side` PNGs of uniform noise, 000.png on."""
+    root.mkdir()
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (side, side), np.uint8)).save(root / f"{i:03d}.png")
+    return root
 
 
 def wait_ready(w: MainWindow) -> None:
