@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from types import ModuleType
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -325,7 +325,7 @@ _ZSCORE_COMPILED = tuple(map(np.dtype, (np.uint8, np.uint16, np.float32, np.floa
 _PAIRWISE_SPLIT = 1 << 16
 
 
-def _pairwise_tree(k0: int, n: int, depth: int) -> tuple | tuple[int, int]:
+def _pairwise_tree(k0: int, n: int, depth: int) -> tuple[Any, ...]:
     """The pairwise tree of numpy's sums over ``[k0, k0 + n)``, cut `depth` levels down.
 
     ``(k0, n)`` leaves in nested pairs, the halves as numpy splits them (the first a multiple
@@ -350,7 +350,7 @@ def _pairwise_sum(kernels: ModuleType, flat: np.ndarray, mean: float, square: bo
     tree = _pairwise_tree(0, flat.size, 2 if _engine.threads() > 1 else 0)
     leaves: list[tuple[int, int]] = []
 
-    def collect(node: tuple) -> None:
+    def collect(node: tuple[Any, ...]) -> None:
         if isinstance(node[0], tuple):
             collect(node[0])
             collect(node[1])
@@ -365,7 +365,7 @@ def _pairwise_sum(kernels: ModuleType, flat: np.ndarray, mean: float, square: bo
 
     _engine.in_parts(leaf, leaves)
 
-    def total(node: tuple) -> float:
+    def total(node: tuple[Any, ...]) -> float:
         return total(node[0]) + total(node[1]) if isinstance(node[0], tuple) else sums[node]
 
     return total(tree)
@@ -379,15 +379,18 @@ def _zscore_compiled(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray 
     on every thread.
     """
     kernels = _engine.kernels()
-    groups = None if kernels is None or x.size == 0 else _grouped(x, axes)
+    if kernels is None or x.size == 0:
+        return None
+    groups = _grouped(x, axes)
     if groups is None:
         return None
     outer, m, inner = groups.shape
     mean, std = np.empty((outer, inner)), np.empty((outer, inner))
     if inner > 1:  # side by side: a part per group when there are few (one per channel)
-        few = outer < _engine.threads() and inner < 16
-        parts = [(0, outer, i, i + 1) for i in range(inner)] if few else None
-        parts = parts or _engine.group_parts(outer, inner)
+        if outer < _engine.threads() and inner < 16:
+            parts = [(0, outer, i, i + 1) for i in range(inner)]
+        else:
+            parts = _engine.group_parts(outer, inner)
         _engine.in_parts(lambda *part: kernels.zscore_stats(groups, mean, std, part), parts)
     elif outer == 1 and m > _PAIRWISE_SPLIT:  # one long group: its subtrees on the threads
         flat = groups.reshape(m)
