@@ -7,8 +7,8 @@ every caller then runs its pure-numpy path, which gives identical results. The k
 
 * the rank diff (:mod:`core._rank_compiled`): ``joint_keys``, ``dense_levels``, ``scan``,
   ``merge``, and ``monotone`` for :func:`core.ranks.rank_preserving`;
-* the methods (:mod:`core.methods`): ``norm_divide``, ``min_max_range``, ``mean_std``,
-  ``zscore_stats``, ``pairwise_sum``, ``pairwise_stats``, ``shift_divide``, ``level_gather``,
+* the methods (:mod:`core.methods`): ``norm_divide``, ``min_max``, ``mean_std``,
+  ``zscore_stats``, ``pairwise_sum``, ``pairwise_stats``, ``zscore_divide``,
   ``percentile_clip``, ``equalize``;
 * the display (:mod:`core.display`): ``quantize``, the bytes a picture is drawn from;
 * the histograms (:mod:`core.histogram`): ``finite_range``, ``bin_counts``,
@@ -408,31 +408,42 @@ def norm_divide(x, order, out, part):
 
 
 @_jit
-def min_max_range(x, lo, hi, part):
-    """Each group's smallest and largest value, merged into ``lo`` and ``hi``.
-
-    Over rows ``part[4]:part[5]`` of the middle axis (integers: no NaN, so any order gives the
-    same).
-    """
+def min_max(x, low, high, out, part):
+    """``(x − min) / span · (high − low) + low`` per group (span 0 divides by 1), float64."""
+    m = x.shape[1]
     i0, n = part[2], part[3] - part[2]
-    for o in range(part[0], part[1]):
-        if n < 16:  # few groups side by side (a whole image, RGB): one at a time, in registers
+    if n < 16:  # few groups side by side (a whole image, RGB): one group at a time
+        for o in range(part[0], part[1]):
             for i in range(i0, i0 + n):
-                least = most = x[o, part[4], i]  # in x's own integer type: it vectorizes
-                for j in range(part[4], part[5]):
-                    least = min(least, x[o, j, i])
-                    most = max(most, x[o, j, i])
-                lo[o, i] = min(lo[o, i], np.float64(least))
-                hi[o, i] = max(hi[o, i], np.float64(most))
-            continue
-        least = lo[o, i0 : i0 + n]  # rows sliced to the part: indices from 0 vectorize
-        most = hi[o, i0 : i0 + n]
-        for j in range(part[4], part[5]):
+                least = most = np.float64(x[o, 0, i])
+                for j in range(m):
+                    least = min(least, np.float64(x[o, j, i]))
+                    most = max(most, np.float64(x[o, j, i]))
+                span = 1.0 if most == least else most - least
+                for j in range(m):
+                    out[o, j, i] = (np.float64(x[o, j, i]) - least) / span * (high - low) + low
+        return
+    lo = np.empty(n)  # rows sliced to the part, as in norm_divide
+    den = np.empty(n)
+    for o in range(part[0], part[1]):
+        first = x[o, 0, i0 : i0 + n]
+        for i in range(n):
+            lo[i] = np.float64(first[i])
+            den[i] = np.float64(first[i])
+        for j in range(m):
             row = x[o, j, i0 : i0 + n]
             for i in range(n):
                 v = np.float64(row[i])
-                least[i] = min(least[i], v)
-                most[i] = max(most[i], v)
+                lo[i] = min(lo[i], v)
+                den[i] = max(den[i], v)
+        for i in range(n):
+            span = den[i] - lo[i]
+            den[i] = 1.0 if span == 0 else span
+        for j in range(m):
+            row = x[o, j, i0 : i0 + n]
+            dst = out[o, j, i0 : i0 + n]
+            for i in range(n):
+                dst[i] = (np.float64(row[i]) - lo[i]) / den[i] * (high - low) + low
 
 
 @_jit
@@ -590,51 +601,31 @@ def pairwise_stats(x, mean, std, part):
 
 
 @_jit
-def shift_divide(x, shift, divisor, zscore, low, high, out, part):
-    """``t = (x − shift) / divisor`` per group, over a block ``(o0, o1, i0, i1, j0, j1)``.
+def zscore_divide(x, mean, std, out, part):
+    """``(x − mean) / std`` per group (0 where the std is 0), over a block.
 
-    z-score writes t (0 where the divisor, the std, is 0); min-max ``t · (high − low) + low``.
+    The block is ``(o0, o1, i0, i1, j0, j1)``: z-score's elementwise pass, cut along the values
+    too.
     """
     i0, n = part[2], part[3] - part[2]
     for o in range(part[0], part[1]):
         if n < 16:  # few groups side by side (a whole image, RGB): one at a time
             for i in range(i0, i0 + n):
-                a, b = shift[o, i], divisor[o, i]
-                if zscore and b == 0:
+                a, b = mean[o, i], std[o, i]
+                if b == 0:
                     for j in range(part[4], part[5]):
                         out[o, j, i] = 0.0
-                elif zscore:
-                    for j in range(part[4], part[5]):
-                        out[o, j, i] = (np.float64(x[o, j, i]) - a) / b
                 else:
                     for j in range(part[4], part[5]):
-                        out[o, j, i] = (np.float64(x[o, j, i]) - a) / b * (high - low) + low
+                        out[o, j, i] = (np.float64(x[o, j, i]) - a) / b
             continue
-        a = shift[o, i0 : i0 + n]
-        b = divisor[o, i0 : i0 + n]
+        a = mean[o, i0 : i0 + n]  # rows sliced to the part, as in norm_divide
+        b = std[o, i0 : i0 + n]
         for j in range(part[4], part[5]):
             row = x[o, j, i0 : i0 + n]
             dst = out[o, j, i0 : i0 + n]
             for i in range(n):
-                t = (np.float64(row[i]) - a[i]) / b[i]
-                if zscore:
-                    dst[i] = 0.0 if b[i] == 0 else t
-                else:
-                    dst[i] = t * (high - low) + low
-
-
-@_jit
-def level_gather(x, table, out, part):
-    """``out = table[o, i, x]`` for 8-bit `x`, over a block ``(o0, o1, i0, i1, j0, j1)``.
-
-    Each group's output for each of the 256 levels, made once with the method's own float
-    operations, then looked up: the bits of computing every pixel, without its division.
-    """
-    for o in range(part[0], part[1]):
-        for i in range(part[2], part[3]):
-            levels = table[o, i]
-            for j in range(part[4], part[5]):
-                out[o, j, i] = levels[x[o, j, i]]
+                dst[i] = 0.0 if b[i] == 0 else (np.float64(row[i]) - a[i]) / b[i]
 
 
 @_jit

@@ -141,50 +141,7 @@ def _compiled(
 
 
 # the kernels that take any block of (outer, inner) groups; the others take whole outer rows
-_SIDE_BY_SIDE = frozenset({"norm_divide", "mean_std"})
-
-
-def _shift_divide(
-    kernels: ModuleType,
-    groups: np.ndarray,
-    shift: np.ndarray,
-    divisor: np.ndarray,
-    dtype: np.dtype,
-    feature_range: tuple[float, float] | None = None,
-) -> np.ndarray:
-    """``(x − shift) / divisor`` of (outer, m, inner) `groups`, into a new array.
-
-    On every thread, even for one group: z-score's (0 where the divisor is 0), or min-max's
-    scaled to `feature_range`. Few long groups of 8-bit data (per channel, the whole image)
-    look their 256 outputs up instead, made with the same operations: the same bits.
-    """
-    out = np.empty(groups.shape, dtype)
-    low, high = feature_range or (0.0, 1.0)
-    zscore = feature_range is None
-    outer, m, inner = groups.shape
-    parts = _engine.block_parts(outer, m, inner)
-    if groups.dtype == np.uint8 and outer * inner <= _FEW_GROUPS and m >= _LONG_GROUP:
-        levels = np.arange(256, dtype=np.float64)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            table = (levels - shift[..., None]) / divisor[..., None]
-            if zscore:
-                table[divisor == 0] = 0.0
-            else:
-                table = table * (high - low) + low
-        table = table.astype(dtype)
-        _engine.in_parts(lambda *part: kernels.level_gather(groups, table, out, part), parts)
-        return out
-    _engine.in_parts(
-        lambda *part: kernels.shift_divide(groups, shift, divisor, zscore, low, high, out, part),
-        parts,
-    )
-    return out
-
-
-#: 8-bit groups are looked up in a table of their 256 outputs when there are at most this
-#: many (the table stays in cache) and each has at least :data:`_LONG_GROUP` values.
-_FEW_GROUPS = 64
-_LONG_GROUP = 4096
+_SIDE_BY_SIDE = frozenset({"norm_divide", "min_max", "mean_std"})
 
 
 # --- the methods ---------------------------------------------------------------------------------
@@ -283,22 +240,10 @@ def minmax(
     A constant group maps to the low end.
     """
     a, b = feature_range
-    kernels = _engine.kernels()
-    if kernels is not None and x.dtype.kind in "uib" and x.dtype.itemsize <= 4 and x.size:
-        groups = _grouped(x, axes)
-        if groups is not None:  # the range cut along the values too, each block's merged
-            parts = _engine.block_parts(*groups.shape)
-            lows = np.full((len(parts), groups.shape[0], groups.shape[2]), np.inf)
-            highs = np.full_like(lows, -np.inf)
-            _engine.in_parts(
-                lambda k, *part: kernels.min_max_range(groups, lows[k], highs[k], part),
-                [(k, *part) for k, part in enumerate(parts)],
-            )
-            lo = lows.min(axis=0)
-            span = highs.max(axis=0) - lo
-            span[span == 0] = 1.0
-            out = _shift_divide(kernels, groups, lo, span, np.dtype(np.float64), (a, b))
-            return out.reshape(x.shape)
+    if x.dtype.kind in "uib" and x.dtype.itemsize <= 4:
+        fast = _compiled("min_max", x, axes, np.float64, float(a), float(b))
+        if fast is not None:
+            return fast
     v = x.astype(np.float64)
     if v.size == 0:
         return v.astype(_float_out(x))
@@ -402,7 +347,12 @@ def _zscore_compiled(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray 
             lambda *part: kernels.pairwise_stats(rows, mean[:, 0], std[:, 0], part),
             _engine.row_parts(outer),
         )
-    return _shift_divide(kernels, groups, mean, std, _float_out(x)).reshape(x.shape)
+    out = np.empty(groups.shape, _float_out(x))
+    _engine.in_parts(
+        lambda *part: kernels.zscore_divide(groups, mean, std, out, part),
+        _engine.block_parts(outer, m, inner),
+    )
+    return out.reshape(x.shape)
 
 
 def zscore(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:

@@ -44,8 +44,8 @@ def warm_up() -> float:
                 _warm(x, roles)
             for axis in (0, None):  # groups side by side, and one contiguous group
                 Normalization(method="zscore", axis=axis).apply(x, roles=roles)
-    # long 8-bit groups: their outputs looked up by level
-    Normalization(method="zscore", axis=None).apply(np.zeros((64, 64), np.uint8), roles="HW")
+    # one group long enough for its pairwise sums' subtrees on the threads
+    Normalization(method="zscore", axis=None).apply(np.zeros((320, 320), np.uint8), roles="HW")
     return time.perf_counter() - start
 
 
