@@ -69,7 +69,7 @@ def test_the_same_bits_per_channel_and_over_the_whole_image_on_every_thread(axis
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "bool"])
 @pytest.mark.parametrize("axis", [(0, 1), None, 0])
 def test_minmax_per_channel_and_whole_image_on_every_thread(axis, dtype, monkeypatch):
-    """min-max's range and elementwise pass cut along the values: numpy's bits."""
+    """min-max per channel and over the whole image, on 1 and 2 threads: numpy's bits."""
     from normscope.core import engine
 
     rng = np.random.default_rng(6)
