@@ -8,7 +8,8 @@ every caller then runs its pure-numpy path, which gives identical results. The k
 * the rank diff (:mod:`core._rank_compiled`): ``joint_keys``, ``dense_levels``, ``scan``,
   ``merge``, and ``monotone`` for :func:`core.ranks.rank_preserving`;
 * the methods (:mod:`core.methods`): ``norm_divide``, ``min_max``, ``mean_std``,
-  ``zscore``, ``percentile_clip``, ``equalize``;
+  ``zscore_stats``, ``pairwise_sum``, ``pairwise_stats``, ``zscore_divide``,
+  ``percentile_clip``, ``equalize``;
 * the display (:mod:`core.display`): ``quantize``, the bytes a picture is drawn from;
 * the histograms (:mod:`core.histogram`): ``finite_range``, ``bin_counts``,
   ``joint_counts``.
@@ -465,38 +466,166 @@ def mean_std(x, scale, mean, std, out, part):
 
 
 @_jit
-def zscore(x, out, part):
-    """``(x − mean) / std`` per group (ddof 0; a zero std gives 0), as numpy's own reductions.
+def zscore_stats(x, mean, std, part):
+    """Mean and std (ddof 0) of groups side by side (``inner`` > 1), in numpy's order.
 
-    For groups side by side (``inner`` > 1), which numpy adds one value after another: the
-    same order gives their mean and std bit for bit, in one pass per statistic and no
-    temporaries. (numpy adds a contiguous group pairwise, and fast: those stay numpy's.)
+    numpy adds such groups one value after another: the same order gives its bits, in one pass
+    per statistic. Few groups side by side (one per channel) are summed one at a time in
+    registers.
     """
     m = x.shape[1]
     i0, n = part[2], part[3] - part[2]
-    mean = np.empty(n)  # rows sliced to the part, as in norm_divide
-    std = np.empty(n)
     for o in range(part[0], part[1]):
-        mean[:] = -0.0
-        std[:] = -0.0
+        if n < 16:
+            for i in range(i0, i0 + n):
+                s = -0.0
+                for j in range(m):
+                    s += np.float64(x[o, j, i])
+                mu = s / m
+                s = -0.0
+                for j in range(m):
+                    d = np.float64(x[o, j, i]) - mu  # numpy's v -= mean, then v * v
+                    s += d * d
+                mean[o, i] = mu
+                std[o, i] = np.sqrt(s / m)
+            continue
+        mu = mean[o, i0 : i0 + n]  # rows sliced to the part, as in norm_divide
+        sd = std[o, i0 : i0 + n]
+        mu[:] = -0.0
+        sd[:] = -0.0
         for j in range(m):
             row = x[o, j, i0 : i0 + n]
             for i in range(n):
-                mean[i] += np.float64(row[i])
+                mu[i] += np.float64(row[i])
         for i in range(n):
-            mean[i] /= m
+            mu[i] /= m
         for j in range(m):
             row = x[o, j, i0 : i0 + n]
             for i in range(n):
-                d = np.float64(row[i]) - mean[i]  # numpy's v -= mean, then v * v
-                std[i] += d * d
+                d = np.float64(row[i]) - mu[i]
+                sd[i] += d * d
         for i in range(n):
-            std[i] = np.sqrt(std[i] / m)
-        for j in range(m):
+            sd[i] = np.sqrt(sd[i] / m)
+
+
+@njit(inline="always")
+def _term(x, k, mean, square):
+    v = np.float64(x[k])
+    if square:
+        v -= mean
+        return v * v
+    return v
+
+
+@njit(inline="always")
+def _block_sum(x, k0, n, mean, square):
+    """The sum of a block of at most 128 values, as numpy adds it.
+
+    Below 8 values one after another, else in 8 accumulators (numpy's unrolled loop), then the
+    rest.
+    """
+    if n < 8:
+        res = -0.0
+        for k in range(k0, k0 + n):
+            res += _term(x, k, mean, square)
+        return res
+    r0, r1 = _term(x, k0, mean, square), _term(x, k0 + 1, mean, square)
+    r2, r3 = _term(x, k0 + 2, mean, square), _term(x, k0 + 3, mean, square)
+    r4, r5 = _term(x, k0 + 4, mean, square), _term(x, k0 + 5, mean, square)
+    r6, r7 = _term(x, k0 + 6, mean, square), _term(x, k0 + 7, mean, square)
+    i = 8
+    while i < n - n % 8:
+        k = k0 + i
+        r0 += _term(x, k, mean, square)
+        r1 += _term(x, k + 1, mean, square)
+        r2 += _term(x, k + 2, mean, square)
+        r3 += _term(x, k + 3, mean, square)
+        r4 += _term(x, k + 4, mean, square)
+        r5 += _term(x, k + 5, mean, square)
+        r6 += _term(x, k + 6, mean, square)
+        r7 += _term(x, k + 7, mean, square)
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for k in range(k0 + i, k0 + n):
+        res += _term(x, k, mean, square)
+    return res
+
+
+@_jit
+def pairwise_sum(x, k0, n, mean, square):
+    """The pairwise sum of ``x[k0:k0 + n]`` (``(x − mean)²`` when `square`), numpy's bits.
+
+    numpy's ``pairwise_sum``: blocks of up to 128 values summed as :func:`_block_sum` does;
+    above that, the two halves (the first a multiple of 8 long) summed apart, then added. The
+    tree is walked with a stack (numba caches no recursive function).
+    """
+    if n <= 128:
+        return _block_sum(x, k0, n, mean, square)
+    starts = np.empty(128, np.int64)  # the nodes to visit: 2 a level, 64 levels at most
+    sizes = np.empty(128, np.int64)
+    split = np.zeros(128, np.bool_)
+    sums = np.empty(64)  # the sums of the nodes done, in tree order
+    top, done = 0, 0
+    starts[0], sizes[0] = k0, n
+    while top >= 0:
+        k, c = starts[top], sizes[top]
+        if c <= 128:
+            sums[done] = _block_sum(x, k, c, mean, square)
+            done += 1
+            top -= 1
+        elif split[top]:  # both halves done: first + second, as numpy adds them
+            sums[done - 2] += sums[done - 1]
+            done -= 1
+            top -= 1
+        else:
+            split[top] = True
+            half = c // 2
+            half -= half % 8
+            starts[top + 1], sizes[top + 1], split[top + 1] = k + half, c - half, False
+            starts[top + 2], sizes[top + 2], split[top + 2] = k, half, False
+            top += 2
+    return sums[0]
+
+
+@_jit
+def pairwise_stats(x, mean, std, part):
+    """Mean and std (ddof 0) of each contiguous group ``x[o]``, numpy's pairwise sums.
+
+    Over rows ``part[0]:part[1]``.
+    """
+    m = x.shape[1]
+    for o in range(part[0], part[1]):
+        mu = pairwise_sum(x[o], 0, m, 0.0, False) / m
+        mean[o] = mu
+        std[o] = np.sqrt(pairwise_sum(x[o], 0, m, mu, True) / m)
+
+
+@_jit
+def zscore_divide(x, mean, std, out, part):
+    """``(x − mean) / std`` per group (0 where the std is 0), over a block.
+
+    The block is ``(o0, o1, i0, i1, j0, j1)``: z-score's elementwise pass, cut along the values
+    too.
+    """
+    i0, n = part[2], part[3] - part[2]
+    for o in range(part[0], part[1]):
+        if n < 16:  # few groups side by side (a whole image, RGB): one at a time
+            for i in range(i0, i0 + n):
+                a, b = mean[o, i], std[o, i]
+                if b == 0:
+                    for j in range(part[4], part[5]):
+                        out[o, j, i] = 0.0
+                else:
+                    for j in range(part[4], part[5]):
+                        out[o, j, i] = (np.float64(x[o, j, i]) - a) / b
+            continue
+        a = mean[o, i0 : i0 + n]  # rows sliced to the part, as in norm_divide
+        b = std[o, i0 : i0 + n]
+        for j in range(part[4], part[5]):
             row = x[o, j, i0 : i0 + n]
             dst = out[o, j, i0 : i0 + n]
             for i in range(n):
-                dst[i] = 0.0 if std[i] == 0 else (np.float64(row[i]) - mean[i]) / std[i]
+                dst[i] = 0.0 if b[i] == 0 else (np.float64(row[i]) - a[i]) / b[i]
 
 
 @_jit

@@ -155,6 +155,41 @@ def group_parts(
     return [(0, outer, int(a), int(b)) for a, b in itertools.pairwise(cuts)]
 
 
+#: Values below which an elementwise pass stays on one thread (a pool costs more).
+_BLOCK_MIN = 1 << 16
+
+
+def block_parts(
+    outer: int, m: int, inner: int, per_thread: int = 2
+) -> list[tuple[int, int, int, int, int, int]]:
+    """Blocks of an (outer, m, inner) array for a pass over its values.
+
+    Each is ``(o0, o1, 0, inner, j0, j1)``.
+
+    Along the outer rows when there are enough for every block, else each outer row cut along
+    its m values: a pass over one to three groups (a statistic per channel, or over the whole
+    image) then runs on every thread too.
+
+    Examples
+    --------
+    >>> with limit_threads(2):
+    ...     block_parts(1, 100_000, 3, per_thread=1)
+    [(0, 1, 0, 3, 0, 50000), (0, 1, 0, 3, 50000, 100000)]
+    """
+    blocks = threads() * per_thread if threads() > 1 else 1
+    if outer * m * inner < _BLOCK_MIN:
+        blocks = 1
+    if outer >= blocks:
+        cuts = np.linspace(0, outer, blocks + 1).astype(int)
+        return [(int(a), int(b), 0, inner, 0, m) for a, b in itertools.pairwise(cuts)]
+    cuts = np.linspace(0, m, min(m, -(-blocks // outer)) + 1).astype(int)
+    return [
+        (o, o + 1, 0, inner, int(a), int(b))
+        for o in range(outer)
+        for a, b in itertools.pairwise(cuts)
+    ]
+
+
 def in_parts(fn: Callable[..., object], parts: Sequence[tuple[object, ...]]) -> None:
     """``fn(*part)`` for every part, on up to :func:`threads` threads.
 

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import cast
+from types import ModuleType
+from typing import Any, cast
 
 import numpy as np
 
@@ -140,7 +141,7 @@ def _compiled(
 
 
 # the kernels that take any block of (outer, inner) groups; the others take whole outer rows
-_SIDE_BY_SIDE = frozenset({"norm_divide", "min_max", "mean_std", "zscore"})
+_SIDE_BY_SIDE = frozenset({"norm_divide", "min_max", "mean_std"})
 
 
 # --- the methods ---------------------------------------------------------------------------------
@@ -265,17 +266,104 @@ def dtype_max(x: np.ndarray) -> np.ndarray:
 
 
 _ZSCORE_COMPILED = tuple(map(np.dtype, (np.uint8, np.uint16, np.float32, np.float64)))
+#: Values of one group above which its pairwise sums run as subtrees on the threads.
+_PAIRWISE_SPLIT = 1 << 16
+
+
+def _pairwise_tree(k0: int, n: int, depth: int) -> tuple[Any, ...]:
+    """The pairwise tree of numpy's sums over ``[k0, k0 + n)``, cut `depth` levels down.
+
+    ``(k0, n)`` leaves in nested pairs, the halves as numpy splits them (the first a multiple
+    of 8 long).
+
+    Examples
+    --------
+    >>> _pairwise_tree(0, 1000, 2)
+    (((0, 248), (248, 248)), ((496, 248), (744, 256)))
+    """
+    if depth == 0 or n <= 128:
+        return (k0, n)
+    half = n // 2 - n // 2 % 8
+    return (_pairwise_tree(k0, half, depth - 1), _pairwise_tree(k0 + half, n - half, depth - 1))
+
+
+def _pairwise_sum(kernels: ModuleType, flat: np.ndarray, mean: float, square: bool) -> float:
+    """``np.add.reduce`` of a contiguous group (of ``(x − mean)²`` when `square`), its bits.
+
+    The pairwise tree's top subtrees are summed on the threads, then added as numpy adds them.
+    """
+    tree = _pairwise_tree(0, flat.size, 2 if _engine.threads() > 1 else 0)
+    leaves: list[tuple[int, int]] = []
+
+    def collect(node: tuple[Any, ...]) -> None:
+        if isinstance(node[0], tuple):
+            collect(node[0])
+            collect(node[1])
+        else:
+            leaves.append(node)
+
+    collect(tree)
+    sums: dict[tuple[int, int], float] = {}
+
+    def leaf(k0: int, n: int) -> None:
+        sums[k0, n] = kernels.pairwise_sum(flat, k0, n, mean, square)
+
+    _engine.in_parts(leaf, leaves)
+
+    def total(node: tuple[Any, ...]) -> float:
+        return total(node[0]) + total(node[1]) if isinstance(node[0], tuple) else sums[node]
+
+    return total(tree)
+
+
+def _zscore_compiled(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray | None:
+    """z-score with the kernels, or None (no numba, or axes that are not adjacent).
+
+    Each group's mean and std in numpy's order of additions: one value after another for
+    groups side by side, numpy's pairwise tree for contiguous ones; then the elementwise pass
+    on every thread.
+    """
+    kernels = _engine.kernels()
+    if kernels is None or x.size == 0:
+        return None
+    groups = _grouped(x, axes)
+    if groups is None:
+        return None
+    outer, m, inner = groups.shape
+    mean, std = np.empty((outer, inner)), np.empty((outer, inner))
+    if inner > 1:  # side by side: a part per group when there are few (one per channel)
+        if outer < _engine.threads() and inner < 16:
+            parts = [(0, outer, i, i + 1) for i in range(inner)]
+        else:
+            parts = _engine.group_parts(outer, inner)
+        _engine.in_parts(lambda *part: kernels.zscore_stats(groups, mean, std, part), parts)
+    elif outer == 1 and m > _PAIRWISE_SPLIT:  # one long group: its subtrees on the threads
+        flat = groups.reshape(m)
+        mean[0, 0] = mu = _pairwise_sum(kernels, flat, 0.0, False) / m
+        std[0, 0] = np.sqrt(_pairwise_sum(kernels, flat, mu, True) / m)
+    else:
+        rows = groups.reshape(outer, m)
+        _engine.in_parts(
+            lambda *part: kernels.pairwise_stats(rows, mean[:, 0], std[:, 0], part),
+            _engine.row_parts(outer),
+        )
+    out = np.empty(groups.shape, _float_out(x))
+    _engine.in_parts(
+        lambda *part: kernels.zscore_divide(groups, mean, std, out, part),
+        _engine.block_parts(outer, m, inner),
+    )
+    return out.reshape(x.shape)
 
 
 def zscore(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
     """(x − mean) / std over `axes`, ddof 0; a zero std gives 0.
 
     The bits of ``(x - x.mean(axes)) / x.std(axes)`` in float64: compiled, with numpy's order
-    of additions, for the dtypes the kernels are warmed up for when the groups lie side by
-    side (the last axis is kept); numpy's own passes sum contiguous groups fast.
+    of additions (one value after another for groups side by side, its pairwise tree for
+    contiguous groups), for the dtypes the kernels are warmed up for.
     """
-    if x.dtype in _ZSCORE_COMPILED and axes is not None and x.ndim - 1 not in axes:
-        fast = _compiled("zscore", x, axes, _float_out(x))
+    if x.dtype in _ZSCORE_COMPILED:
+        fast = _zscore_compiled(x, axes)
         if fast is not None:
             return fast
     v = x.astype(np.float64)

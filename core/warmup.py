@@ -42,7 +42,10 @@ def warm_up() -> float:
         for x in (x8, wide, narrow, x8 / np.float32(255), x8 / 255.0):
             if x.dtype != np.float64:  # float64 data: only z-score's kernel takes it
                 _warm(x, roles)
-            Normalization(method="zscore", axis=0).apply(x, roles=roles)  # groups side by side
+            for axis in (0, None):  # groups side by side, and one contiguous group
+                Normalization(method="zscore", axis=axis).apply(x, roles=roles)
+    # one group long enough for its pairwise sums' subtrees on the threads
+    Normalization(method="zscore", axis=None).apply(np.zeros((320, 320), np.uint8), roles="HW")
     return time.perf_counter() - start
 
 

@@ -41,3 +41,36 @@ def test_the_readme_has_each_sections_markers_once(name):
     start, end = markers(name)
     assert text.count(start) == 1 and text.count(end) == 1
     assert text.index(start) < text.index(end)
+
+
+def test_the_window_table_says_each_toggles_median_slowest_and_target():
+    from bench.bench_window import readme_table
+
+    cases = [
+        dict(
+            words="Keras, rows ↔ columns",
+            image=60.4,
+            slowest=125.2,
+            verdict=410.0,
+            block=35.0,
+            load=1.5,
+        ),
+        dict(
+            words="z-score, per channel ↔ whole image",
+            image=99.0,
+            slowest=171.0,
+            verdict=420.0,
+            block=52.4,
+            load=2.24,
+        ),
+    ]
+    table = readme_table(cases)
+    lines = table.splitlines()
+    assert "load average 1.5–2.2" in lines[0] and "`python -m bench --readme window`" in lines[0]
+    assert "| Keras, rows ↔ columns | 60 ms | 125 ms | ≤ 150 ms ✓ | 410 ms | 35 ms |" in lines
+    slow = "| z-score, per channel ↔ whole image | 99 ms | 171 ms | ≤ 150 ms ✗ | 420 ms | 52 ms |"
+    assert slow in lines
+
+
+def test_window_is_a_readme_section():
+    assert "window" in SECTIONS

@@ -43,3 +43,41 @@ def test_the_same_bits_in_long_groups_and_groups_side_by_side(shape, roles, dtyp
         want = _numpy_zscore(x, axis).astype(np.float32 if dtype == "float32" else np.float64)
         got = normalize(x, "zscore", axis=axis, roles=roles)
         np.testing.assert_array_equal(got, want, err_msg=f"axis {axis}")
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32", "float64"])
+@pytest.mark.parametrize("axis", [(0, 1), None, 2, (1, 2)])
+def test_the_same_bits_per_channel_and_over_the_whole_image_on_every_thread(axis, dtype):
+    """The window's slow toggles: one group per channel (summed one value after another) and
+    one group of the whole image (numpy's pairwise tree, its halves on two threads), their
+    elementwise pass cut along the values; numpy's bits, with the kernels and without."""
+    from normscope.core import engine
+
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=(301, 467, 3)) * 60 + 120).clip(0, 255).astype(dtype)
+    if dtype == "float64":
+        x[3, 5, 1], x[200, 9, 0] = np.nan, np.inf
+    want = _numpy_zscore(x, axis).astype(np.float32 if dtype == "float32" else np.float64)
+    for threads in (1, 2, 4):
+        with engine.limit_threads(threads):
+            got = normalize(x, "zscore", axis=axis, roles="HWC")
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want, err_msg=f"{threads} threads")
+        assert dtype == "float64" or np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "bool"])
+@pytest.mark.parametrize("axis", [(0, 1), None, 0])
+def test_minmax_per_channel_and_whole_image_on_every_thread(axis, dtype, monkeypatch):
+    """min-max per channel and over the whole image, on 1 and 2 threads: numpy's bits."""
+    from normscope.core import engine
+
+    rng = np.random.default_rng(6)
+    x = (rng.normal(size=(301, 467, 3)) * 60 + 120).clip(0, 255).astype(dtype)
+    with monkeypatch.context() as m:
+        m.setattr(engine, "kernels", lambda: None)
+        want = normalize(x, "minmax", axis=axis, roles="HWC", feature_range=(-1.0, 3.5))
+    for threads in (1, 2, 4):
+        with engine.limit_threads(threads):
+            got = normalize(x, "minmax", axis=axis, roles="HWC", feature_range=(-1.0, 3.5))
+        np.testing.assert_array_equal(got, want, err_msg=f"{threads} threads")
