@@ -3,8 +3,10 @@
 The jobs call core and make the panels' pictures (QImages, no widget), so they are safe on a
 pool thread. A frame job makes the normalized image (drawn at once); a stats job and a
 histogram job, asked when that image arrives, its rank statistics and the histograms of what
-its panels show. Each comes with its pictures ready for the :class:`Look` the window had when
-it asked; the window makes them again itself only when the look has changed since.
+its panels show. A small image (a dataset's, stepped through) comes with its histograms and
+counts made in its frame job: they cost less than the paints they would take apart. Each
+comes with its pictures ready for the :class:`Look` the window had when it asked; the window
+makes them again itself only when the look has changed since.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ from normscope.core.roles import as_displayed
 from normscope.gui.panels import DIVERGING, PARTNERS, Picture, format_level, make_picture
 
 RANK_BINS = 101  # bins of the rank panel's histogram
+# values of an image whose histograms (a few ms) and rank counts are made in its frame job,
+# so that it is drawn whole in one paint, not in two or three
+HISTS_WITH_FRAME = 1 << 18
+COUNTS_WITH_FRAME = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,10 @@ class Frame:
     look: Look
     pictures: tuple[Picture, Picture]  # original, normalized
     source: tuple[np.ndarray, str, int]  # the array, its roles, the image index
+    # what the other jobs bring, made with a small image (see frame_job), else None
+    hists: FrameHistograms | None = None
+    verdict: FrameVerdict | None = None
+    stats: FrameStats | None = None
 
     def original_picture(self, source: tuple[np.ndarray, str, int], look: Look) -> Picture | None:
         """This frame's original picture if it shows image `source` as `look` would."""
@@ -215,11 +225,14 @@ def frame_job(
     cache: FullResultCache,
     look: Look,
     previous: Frame | None = None,
+    scope: str | None = None,
 ) -> Iterator[Frame]:
     """Normalize image `index` as the whole call would and make its pictures for `look`.
 
     Yields one :class:`Frame`. The original's picture is taken from the `previous` frame when
-    it shows the same image.
+    it shows the same image. With a `scope`, an image of at most :data:`HISTS_WITH_FRAME`
+    values comes with its histograms (of `look`'s channel), and one of at most
+    :data:`COUNTS_WITH_FRAME` also with its verdict and rank statistics within `scope`.
     """
     if normalization.needs_whole_array(roles):
         after = image_of(cache.get(array, roles, normalization), roles, index)
@@ -232,7 +245,17 @@ def frame_job(
     source = (array, roles, index)
     reuse = previous.original_picture(source, look) if previous is not None else None
     pictures = frame_pictures(before, after, image_roles, look, reuse=reuse)
-    yield Frame(before, after, image_roles, look, pictures, source)
+    frame = Frame(before, after, image_roles, look, pictures, source)
+    if scope is not None and before.size <= HISTS_WITH_FRAME:
+        try:
+            *_, hists = histogram_job(frame, look.channel)
+            frame = replace(frame, hists=hists)
+            if before.size <= COUNTS_WITH_FRAME:
+                verdict, _, stats = stats_job(frame, scope, look)
+                frame = replace(frame, verdict=verdict, stats=stats)
+        except Exception:  # the image is right: their own jobs, asked for what is missing
+            pass  # when it arrives, fail again and say why (and log it)
+    yield frame
 
 
 def stats_job(
