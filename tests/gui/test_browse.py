@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -167,6 +168,17 @@ def test_the_verdict_walk_and_the_statistics_pass_run_in_worker_processes(
     window.verdict_cancel.click()
     assert v.join(30)
     assert 0 < v.tally.checked < 10_000
+
+
+def test_the_folders_image_sizes_are_surveyed_in_a_worker_process(qtbot, window, mixed) -> None:
+    """Reading 100,000 headers on a thread held the interpreter lock against the window's
+    paints for tens of seconds: every step while it ran took up to 3x as long."""
+    assert window.open_source(mixed)
+    qtbot.waitUntil(lambda: window.model.mixed_sizes is not None, timeout=60_000)
+    assert window.model.mixed_sizes.endswith("this folder has 3 sizes")
+    sizes = window.dataset_norm.sizes
+    assert sizes.alive and sizes.pid != os.getpid()
+    assert not [t for t in threading.enumerate() if t.name == "normscope-sizes"]
 
 
 def test_a_folder_that_cannot_be_listed_says_why_and_keeps_the_image(qtbot, window, tmp_path):
