@@ -147,7 +147,7 @@ def busy(source: Path) -> dict:
         verdict = window.dataset_verdict
         probe.wait(lambda: verdict.running and probe.idle())  # opening, drawn: its own gaps
         probe.max_gap_ms = 0.0
-        probe.wait(lambda: window.model.mixed_sizes is not None)  # a mixed folder's survey
+        probe.wait(lambda: not window.dataset_norm.surveying)  # its image sizes read
         survey_gap, survey_s = probe.max_gap_ms, time.perf_counter() - t0
         walk_gap, walked = gap_while(
             lambda: verdict.running and verdict.tally is not None and verdict.tally.checked > 0,
@@ -183,7 +183,7 @@ def measured(source: Path, *, busy: bool = False) -> dict:
     args = [sys.executable, "-m", "bench.bench_browse", "--json"]
     args += ["--busy", str(source)] if busy else [str(source)]
     load = os.getloadavg()[0]
-    out = subprocess.run(args, check=True, capture_output=True, text=True, env=ENV).stdout
+    out = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True, env=ENV).stdout
     result = json.loads(out.strip().splitlines()[-1])
     return {**result, "load": max(load, os.getloadavg()[0])}
 

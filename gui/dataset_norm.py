@@ -76,6 +76,11 @@ class DatasetNorm(QObject):
     def running(self) -> bool:
         return self._job != 0
 
+    @property
+    def surveying(self) -> bool:
+        """Whether the dataset's image sizes are still being read."""
+        return self._survey is not None
+
     def update(self) -> None:
         """Start, or take from the cache, the statistics the model's normalization needs."""
         m = self.model

@@ -174,7 +174,8 @@ def test_the_folders_image_sizes_are_surveyed_in_a_worker_process(qtbot, window,
     """Reading 100,000 headers on a thread held the interpreter lock against the window's
     paints for tens of seconds: every step while it ran took up to 3x as long."""
     assert window.open_source(mixed)
-    qtbot.waitUntil(lambda: window.model.mixed_sizes is not None, timeout=60_000)
+    wait_shown(qtbot, window, 0)
+    qtbot.waitUntil(lambda: not window.dataset_norm.surveying, timeout=60_000)
     assert window.model.mixed_sizes.endswith("this folder has 3 sizes")
     sizes = window.dataset_norm.sizes
     assert sizes.alive and sizes.pid != os.getpid()
