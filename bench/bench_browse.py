@@ -15,11 +15,15 @@ N, H, W) runs on it and while File > Dataset Statistics runs on it, each for :da
 seconds once the work is under way, and while the folder's image headers are surveyed (from
 the first image drawn, the verdict walking, until the survey is in; target: <= 100 ms). Run it with
 ``PYTHONPATH`` naming another checkout to measure that code the same way (a baseline).
+
+``python -m bench --readme browse`` measures both sources, each in a process of its own for
+stepping and another for the verdict walk, and writes :func:`readme`'s table into the README.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import statistics
@@ -41,6 +45,8 @@ NPY = DATA / "photos-28000x224x224x3.npy"
 FILES = 100_000
 STEPS = 50
 BUSY_S = 8.0  # seconds of each busy measurement
+#: The children's environment: a user's, which writes and reuses bytecode.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def make_folder(folder: Path = FOLDER, count: int = FILES) -> Path:
@@ -141,7 +147,7 @@ def busy(source: Path) -> dict:
         verdict = window.dataset_verdict
         probe.wait(lambda: verdict.running and probe.idle())  # opening, drawn: its own gaps
         probe.max_gap_ms = 0.0
-        probe.wait(lambda: window.model.mixed_sizes is not None)  # a mixed folder's survey
+        probe.wait(lambda: not window.dataset_norm.surveying)  # its image sizes read
         survey_gap, survey_s = probe.max_gap_ms, time.perf_counter() - t0
         walk_gap, walked = gap_while(
             lambda: verdict.running and verdict.tally is not None and verdict.tally.checked > 0,
@@ -171,6 +177,64 @@ def busy(source: Path) -> dict:
     }
 
 
+def measured(source: Path, *, busy: bool = False) -> dict:
+    """:func:`browse` (or :func:`busy`) of `source` in a fresh process (its own peak RSS), with
+    the highest 1-minute load average seen at its start and end (``load``)."""
+    args = [sys.executable, "-m", "bench.bench_browse", "--json"]
+    args += ["--busy", str(source)] if busy else [str(source)]
+    load = os.getloadavg()[0]
+    out = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True, env=ENV).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return {**result, "load": max(load, os.getloadavg()[0])}
+
+
+def readme_table(rows: dict[str, tuple[dict, dict]]) -> str:
+    """The README's table of :func:`browse` and :func:`busy` numbers by source name."""
+
+    def meets(value: float, bound: float, text: str) -> str:
+        return f"{text} {'✓' if value <= bound else '✗'}"
+
+    lines = [
+        "| source | first image (listing included) | step median / slowest of "
+        f"{STEPS} | longest event-loop gap: stepping / verdict walking | peak RSS |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, (b, w) in rows.items():
+        cells = (
+            meets(b["first_s"], 1.5, f"{b['first_s']:.2f} s"),
+            meets(b["step_median_ms"], 100, f"{b['step_median_ms']:.0f} ms")
+            + " / "
+            + meets(b["step_max_ms"], 200, f"{b['step_max_ms']:.0f} ms"),
+            meets(b["blocked_ms"], 100, f"{b['blocked_ms']:.0f} ms")
+            + " / "
+            + meets(w["walk_gap_ms"], 100, f"{w['walk_gap_ms']:.0f} ms"),
+            meets(b["peak_rss_mb"], 600, f"{b['peak_rss_mb']:.0f} MB"),
+        )
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    lines.append("| target | ≤ 1.5 s | ≤ 100 ms / ≤ 200 ms | ≤ 100 ms / ≤ 100 ms | ≤ 600 MB |")
+    load = max(r["load"] for pair in rows.values() for r in pair)
+    head = (
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')}, load average up to {load:.1f} on "
+        f"{os.cpu_count()} cores (`python -m bench --readme browse` rewrites this table):"
+    )
+    return "\n".join([head, "", *lines])
+
+
+def readme() -> str:
+    """Measure both sources (stepping, then the verdict walk, each in a fresh process) and
+    return the README's table (``python -m bench --readme browse``)."""
+    make_folder()
+    names = {FOLDER: f"{FILES:,} PNGs", NPY: f"`{NPY.name}` (memory-mapped)"}
+    rows = {
+        names[source]: (measured(source), measured(source, busy=True))
+        for source in (FOLDER, NPY)
+        if source.exists()
+    }
+    table = readme_table(rows)
+    print(table, flush=True)
+    return table
+
+
 def main() -> None:
     make_folder()
     for source in (FOLDER, NPY):  # each in a process of its own: its own peak RSS
@@ -179,28 +243,37 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["make"]:
+    argv = sys.argv[1:]
+    as_json = "--json" in argv  # one line of JSON: for readme()'s parent process
+    argv = [a for a in argv if a != "--json"]
+    if argv == ["make"]:
         make_folder()
-    elif sys.argv[1:2] == ["--busy"]:
-        src = Path(sys.argv[2]) if sys.argv[2:] else make_folder()
+    elif argv[:1] == ["--busy"]:
+        src = Path(argv[1]) if argv[1:] else make_folder()
         r = busy(src)
-        print(
-            f"{src.name}, load {os.getloadavg()[0]:.1f}: event loop blocked at most "
-            f"{r['survey_gap_ms']:.0f} ms while the headers were surveyed ({r['survey_s']:.1f} "
-            f"s after Open), {r['walk_gap_ms']:.0f} ms while the verdict walked "
-            f"({r['walked']:,} images in {BUSY_S:.0f} s), {r['norm_gap_ms']:.0f} ms while the N "
-            f"pass ran ({r['normed']:,} images), {r['stats_gap_ms']:.0f} ms while the "
-            f"statistics pass ran ({r['counted']:,} images)",
-            flush=True,
-        )
-    elif sys.argv[1:]:
-        r = browse(Path(sys.argv[1]))
-        print(
-            f"{Path(sys.argv[1]).name}: first image {r['first_s']:.2f} s · step median "
-            f"{r['step_median_ms']:.0f} ms, slowest {r['step_max_ms']:.0f} ms of {STEPS} · "
-            f"event loop blocked at most {r['blocked_ms']:.0f} ms · "
-            f"peak RSS {r['peak_rss_mb']:.0f} MB",
-            flush=True,
-        )
+        if as_json:
+            print(json.dumps(r), flush=True)
+        else:
+            print(
+                f"{src.name}, load {os.getloadavg()[0]:.1f}: event loop blocked at most "
+                f"{r['survey_gap_ms']:.0f} ms while the headers were surveyed ({r['survey_s']:.1f} "
+                f"s after Open), {r['walk_gap_ms']:.0f} ms while the verdict walked "
+                f"({r['walked']:,} images in {BUSY_S:.0f} s), {r['norm_gap_ms']:.0f} ms while "
+                f"the N pass ran ({r['normed']:,} images), {r['stats_gap_ms']:.0f} ms while the "
+                f"statistics pass ran ({r['counted']:,} images)",
+                flush=True,
+            )
+    elif argv:
+        r = browse(Path(argv[0]))
+        if as_json:
+            print(json.dumps(r), flush=True)
+        else:
+            print(
+                f"{Path(argv[0]).name}, load {os.getloadavg()[0]:.1f}: first image "
+                f"{r['first_s']:.2f} s · step median {r['step_median_ms']:.0f} ms, slowest "
+                f"{r['step_max_ms']:.0f} ms of {STEPS} · event loop blocked at most "
+                f"{r['blocked_ms']:.0f} ms · peak RSS {r['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
     else:
         main()

@@ -38,6 +38,7 @@ __all__ = [
     "dataset_batch_stats",
     "image_shapes",
     "same_size_reason",
+    "sizes_reason",
     "supported",
     "uses_dataset_stats",
 ]
@@ -159,6 +160,24 @@ def same_size_reason(shapes: Counter[tuple[int, int, int]], dataset: Dataset) ->
         return None
     what = "folder" if isinstance(dataset, FolderDataset) else "dataset"
     return f"over N only (or N with C) needs images of one size; this {what} has {len(sizes)} sizes"
+
+
+def sizes_reason(
+    dataset: Dataset,
+    *,
+    progress: Callable[[object], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> str | None:
+    """:func:`same_size_reason` of `dataset`'s :func:`image_shapes`, as a worker's job.
+
+    For a :class:`core.jobs.Worker` (reading 100,000 headers holds the interpreter's lock for
+    seconds): it reports no progress and stops when `cancel` is set.
+
+    >>> from normscope.core.dataset import ArrayDataset
+    >>> print(sizes_reason(ArrayDataset(np.zeros((5, 4, 3), np.uint8), roles="NHW")))
+    None
+    """
+    return same_size_reason(image_shapes(dataset, cancel=cancel), dataset)
 
 
 def _as_loaded(image: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
+from normscope.core.ranks import image_scope
 from normscope.gui.model import BatchPending, InspectorModel
 from normscope.gui.pipeline import (
     BatchStats,
@@ -263,7 +264,7 @@ class InspectorController(QObject):
         index = m.index if m.dataset is None else 0  # a dataset's image comes alone
         args = (m.loaded.array, m.roles, normalization, index, self._cache, self.look())
         previous = self._results.frame  # its original picture is reused when the image is the same
-        self._frames.submit(lambda: frame_job(*args, previous))
+        self._frames.submit(lambda: frame_job(*args, previous, m.scope))
 
     def _recompute_stats(self) -> None:
         self._stale_timer.start()
@@ -307,13 +308,24 @@ class InspectorController(QObject):
         return Results(self._generation, frame=frame, batch=r.batch, batch_error=r.batch_error)
 
     def _on_frame(self, item: Frame) -> None:
-        self._results = self._new_image(item)
+        r = self._results = self._new_image(item)
+        # a small image's histograms and counts came with it, if still for the channel and
+        # scope on show (they may have changed while it was made)
+        if item.hists is not None and item.hists.channel == self.model.channel:
+            r = replace(r, hists=item.hists)
+        counted = item.stats is not None
+        if counted and item.stats.diff.scope == image_scope(self.model.scope):
+            r = replace(r, verdict=item.verdict, stats=item.stats)
+        self._results = r
         self._images_new = True
         self._stale_timer.start()  # its statistics are asked next: what they replace stays
         self._draw_timer.stop()  # the image is what the user waits for: drawn now, with what
         self._emit_changed()  # else came meanwhile, before its statistics take the cores
-        self._recompute_stats()
-        self._recompute_histograms()
+        if r.stats is None:
+            self._recompute_stats()
+        self._recompute_histograms()  # none asked when those on show are for the channel
+        if r.stats is not None and r.hists is not None:
+            self._stale_timer.stop()  # nothing missing
 
     def _on_stats(self, item: FrameVerdict | FrameStats) -> None:
         if isinstance(item, FrameVerdict):

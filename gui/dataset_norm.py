@@ -7,19 +7,19 @@ lazily. When the normalization asks for the dataset's statistics (the N button),
 window's event loop is never blocked by it), reports its progress, can be cancelled, and puts
 the result in the model; results are kept per (dataset, statistics), also those of a pass that
 ended after another choice replaced it, so going back to a normalization, or stepping through
-the images, never waits. It also reads a folder's image headers once, so that the choices
-needing images of one size (a statistic per pixel position) are refused on a mixed-size folder
-before any pass.
+the images, never waits. It also reads a folder's image headers once, in a worker process of
+their own (:attr:`DatasetNorm.sizes`: on a thread, reading 100,000 headers held the lock
+against the window's paints), so that the choices needing images of one size (a statistic per
+pixel position) are refused on a mixed-size folder before any pass.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from normscope.core.batchstats import BatchStats
 from normscope.core.dataset import Dataset
@@ -27,13 +27,15 @@ from normscope.core.dataset_norm import (
     Cancelled,
     Progress,
     dataset_batch_stats,
-    image_shapes,
-    same_size_reason,
+    sizes_reason,
 )
 from normscope.core.jobs import Worker
 from normscope.gui.model import BatchPending, BatchRequest, InspectorModel
 
 log = logging.getLogger("normscope")
+#: The header survey starts this long after a dataset opens: its worker's start-up (~0.2 s of a
+#: core) must not delay the first image (on a 2-core machine it did, by ~0.15 s)
+SURVEY_DELAY_MS = 300
 
 
 class DatasetNorm(QObject):
@@ -49,7 +51,7 @@ class DatasetNorm(QObject):
     progressed = Signal(int, int)
     runningChanged = Signal(bool)
     _said = Signal(int, str, object)  # from the worker's reader thread
-    _surveyed = Signal(object, object)  # (dataset, reason or None)
+    _sized = Signal(int, str, object)  # from the header survey's worker's reader thread
 
     def __init__(self, model: InspectorModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -61,13 +63,18 @@ class DatasetNorm(QObject):
         self._request: BatchRequest | None = None
         self._done = 0  # images it has read
         self._stopped: tuple[int, tuple[str, str]] | None = None  # cancelled or failed: not again
-        self._survey_cancel = threading.Event()
+        self._survey: tuple[int, Dataset] | None = None  # the survey running: its job, dataset
         self._closed = False
         self.words = ""  # what the running pass does and how far it got
         self.passes = 0  # passes started (tests: a cached choice starts none)
         self.worker = Worker(self._said.emit, name="normscope-dataset-norm")
+        self.sizes = Worker(self._sized.emit, name="normscope-sizes")  # the header survey
+        self._survey_timer = QTimer(self)
+        self._survey_timer.setSingleShot(True)
+        self._survey_timer.setInterval(SURVEY_DELAY_MS)
+        self._survey_timer.timeout.connect(self._start_survey)
         self._said.connect(self._on_said)
-        self._surveyed.connect(self._on_surveyed)
+        self._sized.connect(self._on_sized)
         model.optionsChanged.connect(self.update)
         model.loadedChanged.connect(self.update)
         model.datasetChanged.connect(self._on_dataset)
@@ -75,6 +82,11 @@ class DatasetNorm(QObject):
     @property
     def running(self) -> bool:
         return self._job != 0
+
+    @property
+    def surveying(self) -> bool:
+        """Whether the dataset's image sizes are still to be read, or being read."""
+        return self._survey is not None or self._survey_timer.isActive()
 
     def update(self) -> None:
         """Start, or take from the cache, the statistics the model's normalization needs."""
@@ -110,9 +122,11 @@ class DatasetNorm(QObject):
     def shutdown(self) -> None:
         """Stop everything and end the worker process: the window is closing."""
         self._closed = True
-        self._survey_cancel.set()
+        self._survey = None
+        self._survey_timer.stop()
         self._stop()
         self.worker.shutdown()
+        self.sizes.shutdown()
 
     def _stop(self) -> bool:
         """Stop the running pass, at once (its end, when it comes, is only cached); True when
@@ -183,25 +197,27 @@ class DatasetNorm(QObject):
 
     # --- image sizes -------------------------------------------------------------------------
     def _on_dataset(self) -> None:
-        self._survey_cancel.set()
+        if self._survey is not None:
+            self._survey = None
+            self.sizes.cancel()
         self._stop()
         self._passes.clear()  # the last dataset's passes: their ends are dropped
         dataset = self.model.dataset
         if dataset is None:
+            self._survey_timer.stop()
             self._cache.clear()
             return
-        self._survey_cancel = threading.Event()
-        cancel = self._survey_cancel
+        self._survey_timer.start()
 
-        def survey() -> None:
-            try:
-                reason = same_size_reason(image_shapes(dataset, cancel=cancel), dataset)
-            except Exception:  # unreadable headers: the pass itself will say why
-                return
-            self._surveyed.emit(dataset, reason)
+    def _start_survey(self) -> None:
+        dataset = self.model.dataset
+        if dataset is not None and not self._closed:
+            self._survey = (self.sizes.submit(sizes_reason, dataset), dataset)
 
-        threading.Thread(target=survey, name="normscope-sizes", daemon=True).start()
-
-    def _on_surveyed(self, dataset: Dataset, reason: str | None) -> None:
-        if dataset is self.model.dataset:
-            self.model.set_mixed_sizes(reason)
+    def _on_sized(self, job: int, kind: str, payload: Any) -> None:
+        if self._survey is None or job != self._survey[0] or kind == "progress":
+            return  # a survey of the last dataset
+        dataset, self._survey = self._survey[1], None
+        if kind == "done" and dataset is self.model.dataset:
+            self.model.set_mixed_sizes(payload)
+        # an error: unreadable headers (the pass itself will say why)

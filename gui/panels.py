@@ -221,8 +221,10 @@ def add_plot(
             plot.getAxis(side).setStyle(tickLength=tick_length)
     plot.getAxis("left").setWidth(AXIS_WIDTH)
     plot.getAxis("bottom").setHeight(AXIS_HEIGHT + (18 if labels and "bottom" in labels else 0))
-    plot.getAxis("right").setWidth(0)  # hidden, but pyqtgraph would keep room for its labels
+    plot.getAxis("right").setWidth(0)  # a frame: no room kept for labels it never shows
     plot.getAxis("top").setHeight(0)
+    for side in ("top", "right"):  # so neither measures labels each time the range changes
+        plot.getAxis(side).setStyle(showValues=False)  # (half the cost of a new image's axes)
     return plot
 
 

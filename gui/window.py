@@ -464,7 +464,14 @@ class MainWindow(QMainWindow):
         return self.controller.look()
 
     def _draw(self, images: bool) -> None:
-        """The results (`images`: and the image panels), with pictures for the look of now."""
+        """The results (`images`: and the image panels), with pictures for the look of now,
+        on screen in one paint."""
+        self._draw_results(images)
+        # pyqtgraph settles the views' new ranges when a paint starts, which moves what it is
+        # painting and asks for a second paint: settled now, the first paint draws it all
+        self.graphics.scene().prepareForPaint()
+
+    def _draw_results(self, images: bool) -> None:
         r = self.controller.restyle()
         if images and r.frame is not None:
             self.panel_layout.set_shape(r.frame.original.shape)

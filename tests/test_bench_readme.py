@@ -72,5 +72,23 @@ def test_the_window_table_says_each_toggles_median_slowest_and_target():
     assert slow in lines
 
 
-def test_window_is_a_readme_section():
-    assert "window" in SECTIONS
+def test_window_and_browse_are_readme_sections():
+    assert {"window", "browse"} <= set(SECTIONS)
+
+
+def test_the_browse_table_marks_each_number_against_its_target():
+    from bench.bench_browse import readme_table
+
+    stepped = dict(first_s=0.5, step_median_ms=60.0, step_max_ms=250.0, blocked_ms=90.0)
+    rows = {
+        "100,000 PNGs": (
+            {**stepped, "peak_rss_mb": 310.0, "load": 2.0},
+            {"walk_gap_ms": 15.0, "load": 2.5},
+        )
+    }
+    table = readme_table(rows)
+    assert "load average up to 2.5" in table
+    assert (
+        "| 100,000 PNGs | 0.50 s ✓ | 60 ms ✓ / 250 ms ✗ | 90 ms ✓ / 15 ms ✓ | 310 MB ✓ |" in table
+    )
+    assert "| target | ≤ 1.5 s | ≤ 100 ms / ≤ 200 ms | ≤ 100 ms / ≤ 100 ms | ≤ 600 MB |" in table

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 import windows
 from PIL import Image
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QFileDialog
 from windows import noise_folder, wait_shown
 
@@ -169,6 +170,56 @@ def test_the_verdict_walk_and_the_statistics_pass_run_in_worker_processes(
     window.verdict_cancel.click()
     assert v.join(30)
     assert 0 < v.tally.checked < 10_000
+
+
+def test_the_folders_image_sizes_are_surveyed_in_a_worker_process(qtbot, window, mixed) -> None:
+    """Reading 100,000 headers on a thread held the interpreter lock against the window's
+    paints for tens of seconds: every step while it ran took up to 3x as long."""
+    assert window.open_source(mixed)
+    wait_shown(qtbot, window, 0)
+    qtbot.waitUntil(lambda: not window.dataset_norm.surveying, timeout=60_000)
+    assert window.model.mixed_sizes.endswith("this folder has 3 sizes")
+    sizes = window.dataset_norm.sizes
+    assert sizes.alive and sizes.pid != os.getpid()
+    assert not [t for t in threading.enumerate() if t.name == "normscope-sizes"]
+
+
+def test_a_step_to_an_image_of_another_size_is_one_paint(qtbot, window, tmp_path) -> None:
+    """Its image, histograms, counts and the axes of its new size reach the screen together
+    (they were two or three paints of the whole window, each 25-70 ms on a busy machine)."""
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "sizes" / "things"
+    folder.mkdir(parents=True)
+    for i, shape in enumerate([(30, 40), (52, 21, 3), (25, 25, 3), (44, 60)]):
+        Image.fromarray(rng.integers(0, 256, shape, np.uint8)).save(folder / f"{i}.png")
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, _watched: QObject, event: QEvent) -> bool:
+            self.count += event.type() == QEvent.Type.Paint
+            return False
+
+    assert window.open_source(folder.parent)
+    wait_shown(qtbot, window, 0)
+    verdict = window.dataset_verdict
+
+    def once_per_folder_done() -> bool:  # its sizes surveyed, its verdict walked
+        return window.model.mixed_sizes is not None and bool(verdict.tally and verdict.tally.done)
+
+    qtbot.waitUntil(once_per_folder_done, timeout=60_000)
+    assert window.controller.join(timeout=20)
+    qtbot.wait(200)
+    paints = Paints()
+    window.graphics.viewport().installEventFilter(paints)
+    for i in (1, 2, 3):
+        paints.count = 0
+        window.model.set_index(i)
+        wait_shown(qtbot, window, i)
+        qtbot.wait(150)  # any later paint
+        assert paints.count == 1, (i, paints.count)
+    r = window.results
+    assert r.stats is not None and r.hists is not None  # all drawn in that paint
 
 
 def test_a_folder_that_cannot_be_listed_says_why_and_keeps_the_image(qtbot, window, tmp_path):

@@ -88,3 +88,36 @@ def test_item_renders_again_once_the_picture_is_changed(qapp) -> None:
     item.setAutoDownsample(True)  # pyqtgraph renders a reduced image of what the view shows
     item.render()
     assert item.qimage is not picture.qimage
+
+
+def test_the_frame_axes_draw_lines_and_ticks_but_measure_no_labels(qtbot, monkeypatch) -> None:
+    """The top and right axes frame a plot (a line and inward ticks, no labels): a new range
+    must not make them lay out tick labels, half the cost of drawing a new image's axes."""
+    import pyqtgraph as pg
+
+    layout = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(layout)
+    layout.resize(400, 300)
+    plot = panels.add_plot(layout)
+    plot.plot([0, 1, 2], [0, 4, 2])
+    layout.show()
+    qtbot.waitExposed(layout)
+    labelled: list[str] = []
+    ticked: dict[str, int] = {}
+    real, specs = pg.AxisItem.tickStrings, pg.AxisItem.generateDrawSpecs
+
+    def tick_strings(axis, *args):
+        labelled.append(axis.orientation)
+        return real(axis, *args)
+
+    def draw_specs(axis, painter):
+        drawn = specs(axis, painter)
+        ticked[axis.orientation] = len(drawn[1])
+        return drawn
+
+    monkeypatch.setattr(pg.AxisItem, "tickStrings", tick_strings)
+    monkeypatch.setattr(pg.AxisItem, "generateDrawSpecs", draw_specs)
+    plot.setRange(xRange=(0, 50), yRange=(-3, 7), padding=0)
+    layout.grab()  # paints every axis
+    assert {"left", "bottom"} <= set(labelled) and not {"top", "right"} & set(labelled)
+    assert ticked["top"] > 0 and ticked["right"] > 0  # still a frame, with its ticks

@@ -552,6 +552,7 @@ def test_a_new_image_never_waits_for_the_last_ones_statistics(
 
     monkeypatch.setattr(pipeline, "rank_compare", held_at_gate)
     monkeypatch.setattr(pipeline, "rank_picture", rank_picture)
+    monkeypatch.setattr(pipeline, "COUNTS_WITH_FRAME", 0)  # counted apart, as a big image is
     window.model.set_options(axis=(1,))
     qtbot.waitUntil(lambda: len(compared) == 1)  # image on show, its counts held
     window.model.set_options(axis=(1, 2))
@@ -610,6 +611,7 @@ def test_slow_histograms_fade_the_old_ones(qtbot, window: MainWindow, monkeypatc
         return real(*args)
 
     monkeypatch.setattr(pipeline, "joint_histogram", held_at_gate)
+    monkeypatch.setattr(pipeline, "HISTS_WITH_FRAME", 0)  # made apart, as a big image's are
     plots = [p.plot for p in (*window.histograms[:2], window.joint)]
     window.model.set_index(3)
     qtbot.waitUntil(lambda: window.results.stats is not None)
