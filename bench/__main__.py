@@ -16,7 +16,7 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 # the README's generated tables: each ``<!-- bench:NAME -->`` ... ``<!-- /bench:NAME -->``
-SECTIONS = ("commands", "window", "browse")
+SECTIONS = ("commands", "loading", "normalize", "ranks", "window", "browse")
 
 
 def markers(name: str) -> tuple[str, str]:

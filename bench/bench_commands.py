@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.timing import markdown, meets
+
 ARGS = ["--method", "keras", "--axis", "1", "--scope", "all", "--json"]
 
 SCIPY = """
@@ -123,40 +125,28 @@ def main(reps: int = 3) -> dict[str, float]:
 
 def readme_table(m: dict[str, float], reps: int = 3) -> str:
     """The README's table of these numbers (``python -m bench --readme`` writes it)."""
-    day = time.strftime("%Y-%m-%d")
     rows = [
         ("`normscope report` 4096x4096 PNG, whole process", f"{m['ours']:.2f} s", ""),
         ("scipy `spearmanr` + `kendalltau`, whole process", f"{m['scipy']:.2f} s", ""),
-        ("report against scipy", f"x{m['ratio']:.1f} faster", _meets(m["ratio"] >= 15, "≥ x15")),
+        ("report against scipy", f"x{m['ratio']:.1f} faster", meets(m["ratio"] >= 15, "≥ x15")),
         (
             "start-up: the same command on a 16x16 PNG",
             f"{m['startup']:.2f} s",
-            _meets(m["startup"] <= 0.3, "≤ 0.3 s"),
+            meets(m["startup"] <= 0.3, "≤ 0.3 s"),
         ),
         (
             "peak memory of the report (max RSS / input bytes)",
             f"x{m['peak_x']:.1f}",
-            _meets(m["peak_x"] <= 8, "≤ x8"),
+            meets(m["peak_x"] <= 8, "≤ x8"),
         ),
     ]
-    lines = [
-        f"Measured {day}, medians of {reps} interleaved runs, load average up to "
-        f"{m['load']:.1f} on {os.cpu_count()} cores (`python -m bench --readme` rewrites this):",
-        "",
-        "| whole command | result | target |",
-        "| --- | --- | --- |",
-        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
-    ]
-    return "\n".join(lines)
+    what = f"medians of {reps} interleaved runs"
+    return markdown("commands", what, m["load"], ("whole command", "result", "target"), rows)
 
 
 def readme(reps: int = 3) -> str:
     """Measure, print and return the README's table (``python -m bench --readme commands``)."""
     return readme_table(main(reps), reps)
-
-
-def _meets(ok: bool, target: str) -> str:
-    return f"{target} {'✓' if ok else '✗'}"
 
 
 if __name__ == "__main__":

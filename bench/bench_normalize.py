@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.data import gray_4096, mnist_batch, rgb_2048
-from bench.timing import interleaved, row
+from bench.timing import interleaved, load, markdown, meets, row
 from normscope.core.normalize import Normalization
 
 
@@ -23,9 +23,23 @@ def cases():
 
 
 METHODS = ("keras", "lp", "minmax", "dtype", "zscore", "percentile", "equalize", "meanstd")
+PERCENTILE_LIKE = ("percentile", "equalize")  # measured against np.percentile
 
 
-def main() -> None:
+def target(method: str, out: np.dtype) -> float | None:
+    """The ratio `method` must stay within (None: no stated target)."""
+    if method == "keras":
+        return 8.0
+    if method in PERCENTILE_LIKE:
+        return 2.0
+    return 4.0 if out == np.float32 else None
+
+
+def main() -> list[dict]:
+    """Time every method on every case; print a line for each and return their numbers:
+    ``case``, ``method``, ``seconds``, ``ratio`` (to the proxy, or to np.percentile for
+    percentile and equalize), ``out`` (the output dtype's name) and ``load``."""
+    results = []
     for label, x, roles, axis in cases():
         print(f"\n{label} ({roles}), reduced axis {axis}")
 
@@ -42,19 +56,54 @@ def main() -> None:
 
             t, base, ratio = interleaved(run, proxy, reps=3)
             out = run().dtype
-            target = f"{out} out" + (", target x8" if method == "keras" else "")
-            if method not in ("keras", "percentile", "equalize"):
-                target += ", target x4" if out == np.float32 else " (no stated target)"
-            if method in ("percentile", "equalize"):
+            if method in PERCENTILE_LIKE:
                 over = None if method == "equalize" else axis
 
                 def reference(x=x, over=over):
                     return np.percentile(x, (2, 98), axis=over)
 
-                _, _, pratio = interleaved(run, reference, reps=3)
-                target = f"x{pratio:.2f} of np.percentile (target x2)"
-            print(row(f"  {method}", t, ratio, target), flush=True)
+                _, _, ratio = interleaved(run, reference, reps=3)
+                words = "of np.percentile"
+            else:
+                words = f"{out} out"
+            bound = target(method, out)
+            words += f", target x{bound:g}" if bound else " (no stated target)"
+            print(row(f"  {method}", t, ratio, words), flush=True)
+            results.append(
+                dict(case=label, method=method, seconds=t, ratio=ratio, out=out.name, load=load())
+            )
         print(row("  proxy x.astype(float32)/255", base))
+    return results
+
+
+def readme_table(results: list[dict]) -> str:
+    """The README's table: a row a method, a column a case, each cell its ratio."""
+    labels = list(dict.fromkeys(r["case"] for r in results))
+    rows = []
+    for method in dict.fromkeys(r["method"] for r in results):
+        mine = [r for r in results if r["method"] == method]
+        bound = target(method, np.dtype(mine[0]["out"]))
+        against = "np.percentile" if method in PERCENTILE_LIKE else "the proxy"
+        cells = [f"x{r['ratio']:.2f}" for r in mine]
+        met = "no stated target"
+        if bound is not None:
+            met = meets(all(r["ratio"] <= bound for r in mine), f"≤ x{bound:g} of {against}")
+        rows.append(
+            (f"{method} ({', '.join(dict.fromkeys(r['out'] for r in mine))} out)", *cells, met)
+        )
+    return markdown(
+        "normalize",
+        "medians of 3 interleaved runs, each a ratio to `x.astype(float32) / 255`"
+        " (percentile and equalize: to `np.percentile(x, (2, 98))` over the same axis)",
+        max(r["load"] for r in results),
+        ("method", *labels, "target"),
+        rows,
+    )
+
+
+def readme() -> str:
+    """Measure, print and return the README's table (``python -m bench --readme normalize``)."""
+    return readme_table(main())
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import time
 import scipy.stats as st
 
 from bench.data import gray_4096, mnist_batch, rgb_2048
-from bench.timing import median_time, row
+from bench.timing import load, markdown, median_time, meets, row
 from normscope.core.normalize import Normalization
 from normscope.core.ranks import rank_compare, rank_diff
 
@@ -36,25 +36,38 @@ print(t1 - t0, t2 - t1, t3 - t2)
 """
 
 
-def first_call() -> None:
+def first_call() -> tuple[float, float, float] | None:
+    """What the compiled engine costs a fresh process (seconds): importing numba, the first
+    rank_compare (kernels loaded from the cache), the second; None when the check failed."""
     out = subprocess.run([sys.executable, "-c", FIRST_CALL], capture_output=True, text=True)
     if out.returncode:
         print(f"fresh-process check failed: {out.stderr.strip().splitlines()[-1]}")
-        return
+        return None
     imp, first, second = (float(v) for v in out.stdout.split())
     print(row("fresh process: import numba", imp), flush=True)
     print(row("  first rank_compare (kernels from cache)", first, None,
               f"then {second * 1e3:.1f} ms"), flush=True)  # fmt: skip
+    return imp, first, second
 
 
-def main() -> None:
-    first_call()
-    cases = [
-        ("4096x4096 keras axis 1", gray_4096(), "HW", 1, "all", "target < 1 s and >= 8x scipy"),
-        ("2048x2048x3 keras axis -1", rgb_2048(), "HWC", -1, "all", ""),
-        ("60000x28x28 keras axis 1", mnist_batch(), "NHW", 1, "image", "target < 3 s"),
-    ]
-    for label, x, roles, axis, scope, target in cases:
+# label, image, roles, keras axis, scope, the full diff's bound (s), and how much faster than
+# scipy's two calls it must be (None: not compared)
+CASES = (
+    ("4096x4096 keras axis 1", gray_4096, "HW", 1, "all", 1.0, 8.0),
+    ("2048x2048x3 keras axis -1", rgb_2048, "HWC", -1, "all", None, None),
+    ("60000x28x28 keras axis 1", mnist_batch, "NHW", 1, "image", 3.0, None),
+)
+
+
+def main() -> dict:
+    """Time the cases; print their lines and return their numbers (seconds): ``first`` (of
+    :func:`first_call`), ``cases`` (each with ``full``, ``stats`` and ``scipy`` or None) and
+    ``load``."""
+    highest = load()
+    fresh = first_call()
+    results = []
+    for label, make, roles, axis, scope, bound, faster in CASES:
+        x = make()
         y = Normalization(method="keras", axis=axis).apply(x, roles=roles)
 
         def ours(x=x, y=y, scope=scope, roles=roles):
@@ -64,8 +77,12 @@ def main() -> None:
             return rank_diff(x, y, scope=scope, roles=roles)
 
         full = median_time(ours, reps=3, warmup=1)
+        target = "" if bound is None else f"target < {bound:g} s"
+        target += f" and >= {faster:g}x scipy" if faster else ""
         print(row(f"{label}: full rank diff ({scope})", full, None, target), flush=True)
-        print(row("  statistics only (rank_diff)", median_time(stats, reps=3, warmup=0)))
+        only = median_time(stats, reps=3, warmup=0)
+        print(row("  statistics only (rank_diff)", only))
+        theirs = None
         if scope == "all":
             t0 = time.perf_counter()
             st.spearmanr(x.ravel(), y.ravel())
@@ -73,6 +90,56 @@ def main() -> None:
             theirs = time.perf_counter() - t0
             print(row("  scipy spearmanr + kendalltau (1 run)", theirs, None,
                       f"full diff is x{theirs / full:.1f} faster"), flush=True)  # fmt: skip
+        results.append(
+            dict(
+                label=label,
+                scope=scope,
+                full=full,
+                stats=only,
+                scipy=theirs,
+                bound=bound,
+                faster=faster,
+            )
+        )
+        highest = max(highest, load())
+    return dict(first=fresh, cases=results, load=highest)
+
+
+def readme_table(m: dict) -> str:
+    """The README's table of these numbers."""
+    rows = []
+    for c in m["cases"]:
+        result = f"{c['full']:.2f} s (statistics alone {c['stats']:.2f} s)"
+        goals, ok = [], True
+        if c["scipy"] is not None:
+            ratio = c["scipy"] / c["full"]
+            result += f"; scipy's two calls {c['scipy']:.1f} s, x{ratio:.1f} slower"
+            if c["faster"]:
+                goals.append(f"≥ x{c['faster']:g}")
+                ok = ok and ratio >= c["faster"]
+        if c["bound"] is not None:
+            goals.insert(0, f"< {c['bound']:g} s")
+            ok = ok and c["full"] < c["bound"]
+        target = meets(ok, ", ".join(goals)) if goals else "no stated target"
+        rows.append(
+            (
+                f"full rank diff (statistics and both maps), {c['label']}, scope {c['scope']}",
+                result,
+                target,
+            )
+        )
+    if m["first"] is not None:
+        imp, first, _ = m["first"]
+        what = "fresh process: `import numba`, then the first rank diff (kernels from the cache)"
+        rows.append((what, f"{imp:.2f} s, {first:.2f} s", "measured, as asked"))
+    return markdown(
+        "ranks", "medians of 3 (scipy: one run)", m["load"], ("benchmark", "result", "target"), rows
+    )
+
+
+def readme() -> str:
+    """Measure, print and return the README's table (``python -m bench --readme ranks``)."""
+    return readme_table(main())
 
 
 if __name__ == "__main__":

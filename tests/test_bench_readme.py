@@ -92,3 +92,54 @@ def test_the_browse_table_marks_each_number_against_its_target():
         "| 100,000 PNGs | 0.50 s ✓ | 60 ms ✓ / 250 ms ✗ | 90 ms ✓ / 15 ms ✓ | 310 MB ✓ |" in table
     )
     assert "| target | ≤ 1.5 s | ≤ 100 ms / ≤ 200 ms | ≤ 100 ms / ≤ 100 ms | ≤ 600 MB |" in table
+
+
+def test_the_normalize_table_has_a_row_a_method_a_column_a_case_and_its_target():
+    from bench.bench_normalize import readme_table
+
+    def result(case, method, ratio, out):
+        return dict(case=case, method=method, seconds=0.1, ratio=ratio, out=out, load=1.5)
+
+    table = readme_table(
+        [
+            result("4096x4096 uint8", "keras", 1.6, "float64"),
+            result("4096x4096 uint8", "meanstd", 0.75, "float32"),
+            result("4096x4096 uint8", "zscore", 20.0, "float64"),
+            result("60000x28x28 uint8", "keras", 9.0, "float64"),
+            result("60000x28x28 uint8", "meanstd", 3.9, "float32"),
+            result("60000x28x28 uint8", "zscore", 30.0, "float64"),
+        ]
+    )
+    lines = table.splitlines()
+    assert "load average up to 1.5" in lines[0] and "--readme normalize" in lines[0]
+    assert "| method | 4096x4096 uint8 | 60000x28x28 uint8 | target |" in lines
+    assert "| keras (float64 out) | x1.60 | x9.00 | ≤ x8 of the proxy ✗ |" in lines
+    assert "| meanstd (float32 out) | x0.75 | x3.90 | ≤ x4 of the proxy ✓ |" in lines
+    assert "| zscore (float64 out) | x20.00 | x30.00 | no stated target |" in lines
+
+
+def test_the_ranks_table_checks_each_bound_and_the_ratio_to_scipy():
+    from bench.bench_ranks import readme_table
+
+    cases = [
+        dict(label="4096x4096 keras axis 1", scope="all", full=0.8, stats=0.6, scipy=12.0,
+             bound=1.0, faster=8.0),
+        dict(label="60000x28x28 keras axis 1", scope="image", full=3.5, stats=3.0, scipy=None,
+             bound=3.0, faster=None),
+    ]  # fmt: skip
+    lines = readme_table(dict(first=(0.4, 0.5, 0.001), cases=cases, load=2.0)).splitlines()
+    big, batch, fresh = lines[-3:]
+    assert "0.80 s (statistics alone 0.60 s); scipy's two calls 12.0 s, x15.0 slower" in big
+    assert big.endswith("| < 1 s, ≥ x8 ✓ |")
+    assert batch.endswith("| 3.50 s (statistics alone 3.00 s) | < 3 s ✗ |")
+    assert fresh.endswith("| 0.40 s, 0.50 s | measured, as asked |")
+
+
+def test_the_loading_table_marks_the_ratio_to_np_load():
+    from bench.bench_loading import readme_table
+
+    table = readme_table(dict(ours=0.021, base=0.02, ratio=1.05, load=0.5))
+    assert table.splitlines()[-1] == (
+        "| `load()` of a 60000x28x28 `.npy` against `np.load`, medians of 7 "
+        "| 21 ms against 20 ms: x1.05 | ≤ x1.2 ✓ |"
+    )
