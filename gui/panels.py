@@ -117,13 +117,23 @@ class SteadyAxis(pg.AxisItem):
     """An axis that keeps its drawing when told a range it already shows (pyqtgraph redraws
     every axis on every view update, which costs tens of ms per frame on a big window)."""
 
-    def __init__(self, orientation: str) -> None:
+    def __init__(self, orientation: str, ticks: dict | None = None) -> None:
         super().__init__(orientation)
         self.enableAutoSIPrefix(False)
+        self.ticks: dict = {} if ticks is None else ticks  # the last ticks, shared with a partner
 
     def setRange(self, mn: float, mx: float) -> None:
         if [mn, mx] != list(getattr(self, "range", ())):  # pyqtgraph's __init__ sets it first
             super().setRange(mn, mx)
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        """pyqtgraph's ticks, computed once for an axis and its partner on the plot's other
+        side (the same range over the same length: the same ticks)."""
+        key = (minVal, maxVal, size, self.scale, self.logMode, self._tickSpacing)
+        key += (self._tickDensity, self.style["maxTickLevel"])  # all pyqtgraph's reads
+        if self.ticks.get("key") != key:
+            self.ticks.update(key=key, values=super().tickValues(minVal, maxVal, size))
+        return self.ticks["values"]
 
 
 class Caption(pg.LabelItem):
@@ -206,8 +216,10 @@ def add_plot(
     not change, the shown axes never resize to their tick labels (pyqtgraph widens an axis to
     fit new labels, which re-lays out every plot of the window and redraws all their axes
     whenever a toggle changes a range), and its title is a :class:`Caption`."""
-    sides = ("left", "bottom", "top", "right")
-    plot = layout.addPlot(axisItems={side: SteadyAxis(side) for side in sides}, **kwargs)
+    vertical, horizontal = {}, {}  # each shared by an axis and its partner opposite
+    sides = {"left": vertical, "bottom": horizontal, "top": horizontal, "right": vertical}
+    axes = {side: SteadyAxis(side, ticks) for side, ticks in sides.items()}
+    plot = layout.addPlot(axisItems=axes, **kwargs)
     title = Caption("", size="10pt", parent=plot)
     plot.layout.removeItem(plot.titleLabel)
     plot.scene().removeItem(plot.titleLabel)

@@ -114,3 +114,61 @@ def test_the_first_window_uses_most_of_the_screen_and_later_ones_its_last_size(
     qtbot.addWidget(again)
     assert (again.width(), again.height()) == (700, 500)
     again.close()
+
+
+def test_in_a_frame_only_the_image_plots_follow_the_image() -> None:
+    """Arranged in the frame of a square image (a browsed dataset), images of any shape keep
+    the histograms and the joint plot where they are; each image plot keeps the frame's width
+    (room for its caption), its height fitted to the image, standing on its histogram."""
+    square = arrange(1300, 640, (1, 1))
+    for shape in [(20, 60), (60, 20), (33, 34), (1024, 2048)]:
+        a = arrange(1300, 640, shape, frame=(1, 1))
+        assert (a.kind, a.histograms, a.joint) == (square.kind, square.histograms, square.joint)
+        for (x, y, w, h), (fx, fy, fw, fh), hist in zip(
+            a.images, square.images, a.histograms, strict=True
+        ):
+            assert (x, w) == (fx, fw) and fy <= y and h <= fh
+            assert y + h == fy + fh and hist[1] == y + h + 6  # on its histogram
+        tall = shape[0] >= shape[1]
+        assert (a.images == square.images) == tall  # a wide image's plot is less high
+    assert arrange(1300, 640, (33, 34), frame=(33, 34)) == arrange(1300, 640, (33, 34))
+
+
+def test_stepping_through_a_folder_of_two_sizes_moves_only_the_image_plots(
+    qtbot, empty_window: MainWindow, tmp_path: Path
+) -> None:
+    """A step to an image of another size re-lays out the three image plots, never the
+    histograms or the joint plot (their axes then redraw only when their ranges change)."""
+    from PIL import Image
+
+    folder = tmp_path / "two" / "sizes"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for i, shape in enumerate([(20, 60), (60, 20, 3), (20, 60)]):
+        Image.fromarray(rng.integers(0, 256, shape, np.uint8)).save(folder / f"{i}.png")
+    w = empty_window
+    w.resize(*DEFAULT_SIZE)
+    w.show()
+    assert w.open_source(folder.parent)
+    qtbot.waitUntil(lambda: w.browser.shown == 0 and w.browser.is_idle(), timeout=20_000)
+    verdict = w.dataset_verdict
+
+    def settled() -> bool:  # its sizes surveyed, its verdict walked: the lines above the plots
+        return w.model.mixed_sizes is not None and bool(verdict.tally and verdict.tally.done)
+
+    qtbot.waitUntil(settled, timeout=60_000)
+    assert w.controller.join(timeout=20)
+    layout = w.panel_layout
+
+    def rects(plots) -> list[QRectF]:
+        return [QRectF(p.geometry()) for p in plots]
+
+    fixed = rects([*layout.histograms, layout.joint])
+    images = rects(layout.images)
+    for i in (1, 2):
+        w.model.set_index(i)
+        qtbot.waitUntil(lambda i=i: w.browser.shown == i and w.browser.is_idle(), timeout=20_000)
+        assert w.controller.join(timeout=20)
+        assert rects([*layout.histograms, layout.joint]) == fixed
+        assert rects(layout.images) != images
+        images = rects(layout.images)

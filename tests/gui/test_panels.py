@@ -121,3 +121,37 @@ def test_the_frame_axes_draw_lines_and_ticks_but_measure_no_labels(qtbot, monkey
     layout.grab()  # paints every axis
     assert {"left", "bottom"} <= set(labelled) and not {"top", "right"} & set(labelled)
     assert ticked["top"] > 0 and ticked["right"] > 0  # still a frame, with its ticks
+
+
+def test_the_frame_axes_reuse_the_ticks_their_partners_computed(qtbot, monkeypatch) -> None:
+    """Top and bottom (left and right) show the same range over the same length: their ticks
+    are computed once a new range is drawn, not twice, and are the same ticks."""
+    import pyqtgraph as pg
+
+    layout = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(layout)
+    layout.resize(400, 300)
+    plot = panels.add_plot(layout)
+    plot.plot([0, 1, 2], [0, 4, 2])
+    layout.show()
+    qtbot.waitExposed(layout)
+    computed: list[str] = []
+    ticks: dict[str, list] = {}
+    real, specs = pg.AxisItem.tickValues, pg.AxisItem.generateDrawSpecs
+
+    def tick_values(axis, *args):
+        computed.append(axis.orientation)
+        return real(axis, *args)
+
+    def draw_specs(axis, painter):
+        drawn = specs(axis, painter)
+        ticks[axis.orientation] = [(round(a.x(), 6), round(a.y(), 6)) for _, a, _ in drawn[1]]
+        return drawn
+
+    monkeypatch.setattr(pg.AxisItem, "tickValues", tick_values)
+    monkeypatch.setattr(pg.AxisItem, "generateDrawSpecs", draw_specs)
+    plot.setRange(xRange=(0, 50), yRange=(-3, 7), padding=0)
+    layout.grab()  # paints every axis
+    assert len(computed) == 2 and len({"top", "bottom"} & set(computed)) == 1  # one each way
+    assert len(ticks["top"]) == len(ticks["bottom"]) > 0
+    assert len(ticks["left"]) == len(ticks["right"]) > 0
