@@ -57,7 +57,7 @@ def arrange(
 
     With a `frame` shape (a browsed dataset's images, of any size), the layout is the frame's:
     its histograms and joint plot stay where they are whatever the image, and each image plot
-    keeps the frame's width, its height fitted to the image, standing on its histogram.
+    is fitted into the frame's, centred and standing on its histogram.
 
     Examples
     --------
@@ -99,14 +99,17 @@ def arrange(
 
 
 def _framed(frame: Arrangement, image_shape: tuple[int, ...]) -> Arrangement:
-    """`frame` with each image plot's height refitted to `image_shape`; its width stays the
-    frame's (a narrower plot would elide the caption's levels), a tall image's view padded."""
+    """`frame` with each image plot refitted to `image_shape` inside the frame's own."""
     h, w = max(int(image_shape[0]), 1), max(int(image_shape[1]), 1)
     *_, fw, fh = frame.images[0]  # every image plot of the frame is this size
-    plot_h = min(math.floor(h * _fit(fw, fh, h, w) + PLOT_EXTRA_H), fh)
-    images = tuple((x, y + fh - plot_h, fw, plot_h) for x, y, *_ in frame.images)
+    scale = _fit(fw, fh, h, w)
+    plot_w = math.floor(w * scale + PLOT_EXTRA_W)
+    plot_h = math.floor(h * scale + PLOT_EXTRA_H)
+    images = tuple(
+        (x + (fw - plot_w) / 2, y + fh - plot_h, plot_w, plot_h) for x, y, *_ in frame.images
+    )
     kind, hists, joint = frame.kind, frame.histograms, frame.joint
-    return Arrangement(kind, frame.scale, images, hists, joint)  # type: ignore[arg-type]
+    return Arrangement(kind, scale, images, hists, joint)  # type: ignore[arg-type]
 
 
 def grid_columns(
