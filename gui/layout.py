@@ -44,20 +44,11 @@ def _fit(cell_w: float, cell_h: float, image_h: int, image_w: int) -> float:
     return max(0.0, min((cell_w - PLOT_EXTRA_W) / image_w, (cell_h - PLOT_EXTRA_H) / image_h))
 
 
-def arrange(
-    width: float,
-    height: float,
-    image_shape: tuple[int, ...],
-    frame: tuple[int, ...] | None = None,
-) -> Arrangement:
+def arrange(width: float, height: float, image_shape: tuple[int, ...]) -> Arrangement:
     """The layout that draws the image biggest in `width` × `height`: three image panels in
     a row with the joint histogram beside them (tall images), or a 2×2 grid (original,
     normalized; rank change, joint histogram). Each image plot is sized to the image's aspect
     ratio, with its histogram right under it, the same width.
-
-    With a `frame` shape (a browsed dataset's images, of any size), the layout is the frame's:
-    its histograms and joint plot stay where they are whatever the image, and each image plot
-    is fitted into the frame's, centred and standing on its histogram.
 
     Examples
     --------
@@ -65,12 +56,7 @@ def arrange(
     ('grid', 'grid')
     >>> arrange(1400, 500, (600, 200)).kind
     'row'
-    >>> framed = arrange(860, 560, (20, 60), frame=(1, 1))
-    >>> framed.histograms == arrange(860, 560, (1, 1)).histograms
-    True
     """
-    if frame is not None and tuple(frame[:2]) != tuple(image_shape[:2]):
-        return _framed(arrange(width, height, frame), image_shape)
     h, w = max(int(image_shape[0]), 1), max(int(image_shape[1]), 1)
     hist_h = max(HIST_MIN, min(HIST_MAX, math.floor(height * HIST_SHARE)))
     row_w = (width - JOINT_MIN_W - 4 * GAP) / 3
@@ -98,20 +84,6 @@ def arrange(
     return Arrangement(kind, scale, images, hists, joint)  # type: ignore[arg-type]
 
 
-def _framed(frame: Arrangement, image_shape: tuple[int, ...]) -> Arrangement:
-    """`frame` with each image plot refitted to `image_shape` inside the frame's own."""
-    h, w = max(int(image_shape[0]), 1), max(int(image_shape[1]), 1)
-    *_, fw, fh = frame.images[0]  # every image plot of the frame is this size
-    scale = _fit(fw, fh, h, w)
-    plot_w = math.floor(w * scale + PLOT_EXTRA_W)
-    plot_h = math.floor(h * scale + PLOT_EXTRA_H)
-    images = tuple(
-        (x + (fw - plot_w) / 2, y + fh - plot_h, plot_w, plot_h) for x, y, *_ in frame.images
-    )
-    kind, hists, joint = frame.kind, frame.histograms, frame.joint
-    return Arrangement(kind, scale, images, hists, joint)  # type: ignore[arg-type]
-
-
 def grid_columns(
     count: int, width: float, height: float, image_shape: tuple[int, ...], text_h: float
 ) -> int:
@@ -135,31 +107,25 @@ def grid_columns(
 class PanelLayout:
     """Places the main window's plots by :func:`arrange` whenever the area or the image's
     shape changes. The plots are taken out of the GraphicsLayout's grid and positioned by
-    hand: a grid would stretch every image view to its cell, whatever the image's shape.
-    While a dataset is browsed (:attr:`frame` set), a step to an image of another size moves
-    the image plots only: the histograms and the joint plot keep their place, so neither they
-    nor their axes are laid out and redrawn again for the new size."""
+    hand: a grid would stretch every image view to its cell, whatever the image's shape."""
 
     def __init__(self, layout, images, histograms, joint) -> None:
         self.area = layout.ci
         self.images, self.histograms, self.joint = tuple(images), tuple(histograms), joint
         self.shape: tuple[int, ...] = (1, 1)
-        self.frame: tuple[int, ...] | None = None  # see arrange
         self.arrangement: Arrangement | None = None
         for plot in (*self.images, *self.histograms, joint):
             self.area.layout.removeItem(plot)  # stays in the scene, a child of the area
         self.area.geometryChanged.connect(self.apply)
 
-    def set_shape(self, shape: tuple[int, ...], frame: tuple[int, ...] | None = None) -> None:
-        """Lay the plots out for an image of `shape`, in the layout of `frame` (see
-        :func:`arrange`) when one is given."""
-        if (tuple(shape[:2]), frame) != (self.shape, self.frame):
-            self.shape, self.frame = tuple(shape[:2]), frame
+    def set_shape(self, shape: tuple[int, ...]) -> None:
+        if tuple(shape[:2]) != self.shape:
+            self.shape = tuple(shape[:2])
             self.apply()
 
     def apply(self) -> None:
         rect = self.area.rect()
-        a = arrange(rect.width(), rect.height(), self.shape, self.frame)
+        a = arrange(rect.width(), rect.height(), self.shape)
         if a == self.arrangement:
             return
         self.arrangement = a

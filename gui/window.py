@@ -440,7 +440,7 @@ class MainWindow(QMainWindow):
         if loaded is not None and "N" not in loaded.roles and self._wait_drawn is not loaded:
             self._wait_drawn = loaded
             image, roles = as_displayed(loaded.array, loaded.roles)
-            self._lay_out(image.shape)
+            self.panel_layout.set_shape(image.shape)
             self.original.show(original_picture(image, roles, self.look()))
 
     def _show_batch_wait(self) -> None:
@@ -474,7 +474,7 @@ class MainWindow(QMainWindow):
     def _draw_results(self, images: bool) -> None:
         r = self.controller.restyle()
         if images and r.frame is not None:
-            self._lay_out(r.frame.original.shape)
+            self.panel_layout.set_shape(r.frame.original.shape)
             self.original.show(r.frame.pictures[0])
             self.normalized.show(r.frame.pictures[1])
         self._show_hovered()
@@ -493,11 +493,6 @@ class MainWindow(QMainWindow):
         self.histograms[0].show(h.original, self.original.levels, log)
         self.histograms[1].show(h.normalized, self.normalized.levels, log)
         self.joint.show(h.joint)
-
-    def _lay_out(self, shape: tuple[int, ...]) -> None:
-        """The plots placed for an image of `shape`; a browsed dataset's in the frame of a
-        square image, so that a step to another size moves the image plots only."""
-        self.panel_layout.set_shape(shape, (1, 1) if self.model.dataset is not None else None)
 
     def _histogram_plots(self) -> list[pg.PlotItem]:
         return [panel.plot for panel in (*self.histograms[:2], self.joint)]
