@@ -52,3 +52,16 @@ def test_a_released_result_is_reused_with_the_bits_of_a_fresh_call(image) -> Non
     np.testing.assert_array_equal(third, ROWS.apply(image, roles="HWC"), strict=True)
     np.testing.assert_array_equal(second, COLUMNS.apply(image, roles="HWC"), strict=True)
     assert cache.get(image, "HWC", ROWS) is third  # the cached result itself
+
+
+def test_an_after_array_made_elsewhere_is_never_written_over(image) -> None:
+    from normscope.core.pairing import AfterArray
+
+    made = ROWS.apply(image, roles="HWC")
+    after = AfterArray(made.copy())
+    cache = FullResultCache()
+    for normalization in (after, COLUMNS, after, COLUMNS, after):
+        result = cache.get(image, "HWC", normalization)
+        del result
+    np.testing.assert_array_equal(after.array, made, strict=True)
+    assert cache.get(image, "HWC", after) is after.array
