@@ -117,22 +117,46 @@ def _grouped(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray | None:
     return np.ascontiguousarray(x).reshape(outer, math.prod(shape[i] for i in axes), inner)
 
 
+def _output(shape: tuple[int, ...], dtype: type | np.dtype, spare: np.ndarray | None) -> np.ndarray:
+    """An array to write a result of `shape` and `dtype` into.
+
+    `spare`, reshaped, when it fits (C-contiguous, writeable, that dtype, as many values);
+    else a new one.
+
+    Examples
+    --------
+    >>> spare = np.empty((2, 6))
+    >>> _output((3, 4), np.float64, spare).base is spare, _output((3, 4), np.float32, spare).base
+    (True, None)
+    """
+    fits = (
+        spare is not None
+        and spare.dtype == np.dtype(dtype)
+        and spare.size == math.prod(shape)
+        and spare.flags.c_contiguous
+        and spare.flags.writeable
+    )
+    return spare.reshape(shape) if fits and spare is not None else np.empty(shape, dtype)
+
+
 def _compiled(
     kernel: str,
     x: np.ndarray,
     axes: tuple[int, ...] | None,
     dtype: type | np.dtype,
     *args: object,
+    spare: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """``kernels.<kernel>(groups, *args, out, part)`` over blocks of groups on every thread.
 
-    None when numba is missing or the axes do not suit.
+    The result goes into `spare` when it fits (see :func:`_output`). None when numba is
+    missing or the axes do not suit.
     """
     kernels = _engine.kernels()
     groups = None if kernels is None or x.size == 0 else _grouped(x, axes)
     if groups is None:
         return None
-    out: np.ndarray = np.empty(groups.shape, dtype)
+    out = _output(groups.shape, dtype, spare)
     fn = getattr(kernels, kernel)
     outer, _, inner = groups.shape
     parts = _engine.group_parts(outer, inner, rows_only=kernel not in _SIDE_BY_SIDE)
@@ -183,8 +207,11 @@ def _divide_along(x: np.ndarray, norm: np.ndarray, axis: int) -> np.ndarray:
     return out
 
 
-def keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
-    """``tf.keras.utils.normalize(x, axis, order)`` as Keras 2 computes it, quirks included."""
+def keras(x: np.ndarray, axis: Axis, order: float, spare: np.ndarray | None = None) -> np.ndarray:
+    """``tf.keras.utils.normalize(x, axis, order)`` as Keras 2 computes it, quirks included.
+
+    The compiled path writes into `spare` when it fits (see :func:`_output`).
+    """
     if axis is None:
         raise NormalizationError(
             "Keras 2 rejects axis=None (np.expand_dims cannot take None); "
@@ -198,7 +225,7 @@ def keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
     try:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             if order == 2 and isinstance(axis, int) and _exact_sums(x, (axis,)):
-                fast = _compiled("norm_divide", x, (axis,), np.float64, 2.0)
+                fast = _compiled("norm_divide", x, (axis,), np.float64, 2.0, spare=spare)
                 if fast is not None:
                     return fast
                 norm = np.atleast_1d(np.sqrt(_sum_of_squares(x, axis)))
@@ -211,13 +238,15 @@ def keras(x: np.ndarray, axis: Axis, order: float) -> np.ndarray:
         raise NormalizationError(f"Keras normalize rejects this call: {exc}") from exc
 
 
-def lp(x: np.ndarray, axes: tuple[int, ...] | None, order: float) -> np.ndarray:
+def lp(
+    x: np.ndarray, axes: tuple[int, ...] | None, order: float, spare: np.ndarray | None = None
+) -> np.ndarray:
     """Each group over `axes` divided by its Lp norm (order 1, 2 or inf), x / ‖x‖ₚ.
 
-    An all-zero group stays zero.
+    An all-zero group stays zero. The compiled path writes into `spare` when it fits.
     """
     if order in (1, 2, math.inf) and _exact_sums(x, axes):
-        fast = _compiled("norm_divide", x, axes, np.float64, float(order))
+        fast = _compiled("norm_divide", x, axes, np.float64, float(order), spare=spare)
         if fast is not None:
             return fast
     v = x.astype(np.float64)
@@ -233,15 +262,18 @@ def lp(x: np.ndarray, axes: tuple[int, ...] | None, order: float) -> np.ndarray:
 
 
 def minmax(
-    x: np.ndarray, axes: tuple[int, ...] | None, feature_range: tuple[float, float]
+    x: np.ndarray,
+    axes: tuple[int, ...] | None,
+    feature_range: tuple[float, float],
+    spare: np.ndarray | None = None,
 ) -> np.ndarray:
     """(x − min) / (max − min) over `axes`, into `feature_range`.
 
-    A constant group maps to the low end.
+    A constant group maps to the low end. The compiled path writes into `spare` when it fits.
     """
     a, b = feature_range
     if x.dtype.kind in "uib" and x.dtype.itemsize <= 4:
-        fast = _compiled("min_max", x, axes, np.float64, float(a), float(b))
+        fast = _compiled("min_max", x, axes, np.float64, float(a), float(b), spare=spare)
         if fast is not None:
             return fast
     v = x.astype(np.float64)
@@ -316,7 +348,9 @@ def _pairwise_sum(kernels: ModuleType, flat: np.ndarray, mean: float, square: bo
     return total(tree)
 
 
-def _zscore_compiled(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray | None:
+def _zscore_compiled(
+    x: np.ndarray, axes: tuple[int, ...] | None, spare: np.ndarray | None
+) -> np.ndarray | None:
     """z-score with the kernels, or None (no numba, or axes that are not adjacent).
 
     Each group's mean and std in numpy's order of additions: one value after another for
@@ -347,7 +381,7 @@ def _zscore_compiled(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray 
             lambda *part: kernels.pairwise_stats(rows, mean[:, 0], std[:, 0], part),
             _engine.row_parts(outer),
         )
-    out = np.empty(groups.shape, _float_out(x))
+    out = _output(groups.shape, _float_out(x), spare)
     _engine.in_parts(
         lambda *part: kernels.zscore_divide(groups, mean, std, out, part),
         _engine.block_parts(outer, m, inner),
@@ -355,15 +389,17 @@ def _zscore_compiled(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray 
     return out.reshape(x.shape)
 
 
-def zscore(x: np.ndarray, axes: tuple[int, ...] | None) -> np.ndarray:
+def zscore(
+    x: np.ndarray, axes: tuple[int, ...] | None, spare: np.ndarray | None = None
+) -> np.ndarray:
     """(x − mean) / std over `axes`, ddof 0; a zero std gives 0.
 
     The bits of ``(x - x.mean(axes)) / x.std(axes)`` in float64: compiled, with numpy's order
     of additions (one value after another for groups side by side, its pairwise tree for
-    contiguous groups), for the dtypes the kernels are warmed up for.
+    contiguous groups), for the dtypes the kernels are warmed up for (into `spare` when it fits).
     """
     if x.dtype in _ZSCORE_COMPILED:
-        fast = _zscore_compiled(x, axes)
+        fast = _zscore_compiled(x, axes, spare)
         if fast is not None:
             return fast
     v = x.astype(np.float64)

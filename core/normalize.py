@@ -92,19 +92,21 @@ def _check_order(method: str, axis: object, order: float) -> None:
             )
 
 
-def _run_method(n: Normalization, x: np.ndarray, roles: str | None) -> np.ndarray:
+def _run_method(
+    n: Normalization, x: np.ndarray, roles: str | None, spare: np.ndarray | None
+) -> np.ndarray:
     axes = n.resolved_axis(x.ndim)
     match n.method:
         case "keras":
-            return methods.keras(x, _keras_axis(n.axis, x.ndim), n.order)
+            return methods.keras(x, _keras_axis(n.axis, x.ndim), n.order, spare)
         case "lp":
-            return methods.lp(x, axes, n.order)
+            return methods.lp(x, axes, n.order, spare)
         case "minmax":
-            return methods.minmax(x, axes, n.feature_range)
+            return methods.minmax(x, axes, n.feature_range, spare)
         case "dtype":
             return methods.dtype_max(x)
         case "zscore":
-            return methods.zscore(x, axes)
+            return methods.zscore(x, axes, spare)
         case "percentile":
             return methods.percentile(x, axes, n.percentiles)
         case "equalize":
@@ -196,11 +198,22 @@ class Normalization:
         axis = METHODS[self.method].default_axis if self.axis == DEFAULT_AXIS else self.axis
         return normalize_axis(axis, ndim)
 
-    def apply(self, image: np.ndarray, *, roles: str | None = None) -> np.ndarray:
+    def apply(
+        self, image: np.ndarray, *, roles: str | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Normalize `image` (never changed); see the module table for the output dtype.
 
         The array is first put in canonical form (:func:`core.dtypes.canonical`): native
-        byte order, 0/1 bools, longdouble as float64.
+        byte order, 0/1 bools, longdouble as float64. `out`, a spare array the caller no
+        longer reads, may be written over and returned (reshaped) instead of a new array: by
+        the compiled keras, lp, min-max and z-score, when it is C-contiguous with the result's
+        dtype and size. The result's bits are the same either way.
+
+        Examples
+        --------
+        >>> spare = np.empty(4)
+        >>> Normalization(method="minmax", axis=None).apply(np.arange(4), out=spare).tolist()
+        [0.0, 0.3333333333333333, 0.6666666666666666, 1.0]
         """
         x = canonical(image)
         if x.dtype.kind not in "uifb":
@@ -210,7 +223,7 @@ class Normalization:
         if self.preset is not None:
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 return PRESETS[self.preset].run(x, roles or infer_roles(x.shape))
-        return _run_method(self, x, roles)
+        return _run_method(self, x, roles, out)
 
     def _apply_batch(self, x: np.ndarray, roles: str) -> np.ndarray:
         """One image (no N) normalized with the dataset's statistics in :attr:`batch`.

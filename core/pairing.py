@@ -206,8 +206,13 @@ class AfterArray:
         """No axes: the array was made elsewhere."""
         return None
 
-    def apply(self, image: np.ndarray, *, roles: str | None = None) -> np.ndarray:
-        """The after array, for `image` the original it was paired with (of the same shape)."""
+    def apply(
+        self, image: np.ndarray, *, roles: str | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The after array, for `image` the original it was paired with (of the same shape).
+
+        Nothing is computed: `out` (as in :meth:`Normalization.apply`) is left alone.
+        """
         if image.shape != self.array.shape:
             raise PairError(
                 f"{self.name} is {_shape(self.array.shape)}: it is the after of a "

@@ -436,3 +436,46 @@ def test_presets_are_a_registry_with_named_fields() -> None:
 )
 def test_needs_whole_array_is_the_normalizations_own(method, axis, roles, whole) -> None:
     assert Normalization(method=method, axis=axis).needs_whole_array(roles) is whole
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        dict(method="keras", axis=0),
+        dict(method="keras", axis=1),
+        dict(method="lp", axis=(0, 1)),
+        dict(method="minmax", axis=(0, 1)),
+        dict(method="minmax", axis=None),
+        dict(method="zscore", axis=0),
+        dict(method="zscore", axis=(0, 1)),
+        dict(method="zscore", axis=None),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_apply_into_a_spare_buffer_gives_the_bits_of_a_fresh_call(call, dtype) -> None:
+    rng = np.random.default_rng(7)
+    x = (rng.random((37, 23, 3)) * 200).astype(dtype)
+    n = Normalization(**call)
+    fresh = n.apply(x, roles="HWC")
+    spare = np.full(x.shape, np.nan, fresh.dtype)
+    into = n.apply(x, roles="HWC", out=spare)
+    np.testing.assert_array_equal(into, fresh, strict=True)
+    assert into.view(np.uint8).tobytes() == fresh.view(np.uint8).tobytes()  # -0.0, NaN bits
+    if np.shares_memory(into, spare):
+        assert into.base is spare or into is spare
+    wrong = np.zeros((x.shape[0] + 1, *x.shape[1:]), fresh.dtype)
+    again = n.apply(x, roles="HWC", out=wrong)  # a buffer that does not fit is left alone
+    assert not np.shares_memory(again, wrong) and not wrong.any()
+    np.testing.assert_array_equal(again, fresh, strict=True)
+
+
+def test_apply_writes_into_a_fitting_buffer_on_the_compiled_path() -> None:
+    from normscope.core import engine
+
+    if engine.kernels() is None:
+        pytest.skip("numba's kernels are not loaded")
+    x = np.arange(48 * 5 * 3, dtype=np.uint8).reshape(48, 5, 3)
+    spare = np.empty(x.shape, np.float64)
+    for call in (dict(method="keras", axis=0), dict(method="zscore", axis=(0, 1))):
+        out = Normalization(**call).apply(x, roles="HWC", out=spare)
+        assert np.shares_memory(out, spare)
