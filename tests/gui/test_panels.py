@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from qimages import pixels, rendered_by_pyqtgraph
 
@@ -90,11 +91,8 @@ def test_item_renders_again_once_the_picture_is_changed(qapp) -> None:
     assert item.qimage is not picture.qimage
 
 
-def test_the_frame_axes_draw_lines_and_ticks_but_measure_no_labels(qtbot, monkeypatch) -> None:
-    """The top and right axes frame a plot (a line and inward ticks, no labels): a new range
-    must not make them lay out tick labels, half the cost of drawing a new image's axes."""
-    import pyqtgraph as pg
-
+def shown_plot(qtbot):
+    """A window of one plot made by :func:`panels.add_plot`, with a curve, shown."""
     layout = pg.GraphicsLayoutWidget()
     qtbot.addWidget(layout)
     layout.resize(400, 300)
@@ -102,6 +100,13 @@ def test_the_frame_axes_draw_lines_and_ticks_but_measure_no_labels(qtbot, monkey
     plot.plot([0, 1, 2], [0, 4, 2])
     layout.show()
     qtbot.waitExposed(layout)
+    return layout, plot
+
+
+def test_the_frame_axes_draw_lines_and_ticks_but_measure_no_labels(qtbot, monkeypatch) -> None:
+    """The top and right axes frame a plot (a line and inward ticks, no labels): a new range
+    must not make them lay out tick labels, half the cost of drawing a new image's axes."""
+    layout, plot = shown_plot(qtbot)
     labelled: list[str] = []
     ticked: dict[str, int] = {}
     real, specs = pg.AxisItem.tickStrings, pg.AxisItem.generateDrawSpecs
@@ -126,15 +131,7 @@ def test_the_frame_axes_draw_lines_and_ticks_but_measure_no_labels(qtbot, monkey
 def test_the_frame_axes_reuse_the_ticks_their_partners_computed(qtbot, monkeypatch) -> None:
     """Top and bottom (left and right) show the same range over the same length: their ticks
     are computed once a new range is drawn, not twice, and are the same ticks."""
-    import pyqtgraph as pg
-
-    layout = pg.GraphicsLayoutWidget()
-    qtbot.addWidget(layout)
-    layout.resize(400, 300)
-    plot = panels.add_plot(layout)
-    plot.plot([0, 1, 2], [0, 4, 2])
-    layout.show()
-    qtbot.waitExposed(layout)
+    layout, plot = shown_plot(qtbot)
     computed: list[str] = []
     ticks: dict[str, list] = {}
     real, specs = pg.AxisItem.tickValues, pg.AxisItem.generateDrawSpecs
