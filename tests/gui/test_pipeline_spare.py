@@ -65,3 +65,19 @@ def test_an_after_array_made_elsewhere_is_never_written_over(image) -> None:
         del result
     np.testing.assert_array_equal(after.array, made, strict=True)
     assert cache.get(image, "HWC", after) is after.array
+
+
+def test_the_first_toggle_writes_into_a_spare_made_ready_in_the_background(image) -> None:
+    """A fresh process's first big allocation costs several times what reusing one does (the
+    pages are new to it): the cache readies a spare while the first image is on show."""
+    if engine.kernels() is None:
+        pytest.skip("numba's kernels are not loaded")
+    cache = FullResultCache()
+    first = cache.get(image, "HWC", ROWS)
+    assert cache.wait_spare(timeout=10)
+    ready = _address(cache.spare)
+    assert not np.shares_memory(cache.spare, first)
+    second = cache.get(image, "HWC", COLUMNS)  # the first toggle: into the spare
+    assert _address(second) == ready
+    np.testing.assert_array_equal(second, COLUMNS.apply(image, roles="HWC"), strict=True)
+    np.testing.assert_array_equal(first, ROWS.apply(image, roles="HWC"), strict=True)
