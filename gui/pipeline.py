@@ -251,8 +251,8 @@ class FullResultCache:
 
     def _ready_spare(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
         try:
-            spare = np.zeros(shape, dtype)
-            spare.fill(0)  # np.zeros leaves the pages to the kernel: touch them here
+            spare = np.empty(shape, dtype)
+            spare.fill(0)  # its pages touched here, not by the first toggle
             with self._lock:
                 if self._spare is None:
                     self._spare = spare
@@ -297,47 +297,33 @@ def frame_job(
     """
     images = array.shape[roles.index("N")] if "N" in roles else 1
     with _threads_for(array.size // max(images, 1)):
-        frame = _frame(array, roles, normalization, index, cache, look, previous, scope)
+        if normalization.needs_whole_array(roles):
+            after = image_of(cache.get(array, roles, normalization), roles, index)
+        else:
+            n = roles.index("N")
+            one = np.take(array, [index], axis=n)
+            after = np.take(normalization.apply(one, roles=roles), 0, axis=n)
+        before, _ = as_displayed(image_of(array, roles, index), roles.replace("N", ""))
+        after, image_roles = as_displayed(after, roles.replace("N", ""))
+        source = (array, roles, index)
+        reuse = previous.original_picture(source, look) if previous is not None else None
+        pictures = frame_pictures(before, after, image_roles, look, reuse=reuse)
+        frame = Frame(before, after, image_roles, look, pictures, source)
+        if scope is not None and before.size <= HISTS_WITH_FRAME:
+            try:
+                *_, hists = histogram_job(frame, look.channel)
+                frame = replace(frame, hists=hists)
+                if before.size <= COUNTS_WITH_FRAME:
+                    verdict, _, stats = stats_job(frame, scope, look)
+                    frame = replace(frame, verdict=verdict, stats=stats)
+            except Exception:  # the image is right: their own jobs, asked for what is missing
+                pass  # when it arrives, fail again and say why (and log it)
     yield frame
 
 
 def _threads_for(values: int) -> contextlib.AbstractContextManager[None]:
     """One thread for an image of at most :data:`ONE_THREAD` `values`, else core's choice."""
     return limit_threads(1) if values <= ONE_THREAD else contextlib.nullcontext()
-
-
-def _frame(
-    array: np.ndarray,
-    roles: str,
-    normalization: After,
-    index: int,
-    cache: FullResultCache,
-    look: Look,
-    previous: Frame | None,
-    scope: str | None,
-) -> Frame:
-    if normalization.needs_whole_array(roles):
-        after = image_of(cache.get(array, roles, normalization), roles, index)
-    else:
-        n = roles.index("N")
-        one = np.take(array, [index], axis=n)
-        after = np.take(normalization.apply(one, roles=roles), 0, axis=n)
-    before, _ = as_displayed(image_of(array, roles, index), roles.replace("N", ""))
-    after, image_roles = as_displayed(after, roles.replace("N", ""))
-    source = (array, roles, index)
-    reuse = previous.original_picture(source, look) if previous is not None else None
-    pictures = frame_pictures(before, after, image_roles, look, reuse=reuse)
-    frame = Frame(before, after, image_roles, look, pictures, source)
-    if scope is not None and before.size <= HISTS_WITH_FRAME:
-        try:
-            *_, hists = histogram_job(frame, look.channel)
-            frame = replace(frame, hists=hists)
-            if before.size <= COUNTS_WITH_FRAME:
-                verdict, _, stats = stats_job(frame, scope, look)
-                frame = replace(frame, verdict=verdict, stats=stats)
-        except Exception:  # the image is right: their own jobs, asked for what is missing
-            pass  # when it arrives, fail again and say why (and log it)
-    return frame
 
 
 def stats_job(

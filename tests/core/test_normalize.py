@@ -473,7 +473,7 @@ def test_apply_writes_into_a_fitting_buffer_on_the_compiled_path() -> None:
     from normscope.core import engine
 
     if engine.kernels() is None:
-        pytest.skip("numba's kernels are not loaded")
+        pytest.skip("only the compiled kernels write into a spare, and numba is not installed")
     x = np.arange(48 * 5 * 3, dtype=np.uint8).reshape(48, 5, 3)
     spare = np.empty(x.shape, np.float64)
     for call in (dict(method="keras", axis=0), dict(method="zscore", axis=(0, 1))):

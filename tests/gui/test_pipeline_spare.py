@@ -40,7 +40,7 @@ def test_a_result_still_held_is_never_written_over(image) -> None:
 
 def test_a_released_result_is_reused_with_the_bits_of_a_fresh_call(image) -> None:
     if engine.kernels() is None:
-        pytest.skip("numba's kernels are not loaded")
+        pytest.skip("only the compiled kernels write into a spare, and numba is not installed")
     cache = FullResultCache()
     first = cache.get(image, "HWC", ROWS)
     where = _address(first)
@@ -71,7 +71,7 @@ def test_the_first_toggle_writes_into_a_spare_made_ready_in_the_background(image
     """A fresh process's first big allocation costs several times what reusing one does (the
     pages are new to it): the cache readies a spare while the first image is on show."""
     if engine.kernels() is None:
-        pytest.skip("numba's kernels are not loaded")
+        pytest.skip("only the compiled kernels write into a spare, and numba is not installed")
     cache = FullResultCache()
     first = cache.get(image, "HWC", ROWS)
     assert cache.wait_spare(timeout=10)
