@@ -14,11 +14,13 @@ Images come out with their axes as ``(H, W)`` or ``(H, W, C)``; ranges of an arr
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -140,6 +142,34 @@ class FolderDataset(Dataset):
     def __len__(self) -> int:
         """The number of image files listed."""
         return len(self.files)
+
+    @functools.cached_property
+    def _packed(self) -> tuple[bytes, np.ndarray]:
+        """The listing as one buffer (no path holds a NUL), the labels as class numbers."""
+        index: dict[str | None, int] = {name: i for i, name in enumerate(self.classes)}
+        labels = np.array([index.get(c, -1) for c in self.labels], np.int32)
+        return os.fsencode("\0".join(self.files)), labels
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What crosses to a worker process: the listing as one buffer.
+
+        A tuple of 100,000 paths took 25-30 ms to pickle, holding the interpreter lock (and
+        the window's event loop) throughout.
+        """
+        state = self.__dict__.copy()
+        del state["files"], state["labels"]
+        state.pop("_packed", None)
+        state["listing"], state["label_index"] = self._packed
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A dataset from :meth:`__getstate__`'s state."""
+        state = dict(state)
+        self.files = tuple(os.fsdecode(state.pop("listing")).split("\0"))
+        names = state["classes"]
+        numbers = state.pop("label_index").tolist()
+        self.labels = tuple(names[i] if i >= 0 else None for i in numbers)
+        self.__dict__.update(state)
 
     def read(self, i: int) -> np.ndarray:
         """File `i`, decoded (the first frame or page of a stack)."""

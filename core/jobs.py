@@ -3,8 +3,9 @@
 A job that walks a whole dataset holds the interpreter's lock for most of its time; on a
 thread beside a window it blocks the window's event loop for hundreds of milliseconds at a
 time. A :class:`Worker` runs such jobs in a process it spawns on its first job (the ``spawn``
-start method: a fresh interpreter, safe beside Qt's threads), one job at a time, in the order
-they were submitted. A job is a picklable function called in the worker as
+start method: a fresh interpreter, safe beside Qt's threads; started on a thread of its own, so
+:meth:`Worker.submit` returns at once), one job at a time, in the order they were submitted.
+A job is a picklable function called in the worker as
 ``fn(*args, progress=callback, cancel=event)`` (the convention of
 :func:`core.stats.dataset_stats`): it calls ``progress(payload)`` with picklable partial
 results and stops soon after ``cancel.is_set()`` turns true.
@@ -108,7 +109,7 @@ class Worker:
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"{self.name} was shut down")
-            if self._process is None or self._reader is None or not self._reader.is_alive():
+            if self._gone():
                 self._start()
             self._jobs += 1
             self._outbox.put(("run", self._jobs, fn, args))
@@ -138,45 +139,87 @@ class Worker:
         """
         with self._lock:
             closed, self._closed = self._closed, True
-            sender, reader, process = self._sender, self._reader, self._process
-        if sender is None or reader is None:
+            sender = self._sender
+        if sender is None:
             return
         if not closed:
             self.cancel()
             self._outbox.put(None)
         if not wait:
             return  # the sender and reader threads end, and reap the process, when it exits
+        sender.join()  # the process started (or could not) and was told to end
+        with self._lock:
+            reader, process = self._reader, self._process
+        if reader is None:
+            return
         reader.join(STOP_TIMEOUT_S)
         if reader.is_alive():
             process.terminate()
             reader.join()
-        sender.join()
 
     # --- the calling process's side ----------------------------------------------------------
+    def _gone(self) -> bool:
+        """Whether the next job needs a new process (none started, or it has ended); locked.
+
+        A process that could not start, or that has exited (its reader ended), is gone.
+        """
+        sender, reader = self._sender, self._reader
+        return (
+            sender is None
+            or not sender.is_alive()
+            or (reader is not None and not reader.is_alive())
+        )
+
     def _start(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        tasks_out, tasks_in = ctx.Pipe(duplex=False)  # (receiving end, sending end)
-        results_out, results_in = ctx.Pipe(duplex=False)
-        process = ctx.Process(
-            target=_serve, args=(tasks_out, results_in), name=self.name, daemon=True
-        )
-        process.start()
-        tasks_out.close()  # the worker's ends: only it holds them now, so its exit reads as EOF
-        results_in.close()
-        self._process = process
-        self._outbox.put(None)  # a dead worker's sender ends
-        self._outbox = queue.Queue()
+        """A new sender thread, which starts the process (called holding the lock).
+
+        Spawning it (and multiprocessing's resource tracker) takes 15-40 ms, which a window's
+        event loop would wait.
+        """
+        self._outbox.put(None)  # the last process's sender ends
+        outbox: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
+        self._outbox = outbox
+        self._process = self._reader = None
         self._sender = threading.Thread(
-            target=self._send,
-            args=(tasks_in, self._outbox),
-            name=f"{self.name}-sender",
-            daemon=True,
-        )
-        self._reader = threading.Thread(
-            target=self._read, args=(process, results_out), name=f"{self.name}-reader", daemon=True
+            target=self._launch, args=(outbox,), name=f"{self.name}-sender", daemon=True
         )
         self._sender.start()
-        self._reader.start()
+
+    def _launch(self, outbox: queue.Queue[tuple[Any, ...] | None]) -> None:
+        """Start the worker process and its reader thread, then send it what `outbox` holds."""
+        ctx = multiprocessing.get_context("spawn")
+        try:
+            tasks_out, tasks_in = ctx.Pipe(duplex=False)  # (receiving end, sending end)
+            results_out, results_in = ctx.Pipe(duplex=False)
+            process = ctx.Process(
+                target=_serve, args=(tasks_out, results_in), name=self.name, daemon=True
+            )
+            process.start()
+        except Exception as exc:  # no process: out of processes, memory or descriptors
+            self._refuse(outbox, exc)
+            return
+        tasks_out.close()  # the worker's ends: only it holds them now, so its exit reads as EOF
+        results_in.close()
+        reader = threading.Thread(
+            target=self._read, args=(process, results_out), name=f"{self.name}-reader", daemon=True
+        )
+        with self._lock:
+            self._process, self._reader = process, reader
+            reader.start()
+        self._send(tasks_in, outbox)
+
+    def _refuse(self, outbox: queue.Queue[tuple[Any, ...] | None], exc: Exception) -> None:
+        """End every job queued in `outbox` with `exc`: their process could not start."""
+        with self._lock:
+            if self._outbox is outbox:
+                self._sender = None  # the next job starts another
+            jobs = []
+            while not outbox.empty():
+                item = outbox.get_nowait()
+                if item is not None and item[0] == "run":
+                    jobs.append(item[1])
+        for job in jobs:
+            self._note((job, "error", _portable(exc)))
 
     def _send(self, tasks: Connection, outbox: queue.Queue[tuple[Any, ...] | None]) -> None:
         while True:

@@ -115,3 +115,46 @@ def test_a_cancelled_pass_arrives_as_cancelled_with_how_far_it_got(said) -> None
     kind, (exc, _text) = worker.wait(worker.submit(stopped), 120)[1:]
     assert kind == "error" and isinstance(exc, Cancelled), exc
     assert exc.progress.images_done == 2 and str(exc) == "stopped after 2 of 5 images"
+
+
+def test_the_process_starts_off_the_calling_thread(said, monkeypatch) -> None:
+    """Spawning a process (and multiprocessing's resource tracker) takes the caller 15-40 ms:
+    a window's event loop would stall on its first job; submit only queues."""
+    from multiprocessing.context import SpawnProcess
+
+    worker, _ = said
+    started_on, start = [], SpawnProcess.start
+
+    def record(process) -> None:
+        started_on.append(threading.current_thread())
+        start(process)
+
+    monkeypatch.setattr(SpawnProcess, "start", record)
+    job = worker.submit(pid)
+    assert worker.wait(job, 120)[1:] == ("done", worker.pid)
+    assert started_on and threading.main_thread() not in started_on
+
+
+def test_a_process_that_cannot_start_ends_its_jobs_and_the_next_submit_tries_again(
+    said, monkeypatch
+) -> None:
+    from multiprocessing.context import SpawnProcess
+
+    worker, _ = said
+    start = SpawnProcess.start
+    monkeypatch.setattr(SpawnProcess, "start", lambda p: (_ for _ in ()).throw(OSError("no")))
+    first, second = worker.submit(pid), worker.submit(pid)
+    for job in (first, second):
+        kind, (exc, _text) = worker.wait(job, 60)[1:]
+        assert kind == "error" and isinstance(exc, OSError) and str(exc) == "no"
+    monkeypatch.setattr(SpawnProcess, "start", start)
+    job = worker.submit(pid)
+    assert worker.wait(job, 120)[1:] == ("done", worker.pid)
+
+
+def test_shutdown_while_the_process_starts_leaves_none_behind(said) -> None:
+    worker, messages = said
+    job = worker.submit(count, 10_000)
+    worker.shutdown()  # at once: the process may not be up yet
+    assert not worker.alive
+    assert [m[:2] for m in messages if m[1] != "progress"] in ([(job, "done")], [(job, "error")])
