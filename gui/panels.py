@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph import functions_qimage
 from PySide6.QtCore import QSizeF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem
 
 from normscope.core.display import quantize
@@ -117,10 +117,43 @@ class SteadyAxis(pg.AxisItem):
     """An axis that keeps its drawing when told a range it already shows (pyqtgraph redraws
     every axis on every view update, which costs tens of ms per frame on a big window)."""
 
-    def __init__(self, orientation: str, ticks: dict | None = None) -> None:
+    def __init__(
+        self, orientation: str, ticks: dict | None = None, drawing: dict | None = None
+    ) -> None:
         super().__init__(orientation)
         self.enableAutoSIPrefix(False)
         self.ticks: dict = {} if ticks is None else ticks  # the last ticks, shared with a partner
+        self.drawing = drawing  # the last picture, shared with this side of plots drawn alike
+
+    def paint(self, p: QPainter, opt: object, widget: object) -> None:
+        """pyqtgraph's drawing, or the one an axis that looks the same just made."""
+        if self.picture is None and self.drawing is not None:
+            look = self._look()
+            if look is not None and self.drawing.get("look") == look:
+                self.picture = self.drawing["picture"]
+            else:
+                super().paint(p, opt, widget)  # draws self.picture
+                self.drawing.update(look=look, picture=self.picture)
+                return
+        super().paint(p, opt, widget)
+
+    def _look(self) -> tuple | None:
+        """Everything pyqtgraph's drawing of this axis reads (None: a grid, which reads its
+        view's size too; never shared)."""
+        if self.grid is not False:
+            return None
+        t, size = self.sceneTransform(), self.size()
+        pens = tuple(
+            (q.color().rgba(), q.widthF(), q.style(), q.isCosmetic())
+            for q in (self.pen(), self.textPen(), self.tickPen())
+        )
+        style = tuple((k, repr(v)) for k, v in sorted(self.style.items()))
+        lo, hi = (float(f"{v:.12g}") for v in self.range)  # linked views differ in the last bits
+        return (
+            self.orientation, lo, hi, size.width(), size.height(),
+            t.m11(), t.m12(), t.m21(), t.m22(), pens, style, self.scale, self.logMode,
+            self.autoSIPrefixScale, repr(self._tickLevels), self._tickSpacing, self._tickDensity,
+        )  # fmt: skip
 
     def setRange(self, mn: float, mx: float) -> None:
         if [mn, mx] != list(getattr(self, "range", ())):  # pyqtgraph's __init__ sets it first
@@ -210,15 +243,21 @@ def add_plot(
     *,
     labels: dict[str, str] | None = None,
     tick_length: int | None = None,
+    drawings: dict[str, dict] | None = None,
     **kwargs: object,
 ) -> pg.PlotItem:
     """A plot in `layout` that keeps still: its axes keep their drawing when the range does
     not change, the shown axes never resize to their tick labels (pyqtgraph widens an axis to
     fit new labels, which re-lays out every plot of the window and redraws all their axes
-    whenever a toggle changes a range), and its title is a :class:`Caption`."""
+    whenever a toggle changes a range), and its title is a :class:`Caption`. Plots given the
+    same `drawings` (:func:`shared_drawings`) draw an axis once for all of them when they
+    show the same range over the same size."""
     vertical, horizontal = {}, {}  # each shared by an axis and its partner opposite
     sides = {"left": vertical, "bottom": horizontal, "top": horizontal, "right": vertical}
-    axes = {side: SteadyAxis(side, ticks) for side, ticks in sides.items()}
+    axes = {
+        side: SteadyAxis(side, ticks, None if drawings is None else drawings[side])
+        for side, ticks in sides.items()
+    }
     plot = layout.addPlot(axisItems=axes, **kwargs)
     title = Caption("", size="10pt", parent=plot)
     plot.layout.removeItem(plot.titleLabel)
@@ -240,12 +279,26 @@ def add_plot(
     return plot
 
 
+def shared_drawings() -> dict[str, dict]:
+    """One drawing per side, for :func:`add_plot`'s plots that show the same range alike."""
+    return {side: {} for side in ("left", "bottom", "top", "right")}
+
+
 class ImagePanel:
     """A titled, aspect-locked view of one image with fixed levels."""
 
-    def __init__(self, layout: pg.GraphicsLayoutWidget, title: str, row: int, col: int) -> None:
+    def __init__(
+        self,
+        layout: pg.GraphicsLayoutWidget,
+        title: str,
+        row: int,
+        col: int,
+        drawings: dict[str, dict] | None = None,
+    ) -> None:
         self.title = title
-        self.plot: pg.PlotItem = add_plot(layout, row=row, col=col, tick_length=-4)
+        self.plot: pg.PlotItem = add_plot(
+            layout, row=row, col=col, tick_length=-4, drawings=drawings
+        )
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
         self.plot.hideButtons()

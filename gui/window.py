@@ -6,6 +6,7 @@ import gc
 import html
 import json
 import os
+import sys
 from dataclasses import fields
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -61,13 +62,21 @@ from normscope.gui.dataset_verdict import DatasetVerdict, Tally
 from normscope.gui.export import render_comparison, save_image
 from normscope.gui.layout import PanelLayout
 from normscope.gui.model import PRESET_PREFIX, BatchPending, InspectorModel, Options
-from normscope.gui.panels import HistogramPanel, ImagePanel, JointPanel, format_level
+from normscope.gui.panels import (
+    HistogramPanel,
+    ImagePanel,
+    JointPanel,
+    format_level,
+    shared_drawings,
+)
 from normscope.gui.pipeline import Look, original_picture
 from normscope.gui.settings import Settings
 from normscope.gui.stats_dialog import StatsDialog
 
 APP_NAME = "NormScope"
 STALE_OPACITY = 0.35
+#: How soon another thread hands the interpreter lock back to the window's (Python: 5 ms).
+SWITCH_INTERVAL_S = 0.001
 FIRST_SIZE = 0.9  # of the screen's width and height, the first time the window opens
 #: The Open dialog's file filter: every format :func:`core.loading.load` reads.
 OPEN_FILTER = (
@@ -88,6 +97,9 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
+        # a paint calls into Python dozens of times, each waiting up to the switch interval
+        # (5 ms) while a reader, prefetch or statistics thread holds the interpreter lock
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self.settings = settings or Settings()
         self.model = InspectorModel(self)
         self.controller = InspectorController(self.model, self)  # computes; the window draws
@@ -106,9 +118,10 @@ class MainWindow(QMainWindow):
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
-        self.original = ImagePanel(self.graphics, "Original", 0, 0)
-        self.normalized = ImagePanel(self.graphics, "Normalized", 0, 1)
-        self.rank = ImagePanel(self.graphics, "Rank change", 0, 2)
+        alike = shared_drawings()  # the three show one range over one size
+        self.original = ImagePanel(self.graphics, "Original", 0, 0, alike)
+        self.normalized = ImagePanel(self.graphics, "Normalized", 0, 1, alike)
+        self.rank = ImagePanel(self.graphics, "Rank change", 0, 2, alike)
         self.panels = (self.original, self.normalized, self.rank)
         self.histograms = tuple(HistogramPanel(self.graphics, 1, col) for col in range(3))
         self.joint = JointPanel(self.graphics, 0, 3)

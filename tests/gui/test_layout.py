@@ -61,6 +61,11 @@ def test_each_image_fills_most_of_its_view_at_the_default_size(
         assert caption.isVisible() and caption.full.startswith(f"{panel.title} levels ")
         assert caption.shown == caption.full or caption.toolTip() == caption.full
         assert caption.item.boundingRect().width() <= caption.rect().width() + 1
+    # the three image plots, alike, draw each axis once for the three (a dataset step's paint)
+    w.graphics.grab()
+    for side in ("left", "bottom", "top", "right"):
+        drawn = {id(panel.plot.getAxis(side).picture) for panel in w.panels}
+        assert len(drawn) == 1, f"the {side} axes of the image plots drew {len(drawn)} pictures"
     # the joint plot's frame and its last tick label stand inside the window, not on its edge
     shown = w.graphics.viewport().rect()
     joint = w.joint.plot

@@ -152,3 +152,52 @@ def test_the_frame_axes_reuse_the_ticks_their_partners_computed(qtbot, monkeypat
     assert len(computed) == 2 and len({"top", "bottom"} & set(computed)) == 1  # one each way
     assert len(ticks["top"]) == len(ticks["bottom"]) > 0
     assert len(ticks["left"]) == len(ticks["right"]) > 0
+
+
+def two_plots(qtbot, drawings):
+    """Two plots side by side, the same size, shown."""
+    layout = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(layout)
+    layout.resize(600, 300)
+    plots = [panels.add_plot(layout, drawings=drawings, row=0, col=c) for c in range(2)]
+    for plot in plots:  # as the window's panel layout places its image plots: alike
+        plot.setMinimumWidth(250)
+        plot.setMaximumWidth(250)
+    layout.show()
+    qtbot.waitExposed(layout)
+    return layout, plots
+
+
+def new_range(layout, plots, x: float, y: float) -> np.ndarray:
+    """Show x from 0 to `x` and y from 0 to `y` in `plots`, and the layout's pixels."""
+    for plot in plots:
+        plot.setRange(xRange=(0, x), yRange=(0, y), padding=0)
+    return pixels(layout.grab().toImage())
+
+
+def test_plots_drawn_alike_draw_each_side_once_and_look_the_same(qtbot, monkeypatch) -> None:
+    """The three image panels show one range over one size: each side's axis is worked out
+    once for the three (pyqtgraph's axes were two thirds of a dataset step's paint), with
+    pixels identical to each plot drawing its own; a plot with another range draws its own."""
+    unshared, plots = two_plots(qtbot, None)
+    expected = new_range(unshared, plots, 37, 23)
+    drawn: list[str] = []
+    real = pg.AxisItem.generateDrawSpecs
+
+    def draw_specs(axis, painter):
+        drawn.append(axis.orientation)
+        return real(axis, painter)
+
+    monkeypatch.setattr(pg.AxisItem, "generateDrawSpecs", draw_specs)
+    layout, (a, b) = two_plots(qtbot, panels.shared_drawings())
+    new_range(layout, (a, b), 30, 20)
+    drawn.clear()
+    np.testing.assert_array_equal(new_range(layout, (a, b), 37, 23), expected)
+    assert sorted(drawn) == ["bottom", "left", "right", "top"]
+    for side in ("left", "bottom", "top", "right"):
+        assert a.getAxis(side).picture is b.getAxis(side).picture
+    drawn.clear()
+    new_range(layout, (b,), 80, 23)  # b alone: its x axes anew
+    assert sorted(drawn) == ["bottom", "top"]
+    assert a.getAxis("bottom").picture is not b.getAxis("bottom").picture
+    assert a.getAxis("left").picture is b.getAxis("left").picture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
@@ -48,6 +49,14 @@ def shown(w: MainWindow) -> tuple[np.ndarray, np.ndarray]:
 def test_open_filter_lists_the_formats() -> None:
     for pattern in ("*.png", "*.tif", "*.npy", "*.npz", "*-ubyte", "*.gif", "*.webp"):
         assert pattern in OPEN_FILTER
+
+
+def test_the_window_takes_the_interpreter_lock_back_within_a_millisecond(
+    empty_window: MainWindow,
+) -> None:
+    """Its paint calls into Python dozens of times; each call waited up to Python's 5 ms
+    switch interval whenever a reader, prefetch or statistics thread held the lock."""
+    assert sys.getswitchinterval() <= 0.001
 
 
 def test_opens_on_digits_and_shows_core_output(window: MainWindow) -> None:
