@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -57,6 +59,17 @@ def test_the_window_takes_the_interpreter_lock_back_within_a_millisecond(
     """Its paint calls into Python dozens of times; each call waited up to Python's 5 ms
     switch interval whenever a reader, prefetch or statistics thread held the lock."""
     assert sys.getswitchinterval() <= 0.001
+
+
+def test_qt_paints_on_the_gui_thread_alone() -> None:
+    """Qt's raster engine hands every fill of 96 spans or more to a pool of threads and waits
+    for them: 10,000 thread hand-offs in 40 dataset steps, each a wait for a core that the
+    walking verdict may hold. Importing the window turns that pool off (a user's own setting
+    of the variable stands)."""
+    code = "import os, normscope.gui; print(os.environ['QT_NO_GUI_THREADPOOL'])"
+    env = {k: v for k, v in os.environ.items() if k != "QT_NO_GUI_THREADPOOL"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "1", out.stderr
 
 
 def test_opens_on_digits_and_shows_core_output(window: MainWindow) -> None:
