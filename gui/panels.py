@@ -276,6 +276,8 @@ def add_plot(
     plot.getAxis("top").setHeight(0)
     for side in ("top", "right"):  # so neither measures labels each time the range changes
         plot.getAxis(side).setStyle(showValues=False)  # (half the cost of a new image's axes)
+    for axis in axes.values():  # major and minor ticks: the third level is a faint stub
+        axis.setStyle(maxTickLevel=1)
     return plot
 
 

@@ -201,3 +201,11 @@ def test_plots_drawn_alike_draw_each_side_once_and_look_the_same(qtbot, monkeypa
     assert sorted(drawn) == ["bottom", "top"]
     assert a.getAxis("bottom").picture is not b.getAxis("bottom").picture
     assert a.getAxis("left").picture is b.getAxis("left").picture
+
+
+def test_axes_draw_major_and_minor_ticks_only(qtbot) -> None:
+    """pyqtgraph's third level of ticks is a faint stub the eye does not read at these sizes,
+    and a fifth of a dataset step's axis drawing."""
+    _layout, plot = shown_plot(qtbot)
+    for side in ("left", "bottom", "top", "right"):
+        assert len(plot.getAxis(side).tickValues(0, 50, 400)) == 2
