@@ -4,7 +4,8 @@ Makes (once) ``/work/bench-data/pngs-100000``: 100,000 small PNGs of mixed sizes
 pixels a side), grey and RGB, in 10 class folders. Then, in the real ``MainWindow``
 offscreen, for the folder and for ``photos-28000x224x224x3.npy``: the time from Open to the
 first image drawn (listing included), the median and slowest of 50 steps to the next image
-(to its normalized image drawn), the longest time the event loop was blocked meanwhile, and
+(to its normalized image drawn), the longest time the event loop was blocked meanwhile (and
+how much of it the GUI thread spent computing: the rest it waited for a core or a lock), and
 the process's peak resident memory. Targets: first image <= 1.5 s, step median <= 100 ms,
 slowest <= 200 ms, RSS <= 600 MB.
 
@@ -134,6 +135,7 @@ def browse(source: Path) -> dict:
         "step_max_ms": 1000 * max(steps),
         "peak_rss_mb": peak_rss_mb(),
         "blocked_ms": probe.max_gap_ms,
+        "blocked_cpu_ms": probe.max_gap_cpu_ms,
     }
 
 
@@ -213,7 +215,7 @@ def readme_table(rows: dict[str, tuple[dict, dict]]) -> str:
             + " / "
             + meets(b["step_max_ms"], 200, f"{b['step_max_ms']:.0f} ms"),
             meets(b["blocked_ms"], 100, f"{b['blocked_ms']:.0f} ms")
-            + " / "
+            + f" (the GUI thread computing {b['blocked_cpu_ms']:.0f} ms of it) / "
             + meets(w["walk_gap_ms"], 100, f"{w['walk_gap_ms']:.0f} ms"),
             meets(b["peak_rss_mb"], 600, f"{b['peak_rss_mb']:.0f} MB"),
         )
@@ -279,7 +281,8 @@ if __name__ == "__main__":
                 f"{Path(argv[0]).name}, load {os.getloadavg()[0]:.1f}: first image "
                 f"{r['first_s']:.2f} s · step median {r['step_median_ms']:.0f} ms, slowest "
                 f"{r['step_max_ms']:.0f} ms of {STEPS} · event loop blocked at most "
-                f"{r['blocked_ms']:.0f} ms · peak RSS {r['peak_rss_mb']:.0f} MB",
+                f"{r['blocked_ms']:.0f} ms (the GUI thread computing {r['blocked_cpu_ms']:.0f} "
+                f"ms of it) · peak RSS {r['peak_rss_mb']:.0f} MB",
                 flush=True,
             )
     else:

@@ -58,6 +58,8 @@ class Probe:
         self.clock = QElapsedTimer()
         self.last_tick = 0
         self.max_gap_ms = 0.0
+        self.last_cpu = time.thread_time()  # the GUI thread's own CPU time (s)
+        self.max_gap_cpu_ms = 0.0  # how much of the longest gap the GUI thread computed
         self._paint = paint = PictureItem.paint
 
         def timed_paint(item: PictureItem, *args: object) -> None:  # the bench's own hook
@@ -83,9 +85,11 @@ class Probe:
             self.verdict_at = time.perf_counter()
 
     def _tick(self) -> None:
-        now = self.clock.elapsed()
-        self.max_gap_ms = max(self.max_gap_ms, now - self.last_tick)
-        self.last_tick = now
+        now, cpu = self.clock.elapsed(), time.thread_time()
+        if now - self.last_tick > self.max_gap_ms:
+            self.max_gap_ms = now - self.last_tick
+            self.max_gap_cpu_ms = 1000 * (cpu - self.last_cpu)
+        self.last_tick, self.last_cpu = now, cpu
 
     def wait(self, predicate, timeout_s: float = 300.0) -> None:
         end = time.perf_counter() + timeout_s

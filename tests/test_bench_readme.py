@@ -79,7 +79,9 @@ def test_window_and_browse_are_readme_sections():
 def test_the_browse_table_marks_each_number_against_its_target():
     from bench.bench_browse import readme_table
 
-    stepped = dict(first_s=0.5, step_median_ms=60.0, step_max_ms=250.0, blocked_ms=90.0)
+    stepped = dict(
+        first_s=0.5, step_median_ms=60.0, step_max_ms=250.0, blocked_ms=90.0, blocked_cpu_ms=41.0
+    )
     rows = {
         "100,000 PNGs": (
             {**stepped, "peak_rss_mb": 310.0, "load": 2.0},
@@ -89,7 +91,8 @@ def test_the_browse_table_marks_each_number_against_its_target():
     table = readme_table(rows)
     assert "load average up to 2.5" in table
     assert (
-        "| 100,000 PNGs | 0.50 s ✓ | 60 ms ✓ / 250 ms ✗ | 90 ms ✓ / 15 ms ✓ | 310 MB ✓ |" in table
+        "| 100,000 PNGs | 0.50 s ✓ | 60 ms ✓ / 250 ms ✗ | 90 ms ✓ (the GUI thread computing "
+        "41 ms of it) / 15 ms ✓ | 310 MB ✓ |" in table
     )
     assert "| target | ≤ 1.5 s | ≤ 100 ms / ≤ 200 ms | ≤ 100 ms / ≤ 100 ms | ≤ 600 MB |" in table
 
