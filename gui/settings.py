@@ -53,8 +53,11 @@ class Settings:
         )
         self.path = Path(folder) / "normscope.ini"
         self._q = QSettings(str(self.path), QSettings.Format.IniFormat)
+        self._positions: dict[str, int] = {}  # browsed, not written yet (by settings key)
 
     def sync(self) -> None:
+        """Write everything, browsed positions included, to the file now."""
+        self.flush_positions()
         self._q.sync()
 
     @property
@@ -69,10 +72,21 @@ class Settings:
     # --- datasets: where browsing stopped -------------------------------------------------
     def dataset_position(self, source: str) -> int:
         """The image last shown of the dataset at `source` (0 when never opened)."""
-        return self._q.value(f"datasets/{_key(source)}", 0, type=int)
+        key = _key(source)
+        if key in self._positions:
+            return self._positions[key]
+        return self._q.value(f"datasets/{key}", 0, type=int)
 
     def set_dataset_position(self, source: str, index: int) -> None:
-        self._q.setValue(f"datasets/{_key(source)}", int(index))
+        """Remember `index` in memory: stepping moves it at every image, and writing the file
+        each time was the GUI thread's to wait for. :meth:`flush_positions` writes it."""
+        self._positions[_key(source)] = int(index)
+
+    def flush_positions(self) -> None:
+        """Hand the browsed positions to the file (written when Qt's events next run)."""
+        for key, index in self._positions.items():
+            self._q.setValue(f"datasets/{key}", index)
+        self._positions.clear()
 
 
 def _key(source: str) -> str:

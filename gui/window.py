@@ -77,6 +77,8 @@ APP_NAME = "NormScope"
 STALE_OPACITY = 0.35
 #: How soon another thread hands the interpreter lock back to the window's (Python: 5 ms).
 SWITCH_INTERVAL_S = 0.001
+#: A browsed dataset's position is written to the settings once browsing pauses this long.
+POSITION_SAVE_MS = 1000
 FIRST_SIZE = 0.9  # of the screen's width and height, the first time the window opens
 #: The Open dialog's file filter: every format :func:`core.loading.load` reads.
 OPEN_FILTER = (
@@ -831,6 +833,7 @@ class MainWindow(QMainWindow):
     def _on_dataset_shown(self) -> None:
         b = self.browser
         self.settings.set_dataset_position(str(Path(b.dataset.source).resolve()), b.shown)
+        self._position_timer.start()  # written once browsing pauses, and as the window closes
         if b.error is not None:  # in place of the image: why it cannot be read
             for panel in self.panels:
                 panel.clear()
@@ -903,6 +906,10 @@ class MainWindow(QMainWindow):
             "the whole dataset's verdict: images checked",
             "stop checking the whole dataset (the counts so far stay)",
         )
+        self._position_timer = QTimer(self)
+        self._position_timer.setSingleShot(True)
+        self._position_timer.setInterval(POSITION_SAVE_MS)
+        self._position_timer.timeout.connect(self.settings.flush_positions)
         self._verdict_timer = QTimer(self)
         self._verdict_timer.setSingleShot(True)
         self._verdict_timer.setInterval(300)  # a burst of changes starts one walk

@@ -26,6 +26,7 @@ from normscope.core.walk import walk
 from normscope.gui import dataset_source, dataset_verdict
 from normscope.gui.dataset_source import DatasetBrowser, describe
 from normscope.gui.model import InspectorModel
+from normscope.gui.settings import Settings
 from normscope.gui.window import MainWindow
 
 
@@ -245,6 +246,8 @@ def test_reopening_a_dataset_resumes_at_the_image_last_shown(qtbot, window, mixe
     wait_shown(qtbot, window, 0)
     window.model.set_index(3)
     wait_shown(qtbot, window, 3)
+    stored = Settings(window.settings.path.parent)  # the file: written once browsing pauses
+    qtbot.waitUntil(lambda: stored.dataset_position(str(mixed.resolve())) == 3, timeout=5000)
     assert window.open_source("sample:digits")
     assert window.model.dataset is None and window.where.text() == ""
     assert window.settings.recent_files[:2] == ["sample:digits", str(mixed)]

@@ -30,3 +30,17 @@ def test_round_trip_with_types(qapp, tmp_path) -> None:
 def test_environment_folder_is_used(qapp, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("NORMSCOPE_SETTINGS_DIR", str(tmp_path / "x"))
     assert Settings().path == tmp_path / "x" / "normscope.ini"
+
+
+def test_browsed_positions_stay_in_memory_until_flushed(qapp, tmp_path) -> None:
+    """Stepping through a dataset moves its position at every image; writing the settings
+    file (and syncing it to disk) at every step was the GUI thread's to wait for."""
+    s = Settings(tmp_path)
+    for i in range(50):
+        s.set_dataset_position("/data/cats", i)
+    qapp.processEvents()  # QSettings writes what it was given when its events run
+    assert s.dataset_position("/data/cats") == 49
+    assert Settings(tmp_path).dataset_position("/data/cats") == 0  # nothing written yet
+    s.flush_positions()
+    s.sync()
+    assert Settings(tmp_path).dataset_position("/data/cats") == 49
