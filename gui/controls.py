@@ -93,6 +93,7 @@ class ControlPanel(QWidget):
         self.axes_layout = QGridLayout(self.axes_box)
         self.axes_layout.setContentsMargins(0, 0, 0, 0)
         self.axis_buttons: list[QPushButton] = []
+        self._built: tuple | None = None  # the axes the buttons and choices were made for
         self.axis_group = QButtonGroup(self)
         self.axis_group.setExclusive(False)
         self.whole = QPushButton("whole array")
@@ -274,7 +275,21 @@ class ControlPanel(QWidget):
 
     # --- model -> widget -------------------------------------------------------------------
     def _rebuild(self) -> None:
-        """New array: one button per axis, index range, channels, scopes."""
+        """New array: one button per axis, index range, channels, scopes. An array with the
+        same axes as the last (the next image of a dataset, of another size) only relabels
+        the axis buttons: rebuilding laid out and repainted the whole panel at every step."""
+        loaded, roles = self.model.loaded, self.model.roles
+        built = None if loaded is None else (self.model.dataset is not None, loaded.roles, roles)
+        if built is not None and "C" in roles:
+            built += (loaded.array.shape[roles.index("C")],)  # the channel choices
+        if built is not None and built == self._built:
+            for b, role, size in zip(
+                self.axis_buttons, loaded.roles, loaded.array.shape, strict=True
+            ):
+                b.setText(axis_label(role, size))
+            self.refresh()
+            return
+        self._built = built
         for b in self.axis_buttons:
             self.axis_group.removeButton(b)
             self.axes_layout.removeWidget(b)

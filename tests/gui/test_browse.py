@@ -384,3 +384,29 @@ def test_a_walk_that_fails_says_why_on_the_dataset_line_and_retries(
     qtbot.waitUntil(lambda: "3 flip pairs" in window.batch_label.text(), timeout=60_000)
     assert "all 4 images checked" in window.batch_label.text()
     assert "failed" not in window.batch_label.text()
+
+
+def test_stepping_between_images_alike_keeps_the_controls_and_relabels_them(
+    qtbot, window, tmp_path
+) -> None:
+    """The axis buttons, channels and roles are rebuilt only when the image's axes change
+    (grey to colour): each rebuild laid out and repainted the whole control panel at every
+    step through a folder of mixed sizes. Their words follow each image's size."""
+    root = tmp_path / "sizes"
+    root.mkdir()
+    rng = np.random.default_rng(3)
+    for name, shape in (("a", (20, 30, 3)), ("b", (25, 40, 3)), ("c", (12, 12))):
+        Image.fromarray(rng.integers(0, 256, shape, np.uint8)).save(root / f"{name}.png")
+    assert window.open_source(root)
+    wait_shown(qtbot, window, 0)
+    controls = window.controls
+    buttons, channels = list(controls.axis_buttons), controls.channel.count()
+    assert [b.text() for b in buttons[:2]] == ["H  20 rows", "W  30 columns"]
+    window.model.set_index(1)
+    wait_shown(qtbot, window, 1)
+    assert controls.axis_buttons == buttons and controls.channel.count() == channels
+    assert [b.text() for b in buttons[:2]] == ["H  25 rows", "W  40 columns"]
+    window.model.set_index(2)  # grey: two axes, no channels
+    wait_shown(qtbot, window, 2)
+    assert len(controls.axis_buttons) == 2 and controls.channel.count() == 0
+    assert [b.text() for b in controls.axis_buttons] == ["H  12 rows", "W  12 columns"]
