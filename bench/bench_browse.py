@@ -251,39 +251,42 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "bench.bench_browse", str(source)], check=True)
 
 
+def busy_words(source: Path, r: dict) -> str:
+    """:func:`busy`'s numbers in a line."""
+    return (
+        f"{source.name}, load {os.getloadavg()[0]:.1f}: event loop blocked at most "
+        f"{r['survey_gap_ms']:.0f} ms while the headers were surveyed ({r['survey_s']:.1f} "
+        f"s after Open), {r['walk_gap_ms']:.0f} ms while the verdict walked "
+        f"({r['walked']:,} images in {BUSY_S:.0f} s), {r['norm_gap_ms']:.0f} ms while "
+        f"the N pass ran ({r['normed']:,} images), {r['stats_gap_ms']:.0f} ms while the "
+        f"statistics pass ran ({r['counted']:,} images)"
+    )
+
+
+def browse_words(source: Path, r: dict) -> str:
+    """:func:`browse`'s numbers in a line."""
+    return (
+        f"{source.name}, load {os.getloadavg()[0]:.1f}: first image "
+        f"{r['first_s']:.2f} s · step median {r['step_median_ms']:.0f} ms, slowest "
+        f"{r['step_max_ms']:.0f} ms of {STEPS} · event loop blocked at most "
+        f"{r['blocked_ms']:.0f} ms (the GUI thread computing {r['blocked_cpu_ms']:.0f} "
+        f"ms of it) · peak RSS {r['peak_rss_mb']:.0f} MB"
+    )
+
+
 if __name__ == "__main__":
     argv = sys.argv[1:]
     as_json = "--json" in argv  # one line of JSON: for readme()'s parent process
     argv = [a for a in argv if a != "--json"]
     if argv == ["make"]:
         make_folder()
-    elif argv[:1] == ["--busy"]:
-        src = Path(argv[1]) if argv[1:] else make_folder()
-        r = busy(src)
-        if as_json:
-            print(json.dumps(r), flush=True)
-        else:
-            print(
-                f"{src.name}, load {os.getloadavg()[0]:.1f}: event loop blocked at most "
-                f"{r['survey_gap_ms']:.0f} ms while the headers were surveyed ({r['survey_s']:.1f} "
-                f"s after Open), {r['walk_gap_ms']:.0f} ms while the verdict walked "
-                f"({r['walked']:,} images in {BUSY_S:.0f} s), {r['norm_gap_ms']:.0f} ms while "
-                f"the N pass ran ({r['normed']:,} images), {r['stats_gap_ms']:.0f} ms while the "
-                f"statistics pass ran ({r['counted']:,} images)",
-                flush=True,
-            )
     elif argv:
-        r = browse(Path(argv[0]))
-        if as_json:
-            print(json.dumps(r), flush=True)
+        if argv[0] == "--busy":
+            src = Path(argv[1]) if argv[1:] else make_folder()
+            r, words = busy(src), busy_words
         else:
-            print(
-                f"{Path(argv[0]).name}, load {os.getloadavg()[0]:.1f}: first image "
-                f"{r['first_s']:.2f} s · step median {r['step_median_ms']:.0f} ms, slowest "
-                f"{r['step_max_ms']:.0f} ms of {STEPS} · event loop blocked at most "
-                f"{r['blocked_ms']:.0f} ms (the GUI thread computing {r['blocked_cpu_ms']:.0f} "
-                f"ms of it) · peak RSS {r['peak_rss_mb']:.0f} MB",
-                flush=True,
-            )
+            src = Path(argv[0])
+            r, words = browse(src), browse_words
+        print(json.dumps(r) if as_json else words(src, r), flush=True)
     else:
         main()

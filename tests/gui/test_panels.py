@@ -103,25 +103,30 @@ def shown_plot(qtbot):
     return layout, plot
 
 
+def spy(monkeypatch, method: str, seen) -> None:
+    """pyqtgraph's ``AxisItem.<method>``, with ``seen(axis, result)`` told of each call."""
+    real = getattr(pg.AxisItem, method)
+
+    def spied(axis, *args):
+        result = real(axis, *args)
+        seen(axis, result)
+        return result
+
+    monkeypatch.setattr(pg.AxisItem, method, spied)
+
+
 def test_the_frame_axes_draw_lines_and_ticks_but_measure_no_labels(qtbot, monkeypatch) -> None:
     """The top and right axes frame a plot (a line and inward ticks, no labels): a new range
     must not make them lay out tick labels, half the cost of drawing a new image's axes."""
     layout, plot = shown_plot(qtbot)
     labelled: list[str] = []
     ticked: dict[str, int] = {}
-    real, specs = pg.AxisItem.tickStrings, pg.AxisItem.generateDrawSpecs
-
-    def tick_strings(axis, *args):
-        labelled.append(axis.orientation)
-        return real(axis, *args)
-
-    def draw_specs(axis, painter):
-        drawn = specs(axis, painter)
-        ticked[axis.orientation] = len(drawn[1])
-        return drawn
-
-    monkeypatch.setattr(pg.AxisItem, "tickStrings", tick_strings)
-    monkeypatch.setattr(pg.AxisItem, "generateDrawSpecs", draw_specs)
+    spy(monkeypatch, "tickStrings", lambda axis, _: labelled.append(axis.orientation))
+    spy(
+        monkeypatch,
+        "generateDrawSpecs",
+        lambda a, drawn: ticked.update({a.orientation: len(drawn[1])}),
+    )
     plot.setRange(xRange=(0, 50), yRange=(-3, 7), padding=0)
     layout.grab()  # paints every axis
     assert {"left", "bottom"} <= set(labelled) and not {"top", "right"} & set(labelled)
@@ -134,19 +139,12 @@ def test_the_frame_axes_reuse_the_ticks_their_partners_computed(qtbot, monkeypat
     layout, plot = shown_plot(qtbot)
     computed: list[str] = []
     ticks: dict[str, list] = {}
-    real, specs = pg.AxisItem.tickValues, pg.AxisItem.generateDrawSpecs
 
-    def tick_values(axis, *args):
-        computed.append(axis.orientation)
-        return real(axis, *args)
-
-    def draw_specs(axis, painter):
-        drawn = specs(axis, painter)
+    def tick_marks(axis, drawn) -> None:
         ticks[axis.orientation] = [(round(a.x(), 6), round(a.y(), 6)) for _, a, _ in drawn[1]]
-        return drawn
 
-    monkeypatch.setattr(pg.AxisItem, "tickValues", tick_values)
-    monkeypatch.setattr(pg.AxisItem, "generateDrawSpecs", draw_specs)
+    spy(monkeypatch, "tickValues", lambda axis, _: computed.append(axis.orientation))
+    spy(monkeypatch, "generateDrawSpecs", tick_marks)
     plot.setRange(xRange=(0, 50), yRange=(-3, 7), padding=0)
     layout.grab()  # paints every axis
     assert len(computed) == 2 and len({"top", "bottom"} & set(computed)) == 1  # one each way
@@ -182,13 +180,7 @@ def test_plots_drawn_alike_draw_each_side_once_and_look_the_same(qtbot, monkeypa
     unshared, plots = two_plots(qtbot, None)
     expected = new_range(unshared, plots, 37, 23)
     drawn: list[str] = []
-    real = pg.AxisItem.generateDrawSpecs
-
-    def draw_specs(axis, painter):
-        drawn.append(axis.orientation)
-        return real(axis, painter)
-
-    monkeypatch.setattr(pg.AxisItem, "generateDrawSpecs", draw_specs)
+    spy(monkeypatch, "generateDrawSpecs", lambda axis, _: drawn.append(axis.orientation))
     layout, (a, b) = two_plots(qtbot, panels.shared_drawings())
     new_range(layout, (a, b), 30, 20)
     drawn.clear()
